@@ -1,0 +1,247 @@
+//! Client half of the blind indexes: keys, tokens, postings and query tokens.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use rayon::prelude::*;
+use sha2::Sha256;
+
+use crate::keys::{KeyLabel, MasterKey, Purpose};
+use crate::message::{Field, Terms};
+use crate::protocol::{BlindPostings, BlindQuery, BlindToken, DocId, IndexDescriptor};
+use crate::query::Query;
+use crate::{Error, Result};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// An index before planning: its name and fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexSpec {
+    /// Name, e.g. `body` or `from+day`.
+    pub name: String,
+    /// Fields; more than one makes a compound index.
+    pub fields: Vec<Field>,
+}
+
+impl IndexSpec {
+    /// A single-field index named after its field.
+    pub fn single(field: Field) -> Self {
+        IndexSpec { name: field.name().to_owned(), fields: vec![field] }
+    }
+
+    /// A compound index named `a+b`.
+    pub fn compound(fields: &[Field]) -> Self {
+        IndexSpec { name: fields.iter().map(|f| f.name()).collect::<Vec<_>>().join("+"), fields: fields.to_vec() }
+    }
+
+    /// The values of this index for one message: the cartesian product of its
+    /// fields' values (one tuple per single-field value).
+    pub fn values<'t>(&self, terms: &'t Terms) -> Vec<Vec<&'t str>> {
+        let mut out: Vec<Vec<&str>> = vec![Vec::new()];
+        for f in &self.fields {
+            let Some(vals) = terms.get(f) else { return Vec::new() };
+            out = out
+                .into_iter()
+                .flat_map(|prefix| {
+                    vals.iter().map(move |v| {
+                        let mut p = prefix.clone();
+                        p.push(v.as_str());
+                        p
+                    })
+                })
+                .collect();
+        }
+        out
+    }
+}
+
+/// The default message indexes: one per field, and the compound sender + day.
+pub fn default_index_specs() -> Vec<IndexSpec> {
+    let mut v: Vec<IndexSpec> = Field::ALL.into_iter().map(IndexSpec::single).collect();
+    v.push(IndexSpec::compound(&[Field::From, Field::Day]));
+    v
+}
+
+struct KeyedIndex {
+    descriptor: IndexDescriptor,
+    /// Keyed once; cloned per token (re-keying costs about half an HMAC).
+    mac: HmacSha256,
+}
+
+/// Computes blind tokens for a tenant's indexes.
+pub struct BlindIndexer {
+    indexes: Vec<KeyedIndex>,
+}
+
+impl fmt::Debug for BlindIndexer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlindIndexer")
+            .field("indexes", &self.indexes.iter().map(|i| &i.descriptor).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// Truncates a 64-bit token prefix to its top `bits` bits.
+pub fn truncate(x: u64, bits: u8) -> u64 {
+    if bits >= 64 { x } else { x >> (64 - u32::from(bits)) }
+}
+
+impl BlindIndexer {
+    /// Derives one HMAC-SHA256 key per index (label: tenant, `messages`, index
+    /// name, purpose `blind-index`, `key_version`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a token length outside 1..=64 or duplicate names;
+    /// [`Error::KeyLabel`] for over-long names.
+    pub fn new(master: &MasterKey, tenant: &str, key_version: u32, descriptors: &[IndexDescriptor]) -> Result<Self> {
+        let mut indexes = Vec::with_capacity(descriptors.len());
+        for d in descriptors {
+            if !(1..=64).contains(&d.bits) {
+                return Err(Error::Config(format!("index {}: token length {} bits outside 1..=64", d.name, d.bits)));
+            }
+            if d.fields.is_empty() {
+                return Err(Error::Config(format!("index {} has no fields", d.name)));
+            }
+            if indexes.iter().any(|k: &KeyedIndex| k.descriptor.name == d.name) {
+                return Err(Error::Config(format!("duplicate index name {}", d.name)));
+            }
+            let key = master.derive_32(&KeyLabel::new(tenant, "messages", &d.name, Purpose::BlindIndex, key_version)?);
+            let mac = <HmacSha256 as KeyInit>::new_from_slice(key.expose()).map_err(|e| Error::Crypto(e.to_string()))?;
+            indexes.push(KeyedIndex { descriptor: d.clone(), mac });
+        }
+        Ok(BlindIndexer { indexes })
+    }
+
+    /// The index descriptors.
+    pub fn descriptors(&self) -> impl Iterator<Item = &IndexDescriptor> {
+        self.indexes.iter().map(|i| &i.descriptor)
+    }
+
+    fn position(&self, name: &str) -> Result<usize> {
+        self.indexes
+            .iter()
+            .position(|i| i.descriptor.name == name)
+            .ok_or_else(|| Error::Query(format!("unknown index {name:?}")))
+    }
+
+    /// The token of a value tuple in index number `idx`: the first 64 bits of
+    /// `HMAC(k_index, len(v1) || v1 || len(v2) || v2 ...)`, truncated.
+    /// Length prefixes keep `("ab","c")` and `("a","bc")` apart.
+    pub fn token_at(&self, idx: usize, values: &[&str]) -> u64 {
+        let ix = &self.indexes[idx];
+        let mut mac = ix.mac.clone();
+        for v in values {
+            mac.update(&(v.len() as u32).to_be_bytes());
+            mac.update(v.as_bytes());
+        }
+        let out = mac.finalize().into_bytes();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&out[..8]);
+        truncate(u64::from_be_bytes(first), ix.descriptor.bits)
+    }
+
+    /// The token of a value tuple in the named index.
+    ///
+    /// # Errors
+    /// [`Error::Query`] for an unknown index or a wrong number of values.
+    pub fn token(&self, index: &str, values: &[&str]) -> Result<BlindToken> {
+        let idx = self.position(index)?;
+        let want = self.indexes[idx].descriptor.fields.len();
+        if values.len() != want {
+            return Err(Error::Query(format!("index {index} takes {want} value(s), got {}", values.len())));
+        }
+        Ok(BlindToken { index: index.to_owned(), value: self.token_at(idx, values) })
+    }
+
+    /// The posting-list additions for a batch of documents, one
+    /// [`BlindPostings`] per index. Parallel over documents.
+    pub fn postings(&self, docs: &[(DocId, Terms)]) -> Vec<BlindPostings> {
+        let n = self.indexes.len();
+        let specs: Vec<IndexSpec> =
+            self.indexes.iter().map(|i| IndexSpec { name: i.descriptor.name.clone(), fields: i.descriptor.fields.clone() }).collect();
+        let maps = docs
+            .par_chunks(256)
+            .fold(
+                || vec![HashMap::<u64, Vec<DocId>>::new(); n],
+                |mut maps, chunk| {
+                    for (id, terms) in chunk {
+                        for (idx, spec) in specs.iter().enumerate() {
+                            for tuple in spec.values(terms) {
+                                let t = self.token_at(idx, &tuple);
+                                let list = maps[idx].entry(t).or_default();
+                                // Two values of one document may share a token: keep ids unique.
+                                if list.last() != Some(id) {
+                                    list.push(*id);
+                                }
+                            }
+                        }
+                    }
+                    maps
+                },
+            )
+            .reduce(
+                || vec![HashMap::new(); n],
+                |mut a, b| {
+                    for (ma, mb) in a.iter_mut().zip(b) {
+                        for (t, ids) in mb {
+                            ma.entry(t).or_default().extend(ids);
+                        }
+                    }
+                    a
+                },
+            );
+        maps.into_iter()
+            .zip(&self.indexes)
+            .map(|(m, ix)| {
+                let mut postings: Vec<(u64, Vec<DocId>)> = m
+                    .into_iter()
+                    .map(|(t, mut ids)| {
+                        ids.sort_unstable();
+                        ids.dedup();
+                        (t, ids)
+                    })
+                    .collect();
+                postings.sort_unstable_by_key(|(t, _)| *t);
+                BlindPostings { index: ix.descriptor.name.clone(), postings }
+            })
+            .collect()
+    }
+
+    /// Translates a plaintext query into the blind query the server evaluates.
+    ///
+    /// # Errors
+    /// [`Error::Query`] for unknown indexes or wrong arity.
+    pub fn blind_query(&self, query: &Query) -> Result<BlindQuery> {
+        Ok(match query {
+            Query::Term { index, values } => {
+                let v: Vec<&str> = values.iter().map(String::as_str).collect();
+                BlindQuery::Token(self.token(index, &v)?)
+            }
+            Query::And(qs) => BlindQuery::And(qs.iter().map(|q| self.blind_query(q)).collect::<Result<_>>()?),
+            Query::Or(qs) => BlindQuery::Or(qs.iter().map(|q| self.blind_query(q)).collect::<Result<_>>()?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncation_keeps_top_bits() {
+        assert_eq!(truncate(u64::MAX, 1), 1);
+        assert_eq!(truncate(0x8000_0000_0000_0000, 4), 8);
+        assert_eq!(truncate(12345, 64), 12345);
+    }
+
+    #[test]
+    fn compound_values_are_a_product() {
+        let mut t = Terms::new();
+        t.insert(Field::From, ["a".to_string()].into());
+        t.insert(Field::To, ["x".to_string(), "y".to_string()].into());
+        let s = IndexSpec::compound(&[Field::From, Field::To]);
+        assert_eq!(s.values(&t), vec![vec!["a", "x"], vec!["a", "y"]]);
+        assert!(IndexSpec::compound(&[Field::From, Field::Day]).values(&t).is_empty());
+    }
+}

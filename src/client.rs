@@ -1,0 +1,254 @@
+//! The client: holds the keys, seals messages, computes blind tokens, and
+//! turns candidate answers into exact results by decrypting and filtering.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sseek::{client::Client, keys::MasterKey, message::Message, query::Query};
+//! use sseek::{server::Server, store::MemoryStore, transport::InProcess, text::Tokenizer};
+//! use sseek::blind::{default_index_specs, planner::plan_for_corpus};
+//!
+//! let server = Arc::new(Server::new(MemoryStore::new()));
+//! let mut client = Client::connect(MasterKey::generate()?, "acme", InProcess::new(server, "acme"), Tokenizer::default())?;
+//! let msgs = vec![
+//!     Message { from: "ann@example.com".into(), body: "lunch at noon?".into(), ..Default::default() },
+//!     Message { from: "bob@example.com".into(), body: "noon works, see you".into(), ..Default::default() },
+//! ];
+//! let terms: Vec<_> = msgs.iter().map(|m| m.terms(client.tokenizer())).collect();
+//! let plan = plan_for_corpus(&terms, &default_index_specs(), 10.0, 2.0, 1.0);
+//! client.create_schema(plan.into_iter().map(|(d, _)| d).collect())?;
+//! client.add_messages(&msgs, None)?;
+//! let hits = client.search(&Query::parse("body:noon AND from:bob@example.com", client.specs(), client.tokenizer())?)?;
+//! assert_eq!(hits.ids, vec![1]);
+//! # Ok::<(), sseek::Error>(())
+//! ```
+
+use std::collections::HashSet;
+use std::ops::Range;
+
+use indicatif::ProgressBar;
+use rayon::prelude::*;
+
+use crate::blind::{BlindIndexer, IndexSpec};
+use crate::envelope::DocumentCipher;
+use crate::keys::MasterKey;
+use crate::message::Message;
+use crate::protocol::{BlindPostings, DocId, IndexDescriptor, Request, Response, Schema};
+use crate::query::Query;
+use crate::text::Tokenizer;
+use crate::transport::{Traffic, Transport};
+use crate::{Error, Result};
+
+/// Messages sealed and sent per request during ingest.
+pub const INGEST_CHUNK: usize = 2_000;
+/// Posting entries per index request.
+const POSTINGS_CHUNK: usize = 50_000;
+
+/// The outcome of one search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchOutcome {
+    /// Exact matching ids, ascending.
+    pub ids: Vec<DocId>,
+    /// The matching messages, decrypted, in id order.
+    pub messages: Vec<(DocId, Message)>,
+    /// Candidates the server returned.
+    pub candidates: usize,
+    /// Candidates dropped as false positives of truncated tokens.
+    pub false_positives: usize,
+}
+
+/// A client for one tenant over some transport.
+#[derive(Debug)]
+pub struct Client<T: Transport> {
+    transport: T,
+    tenant: String,
+    key_version: u32,
+    master: MasterKey,
+    cipher: DocumentCipher,
+    tokenizer: Tokenizer,
+    schema: Option<Schema>,
+    specs: Vec<IndexSpec>,
+    indexer: Option<BlindIndexer>,
+}
+
+impl<T: Transport> Client<T> {
+    /// Connects: derives the tenant's keys and reads its public schema from the server, if any.
+    ///
+    /// # Errors
+    /// Transport or server errors; key label errors for an over-long tenant.
+    pub fn connect(master: MasterKey, tenant: &str, transport: T, tokenizer: Tokenizer) -> Result<Self> {
+        let key_version = 1;
+        let cipher = DocumentCipher::new(&master, tenant, key_version)?;
+        let mut c = Client {
+            transport,
+            tenant: tenant.to_owned(),
+            key_version,
+            master,
+            cipher,
+            tokenizer,
+            schema: None,
+            specs: Vec::new(),
+            indexer: None,
+        };
+        match c.transport.call(&Request::GetSchema)? {
+            Response::Schema(Some(s)) => c.install_schema(s)?,
+            Response::Schema(None) => {}
+            other => return Err(unexpected(&other)),
+        }
+        Ok(c)
+    }
+
+    fn install_schema(&mut self, schema: Schema) -> Result<()> {
+        self.indexer = Some(BlindIndexer::new(&self.master, &self.tenant, self.key_version, &schema.indexes)?);
+        self.specs = schema.indexes.iter().map(|d| IndexSpec { name: d.name.clone(), fields: d.fields.clone() }).collect();
+        self.schema = Some(schema);
+        Ok(())
+    }
+
+    /// The tenant's public schema, if created.
+    pub fn schema(&self) -> Option<&Schema> {
+        self.schema.as_ref()
+    }
+
+    /// The index specs of the schema (empty before [`Client::create_schema`]).
+    pub fn specs(&self) -> &[IndexSpec] {
+        &self.specs
+    }
+
+    /// The tokenizer used for indexing and queries.
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Traffic over the transport so far.
+    pub fn traffic(&self) -> Traffic {
+        self.transport.traffic()
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Creates the tenant's blind indexes. Fails if a schema already exists.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if a schema exists or a descriptor is invalid.
+    pub fn create_schema(&mut self, indexes: Vec<IndexDescriptor>) -> Result<()> {
+        if self.schema.is_some() {
+            return Err(Error::Config(format!("tenant {} already has a schema", self.tenant)));
+        }
+        let schema = Schema { indexes, next_doc_id: 0 };
+        self.install_schema(schema.clone())?;
+        expect_ok(self.transport.call(&Request::PutSchema(schema))?)
+    }
+
+    /// Seals, uploads and indexes messages, assigning dense ids after the
+    /// existing ones. Ends with a durability point.
+    ///
+    /// # Errors
+    /// [`Error::Config`] without a schema; transport and server errors.
+    pub fn add_messages(&mut self, messages: &[Message], progress: Option<&ProgressBar>) -> Result<Range<DocId>> {
+        let (Some(schema), Some(indexer)) = (self.schema.as_mut(), self.indexer.as_ref()) else {
+            return Err(Error::Config("create the schema before adding messages".into()));
+        };
+        let first = schema.next_doc_id;
+        let count = DocId::try_from(messages.len()).map_err(|_| Error::Config("too many messages".into()))?;
+        let end = first.checked_add(count).ok_or_else(|| Error::Config("document id space exhausted".into()))?;
+        for (chunk_no, chunk) in messages.chunks(INGEST_CHUNK).enumerate() {
+            let base = first + DocId::try_from(chunk_no * INGEST_CHUNK).map_err(|_| Error::Config("too many messages".into()))?;
+            let sealed: Vec<_> = chunk
+                .par_iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    let id = base + i as DocId;
+                    Ok((self.cipher.seal(id, m)?, (id, m.terms(&self.tokenizer))))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let (docs, terms): (Vec<_>, Vec<_>) = sealed.into_iter().unzip();
+            expect_ok(self.transport.call(&Request::PutDocuments(docs))?)?;
+            for p in indexer.postings(&terms) {
+                for part in p.postings.chunks(POSTINGS_CHUNK) {
+                    let req = Request::InsertBlindPostings(BlindPostings { index: p.index.clone(), postings: part.to_vec() });
+                    expect_ok(self.transport.call(&req)?)?;
+                }
+            }
+            if let Some(pb) = progress {
+                pb.inc(chunk.len() as u64);
+            }
+        }
+        schema.next_doc_id = end;
+        expect_ok(self.transport.call(&Request::PutSchema(schema.clone()))?)?;
+        expect_ok(self.transport.call(&Request::Sync)?)?;
+        Ok(first..end)
+    }
+
+    /// Runs a query: blind tokens to the server, candidates back, decrypt,
+    /// drop false positives. The result is exact.
+    ///
+    /// # Errors
+    /// [`Error::Config`] without a schema; [`Error::Decrypt`] if the server
+    /// returns a modified or misplaced ciphertext; [`Error::Server`] if it
+    /// withholds a candidate.
+    pub fn search(&self, query: &Query) -> Result<SearchOutcome> {
+        let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema: nothing is indexed yet".into()))?;
+        let blind = indexer.blind_query(query)?;
+        let (ids, documents) = match self.transport.call(&Request::BlindSearch { query: blind, fetch_documents: true })? {
+            Response::BlindResult { ids, documents } => (ids, documents),
+            other => return Err(unexpected(&other)),
+        };
+        let candidates: HashSet<DocId> = ids.iter().copied().collect();
+        if documents.len() != candidates.len() || documents.iter().any(|d| !candidates.contains(&d.public.doc_id)) {
+            return Err(Error::Server {
+                code: 502,
+                message: format!("server returned {} documents for {} candidates", documents.len(), candidates.len()),
+            });
+        }
+        let opened: Vec<(DocId, Message, bool)> = documents
+            .par_iter()
+            .map(|d| {
+                let id = d.public.doc_id;
+                let m = self.cipher.open(d, id)?;
+                let hit = query.matches(&m.terms(&self.tokenizer), &self.specs)?;
+                Ok((id, m, hit))
+            })
+            .collect::<Result<_>>()?;
+        let mut messages: Vec<(DocId, Message)> = opened.into_iter().filter(|(_, _, hit)| *hit).map(|(id, m, _)| (id, m)).collect();
+        messages.sort_unstable_by_key(|(id, _)| *id);
+        Ok(SearchOutcome {
+            ids: messages.iter().map(|(id, _)| *id).collect(),
+            false_positives: candidates.len() - messages.len(),
+            candidates: candidates.len(),
+            messages,
+        })
+    }
+
+    /// Server storage statistics for this tenant.
+    ///
+    /// # Errors
+    /// Transport and server errors.
+    pub fn server_stats(&self) -> Result<crate::protocol::ServerStats> {
+        match self.transport.call(&Request::Stats)? {
+            Response::Stats(s) => Ok(s),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+fn expect_ok(r: Response) -> Result<()> {
+    match r {
+        Response::Ok => Ok(()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn unexpected(r: &Response) -> Error {
+    let kind = match r {
+        Response::Ok => "Ok",
+        Response::Documents(_) => "Documents",
+        Response::BlindResult { .. } => "BlindResult",
+        Response::Schema(_) => "Schema",
+        Response::Stats(_) => "Stats",
+        Response::Error { .. } => "Error",
+    };
+    Error::Protocol(format!("unexpected {kind} response"))
+}

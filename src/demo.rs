@@ -1,0 +1,423 @@
+//! `sseek demo`: the main job. Encrypts a corpus, builds the blind indexes in
+//! the embedded store, runs a query workload across the frequency range, and
+//! checks every answer against the plaintext oracle.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::blind::planner::{Plan, plan_for_corpus};
+use crate::blind::{IndexSpec, default_index_specs};
+use crate::client::Client;
+use crate::datasets;
+use crate::keys::MasterKey;
+use crate::message::{Field, Terms};
+use crate::oracle::PlainIndex;
+use crate::query::Query;
+use crate::server::{Server, keyspace};
+use crate::store::{RedbStore, Store, Table};
+use crate::text::Tokenizer;
+use crate::transport::{InProcess, Transport};
+use crate::{Error, Result};
+
+/// Options of the demo.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Dataset: `spamassassin`, a directory, a `.jsonl` or a `.tar.gz`.
+    pub dataset: String,
+    /// Keep the store in this directory (default: a temporary directory, removed at the end).
+    pub store_dir: Option<PathBuf>,
+    /// Tenant name.
+    pub tenant: String,
+    /// Seed of the query workload.
+    pub seed: u64,
+    /// Expected false positives per query the planner allows (F).
+    pub max_false_positives: f64,
+    /// Distinct values per token the planner aims for (k).
+    pub min_values_per_token: f64,
+    /// Single-keyword queries per index.
+    pub queries_per_index: usize,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            dataset: datasets::SPAMASSASSIN.into(),
+            store_dir: None,
+            tenant: "demo".into(),
+            seed: 1,
+            max_false_positives: 25.0,
+            min_values_per_token: 2.0,
+            queries_per_index: 40,
+            progress: true,
+        }
+    }
+}
+
+/// Results for one index or one boolean query class.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadReport {
+    /// Index name (`body`, `from+day`, ...) or query class (`and`, `or`).
+    pub name: String,
+    /// Token length in bits (indexes only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bits: Option<u8>,
+    /// The planner's figures (indexes only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    /// Server bytes of this index's posting lists (indexes only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_bytes: Option<u64>,
+    /// Distinct tokens stored (indexes only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// Queries run.
+    pub queries: usize,
+    /// Queries whose result differed from the oracle.
+    pub mismatches: usize,
+    /// Exact results over all queries.
+    pub results: u64,
+    /// Candidates the server returned over all queries.
+    pub candidates: u64,
+    /// Candidates the client dropped as false positives.
+    pub false_positives_filtered: u64,
+    /// Mean end-to-end time per query (tokens, server, decrypt, filter), microseconds.
+    pub mean_query_us: f64,
+    /// Median time per query, microseconds.
+    pub p50_query_us: f64,
+    /// Mean bytes sent per query.
+    pub bytes_sent_per_query: f64,
+    /// Mean bytes received per query.
+    pub bytes_received_per_query: f64,
+}
+
+/// The demo's report (written by `--json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    /// Dataset name.
+    pub dataset: String,
+    /// Documents indexed.
+    pub documents: usize,
+    /// Files or records skipped as malformed.
+    pub skipped: usize,
+    /// Queries run in total.
+    pub queries: usize,
+    /// Mismatches against the oracle in total (must be 0).
+    pub mismatches: usize,
+    /// False positives filtered in total.
+    pub false_positives_filtered: u64,
+    /// Store backend and location.
+    pub store: String,
+    /// Seconds to seal, tokenize, upload and index everything.
+    pub setup_seconds: f64,
+    /// Sealed document bytes on the server.
+    pub document_bytes: u64,
+    /// Posting-list bytes on the server, all indexes.
+    pub index_bytes: u64,
+    /// One entry per index.
+    pub indexes: Vec<WorkloadReport>,
+    /// AND and OR query classes.
+    pub boolean: Vec<WorkloadReport>,
+}
+
+impl DemoReport {
+    /// The report as a markdown table.
+    pub fn to_markdown(&self) -> String {
+        let mut s = format!(
+            "sseek demo: {} documents from {} ({} skipped), store {}\nsetup {:.2} s, documents {} bytes, blind indexes {} bytes\n\n",
+            self.documents, self.dataset, self.skipped, self.store, self.setup_seconds, self.document_bytes, self.index_bytes
+        );
+        s.push_str("| index / class | bits | values/token | queries | mismatches | results | false positives filtered | index bytes | mean query µs | p50 µs | bytes out/in per query |\n");
+        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        for r in self.indexes.iter().chain(&self.boolean) {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} / {:.0} |\n",
+                r.name,
+                r.bits.map_or("-".into(), |b| b.to_string()),
+                r.plan.map_or("-".into(), |p| format!("{:.1}", p.values_per_token)),
+                r.queries,
+                r.mismatches,
+                r.results,
+                r.false_positives_filtered,
+                r.index_bytes.map_or("-".into(), |b| b.to_string()),
+                r.mean_query_us,
+                r.p50_query_us,
+                r.bytes_sent_per_query,
+                r.bytes_received_per_query
+            ));
+        }
+        s.push_str(&format!(
+            "\ntotal: {} queries, {} mismatches, {} false positives filtered\n",
+            self.queries, self.mismatches, self.false_positives_filtered
+        ));
+        s
+    }
+}
+
+fn bar(show: bool, len: u64, msg: &'static str) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})") {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.set_message(msg);
+    pb
+}
+
+/// Runs the demo.
+///
+/// # Errors
+/// Dataset, store and protocol errors. Mismatches are not errors: they are
+/// reported (and the CLI exits non-zero on any).
+pub fn run(opts: &DemoOptions) -> Result<DemoReport> {
+    let corpus = datasets::load(&opts.dataset)?;
+    if corpus.messages.is_empty() {
+        return Err(Error::Dataset { path: opts.dataset.clone(), reason: "no messages could be loaded".into() });
+    }
+    let tmp;
+    let (dir, store_label) = match &opts.store_dir {
+        Some(d) => (d.clone(), format!("redb:{}", d.join("server.redb").display())),
+        None => {
+            tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            (tmp.path().to_owned(), "redb (temporary, removed at exit)".to_owned())
+        }
+    };
+    let db_path = dir.join("server.redb");
+    if db_path.exists() {
+        return Err(Error::Config(format!("{} already exists: the demo needs an empty store directory", db_path.display())));
+    }
+    let store = RedbStore::open(&db_path)?;
+    run_with_store(opts, corpus, store, store_label)
+}
+
+/// Runs the demo on an already-open store (any backend).
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with_store<S: Store + 'static>(opts: &DemoOptions, corpus: datasets::Corpus, store: S, store_label: String) -> Result<DemoReport> {
+    let server = Arc::new(Server::new(store));
+    let tokenizer = Tokenizer::default();
+    let mut client = Client::connect(MasterKey::generate()?, &opts.tenant, InProcess::new(Arc::clone(&server), &opts.tenant), tokenizer)?;
+    let n = corpus.messages.len();
+
+    // Plan token lengths from the plaintext the client holds.
+    let terms: Vec<Terms> = {
+        use rayon::prelude::*;
+        corpus.messages.par_iter().map(|m| m.terms(client.tokenizer())).collect()
+    };
+    let specs = default_index_specs();
+    let plans = plan_for_corpus(&terms, &specs, opts.max_false_positives, opts.min_values_per_token, 1.0);
+    client.create_schema(plans.iter().map(|(d, _)| d.clone()).collect())?;
+
+    let started = Instant::now();
+    let pb = bar(opts.progress, n as u64, "encrypt+index");
+    client.add_messages(&corpus.messages, Some(&pb))?;
+    pb.finish_and_clear();
+    let setup_seconds = started.elapsed().as_secs_f64();
+
+    let mut oracle = PlainIndex::new();
+    for (id, t) in terms.iter().enumerate() {
+        oracle.add(u32::try_from(id).map_err(|_| Error::Config("too many documents".into()))?, t);
+    }
+
+    let workload = build_workload(&oracle, &terms, &specs, opts);
+    let total_queries: usize = workload.iter().map(|(_, qs)| qs.len()).sum();
+    let pb = bar(opts.progress, total_queries as u64, "queries");
+    let mut indexes = Vec::new();
+    let mut boolean = Vec::new();
+    for (class, queries) in &workload {
+        let mut r = run_class(&client, &oracle, &specs, class, queries, &pb)?;
+        if let Some((d, p)) = plans.iter().find(|(d, _)| &d.name == class) {
+            r.bits = Some(d.bits);
+            r.plan = Some(*p);
+            let mut prefix = keyspace(&opts.tenant);
+            prefix.push(u8::try_from(d.name.len()).unwrap_or(u8::MAX));
+            prefix.extend_from_slice(d.name.as_bytes());
+            let st = server.store().stats(Table::Postings, &prefix)?;
+            r.index_bytes = Some(st.bytes);
+            r.tokens = Some(st.entries);
+            indexes.push(r);
+        } else {
+            boolean.push(r);
+        }
+    }
+    pb.finish_and_clear();
+    let stats = client.server_stats()?;
+    let all = indexes.iter().chain(&boolean);
+    Ok(DemoReport {
+        dataset: corpus.name,
+        documents: n,
+        skipped: corpus.skipped.len(),
+        queries: all.clone().map(|r| r.queries).sum(),
+        mismatches: all.clone().map(|r| r.mismatches).sum(),
+        false_positives_filtered: all.map(|r| r.false_positives_filtered).sum(),
+        store: store_label,
+        setup_seconds,
+        document_bytes: stats.document_bytes,
+        index_bytes: stats.posting_bytes,
+        indexes,
+        boolean,
+    })
+}
+
+fn run_class<T: Transport>(
+    client: &Client<T>,
+    oracle: &PlainIndex,
+    specs: &[IndexSpec],
+    class: &str,
+    queries: &[Query],
+    pb: &ProgressBar,
+) -> Result<WorkloadReport> {
+    let mut r = WorkloadReport {
+        name: class.to_owned(),
+        bits: None,
+        plan: None,
+        index_bytes: None,
+        tokens: None,
+        queries: queries.len(),
+        mismatches: 0,
+        results: 0,
+        candidates: 0,
+        false_positives_filtered: 0,
+        mean_query_us: 0.0,
+        p50_query_us: 0.0,
+        bytes_sent_per_query: 0.0,
+        bytes_received_per_query: 0.0,
+    };
+    let before = client.traffic();
+    let mut times = Vec::with_capacity(queries.len());
+    for q in queries {
+        let t = Instant::now();
+        let out = client.search(q)?;
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+        let expected: Vec<u32> = oracle.eval(q, specs)?.iter().collect();
+        if out.ids != expected {
+            r.mismatches += 1;
+        }
+        r.results += out.ids.len() as u64;
+        r.candidates += out.candidates as u64;
+        r.false_positives_filtered += out.false_positives as u64;
+        pb.inc(1);
+    }
+    let traffic = client.traffic() - before;
+    let nq = queries.len().max(1) as f64;
+    times.sort_by(f64::total_cmp);
+    r.mean_query_us = times.iter().sum::<f64>() / nq;
+    r.p50_query_us = times.get(times.len() / 2).copied().unwrap_or(0.0);
+    r.bytes_sent_per_query = traffic.bytes_sent as f64 / nq;
+    r.bytes_received_per_query = traffic.bytes_received as f64 / nq;
+    Ok(r)
+}
+
+/// Picks `k` values spread over the frequency range: log-spaced ranks from the
+/// most frequent down to the rarest, so the workload covers heavy and light hitters.
+fn across_frequency_range(mut values: Vec<(&str, u64)>, k: usize) -> Vec<String> {
+    values.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    if values.is_empty() {
+        return Vec::new();
+    }
+    let n = values.len();
+    let mut out: Vec<String> = Vec::new();
+    for i in 0..k.min(n) {
+        let rank = ((n as f64).powf(i as f64 / (k.max(2) - 1) as f64) as usize).saturating_sub(1).min(n - 1);
+        let v = values[rank].0.to_owned();
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+fn build_workload(oracle: &PlainIndex, terms: &[Terms], specs: &[IndexSpec], opts: &DemoOptions) -> Vec<(String, Vec<Query>)> {
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let k = opts.queries_per_index;
+    let mut classes: Vec<(String, Vec<Query>)> = Vec::new();
+    for spec in specs {
+        let mut qs = Vec::new();
+        if let [field] = spec.fields.as_slice() {
+            for v in across_frequency_range(oracle.frequencies(*field), k) {
+                qs.push(Query::term(&spec.name, &[&v]));
+            }
+            // A value nobody has: the answer must be empty, not an error.
+            let absent = match field {
+                Field::Day => "1970-01-01".to_owned(),
+                Field::From | Field::To => "nobody@absent.invalid".to_owned(),
+                _ => "zqxjkvwabsent".to_owned(),
+            };
+            qs.push(Query::term(&spec.name, &[&absent]));
+        } else {
+            for _ in 0..k {
+                let Some(t) = terms.choose(&mut rng) else { break };
+                if let Some(tuple) = spec.values(t).choose(&mut rng) {
+                    qs.push(Query::term(&spec.name, tuple));
+                }
+            }
+        }
+        classes.push((spec.name.clone(), qs));
+    }
+    // AND of two keywords of one message (non-empty answers), OR of two random keywords.
+    let body: Vec<&Terms> = terms.iter().filter(|t| t.get(&Field::Body).is_some_and(|b| b.len() >= 2)).collect();
+    let mut and = Vec::new();
+    let mut or = Vec::new();
+    for _ in 0..k {
+        if let Some(t) = body.choose(&mut rng) {
+            let words: Vec<&String> = t[&Field::Body].iter().collect();
+            let a = words[rng.random_range(0..words.len())];
+            let b = words[rng.random_range(0..words.len())];
+            let from = t.get(&Field::From).and_then(|f| f.iter().next());
+            let mut parts = vec![Query::term("body", &[a]), Query::term("body", &[b])];
+            if let (Some(f), true) = (from, rng.random_bool(0.3)) {
+                parts.push(Query::term("from", &[f]));
+            }
+            and.push(Query::And(parts));
+        }
+        if let (Some(t1), Some(t2)) = (body.choose(&mut rng), body.choose(&mut rng)) {
+            let a = t1[&Field::Body].iter().next();
+            let b = t2[&Field::Body].iter().last();
+            if let (Some(a), Some(b)) = (a, b) {
+                or.push(Query::Or(vec![Query::term("body", &[a]), Query::And(vec![Query::term("body", &[b]), Query::term("subject", &[b])])]));
+            }
+        }
+    }
+    classes.push(("and".into(), and));
+    classes.push(("or".into(), or));
+    classes
+}
+
+/// Scans every file below `dir` for any of `needles` (case-insensitive ASCII),
+/// returning `(file, needle)` for each hit. Used by the canary test and
+/// available to users auditing a store directory.
+///
+/// # Errors
+/// [`Error::Io`] if a file cannot be read.
+pub fn scan_for_plaintext(dir: &Path, needles: &[&str]) -> Result<Vec<(PathBuf, String)>> {
+    let lowered: Vec<Vec<u8>> = needles.iter().map(|n| n.to_ascii_lowercase().into_bytes()).collect();
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
+            let p = entry.map_err(|e| Error::io(&d, e))?.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?.to_ascii_lowercase();
+            for (needle, orig) in lowered.iter().zip(needles) {
+                if !needle.is_empty() && bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                    hits.push((p.clone(), (*orig).to_owned()));
+                }
+            }
+        }
+    }
+    Ok(hits)
+}

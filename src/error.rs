@@ -1,0 +1,136 @@
+//! The one error type of sseek.
+//!
+//! Every fallible function returns [`Result<T>`](crate::Result). Errors name the
+//! problem and, where there is one, the file or field involved; they never carry
+//! key material or plaintext.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in sseek.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading or writing a file failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// A key file is damaged, truncated, of an unknown version or not a key file.
+    #[error("invalid key file {path}: {reason}")]
+    KeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A passphrase-wrapped key backup could not be opened: wrong passphrase or damaged backup.
+    #[error("cannot unwrap key backup: wrong passphrase or damaged backup")]
+    WrongPassphrase,
+
+    /// A passphrase-wrapped key backup is malformed.
+    #[error("invalid key backup: {0}")]
+    KeyBackup(String),
+
+    /// A key derivation label is not acceptable (for example an empty component).
+    #[error("invalid key label: {0}")]
+    KeyLabel(String),
+
+    /// Decryption failed: the ciphertext was modified, moved to another id or
+    /// tenant, or encrypted under another key.
+    #[error("decryption failed for document {doc_id}: ciphertext modified, misplaced or under another key")]
+    Decrypt {
+        /// The document id the ciphertext was presented for.
+        doc_id: u32,
+    },
+
+    /// A cryptographic primitive refused its input (wrong key or nonce length).
+    #[error("cryptographic error: {0}")]
+    Crypto(String),
+
+    /// A protocol message could not be decoded or has an unsupported version.
+    #[error("malformed protocol message: {0}")]
+    Protocol(String),
+
+    /// Bytes read back from a store do not decode: the store is damaged or was
+    /// written by something else. Nothing is overwritten when this is returned.
+    #[error("data corruption in {table} store entry: {reason}")]
+    DataCorruption {
+        /// The store table holding the bad value.
+        table: &'static str,
+        /// What failed to decode.
+        reason: String,
+    },
+
+    /// The storage engine failed.
+    #[error("store error: {0}")]
+    Store(String),
+
+    /// A mail or text file in a dataset could not be parsed.
+    #[error("malformed mail {path}: {reason}")]
+    MalformedMail {
+        /// The file (or archive member) involved.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A dataset (directory, JSONL file or archive) could not be read.
+    #[error("invalid dataset {path}: {reason}")]
+    Dataset {
+        /// The dataset path.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A query or index definition is invalid (unknown index, empty query, ...).
+    #[error("invalid query: {0}")]
+    Query(String),
+
+    /// The server rejected a request.
+    #[error("server rejected the request ({code}): {message}")]
+    Server {
+        /// HTTP-style status code.
+        code: u16,
+        /// The server's reason.
+        message: String,
+    },
+
+    /// A configuration value is out of range.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}
+
+impl From<redb::Error> for Error {
+    fn from(e: redb::Error) -> Self {
+        Error::Store(e.to_string())
+    }
+}
+
+macro_rules! redb_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Error {
+            fn from(e: $t) -> Self { Error::Store(e.to_string()) }
+        }
+    )*};
+}
+redb_errors!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);

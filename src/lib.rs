@@ -1,0 +1,65 @@
+//! # sseek: encrypted search you can measure
+//!
+//! A messaging server stores only ciphertext, yet users want to search their
+//! messages. sseek keeps the keys on the client, sends the server sealed
+//! messages and blind-index tokens, and lets it answer searches without
+//! learning keywords or contents, and it tells you exactly what the server
+//! can learn anyway.
+//!
+//! The crate follows the data across the client/server boundary:
+//!
+//! | module | side | what |
+//! |---|---|---|
+//! | [`keys`] | client | master key, key file, HKDF subkeys with domain labels, passphrase backup |
+//! | [`text`], [`message`] | client | keyword extraction, messages and their fields |
+//! | [`envelope`] | client | AES-SIV sealing with tenant and id as associated data |
+//! | [`blind`] | both | blind indexes: [`blind::client`], [`blind::server`], [`blind::planner`] |
+//! | [`query`] | client | boolean queries, parsing, client-side filtering |
+//! | [`protocol`] | boundary | every message that crosses it; no keys, no plaintext |
+//! | [`transport`] | boundary | in-process transport (HTTP comes with `sseek serve`) |
+//! | [`server`] | server | request handling over a [`store::Store`] |
+//! | [`store`] | server | memory and redb backends, one conformance suite |
+//! | [`oracle`] | test | plaintext inverted index every search path is checked against |
+//! | [`datasets`], [`demo`] | tools | corpora, the demo |
+//!
+//! ```
+//! use std::sync::Arc;
+//! use sseek::{client::Client, keys::MasterKey, message::Message, query::Query};
+//! use sseek::{server::Server, store::MemoryStore, transport::InProcess, text::Tokenizer};
+//! use sseek::blind::{default_index_specs, planner::plan_for_corpus};
+//!
+//! let server = Arc::new(Server::new(MemoryStore::new()));
+//! let mut client = Client::connect(MasterKey::generate()?, "acme", InProcess::new(server, "acme"), Tokenizer::default())?;
+//! let msgs = vec![Message { from: "ann@example.com".into(), subject: "Quarterly report".into(),
+//!                           body: "numbers attached".into(), ..Default::default() }];
+//! let terms: Vec<_> = msgs.iter().map(|m| m.terms(client.tokenizer())).collect();
+//! client.create_schema(plan_for_corpus(&terms, &default_index_specs(), 10.0, 2.0, 1.0).into_iter().map(|(d, _)| d).collect())?;
+//! client.add_messages(&msgs, None)?;
+//! let q = Query::parse("subject:quarterly", client.specs(), client.tokenizer())?;
+//! assert_eq!(client.search(&q)?.messages[0].1.body, "numbers attached");
+//! # Ok::<(), sseek::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod blind;
+pub mod client;
+pub mod datasets;
+pub mod demo;
+pub mod envelope;
+mod error;
+pub mod keys;
+pub mod message;
+pub mod oracle;
+pub mod protocol;
+pub mod query;
+pub mod server;
+pub mod store;
+pub mod text;
+pub mod transport;
+
+pub use error::Error;
+
+/// The result type of every fallible sseek function.
+pub type Result<T> = std::result::Result<T, Error>;

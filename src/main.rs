@@ -1,0 +1,220 @@
+//! The `sseek` command line: parse, call the library, print.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use sseek::blind::{default_index_specs, planner::plan_for_corpus};
+use sseek::client::Client;
+use sseek::demo::{self, DemoOptions};
+use sseek::keys::{MasterKey, WrapParams};
+use sseek::query::Query;
+use sseek::server::Server;
+use sseek::store::RedbStore;
+use sseek::text::Tokenizer;
+use sseek::transport::InProcess;
+use sseek::{Error, Result, datasets};
+
+#[derive(Parser)]
+#[command(name = "sseek", version, about = "Encrypted search: blind indexes and SSE, measured against a plaintext oracle")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Encrypt a corpus, build blind indexes in the embedded store, run a query workload and check it against a plaintext index.
+    Demo {
+        /// `spamassassin` (shipped), a directory of mail files, a .jsonl or a .tar.gz.
+        #[arg(long, default_value = datasets::SPAMASSASSIN)]
+        dataset: String,
+        /// Keep the store in this (empty) directory instead of a temporary one.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Write the report as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Seed of the query workload.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Expected false positives per query the token-length planner allows.
+        #[arg(long, default_value_t = 25.0)]
+        fp_budget: f64,
+        /// Single-value queries per index.
+        #[arg(long, default_value_t = 40)]
+        queries: usize,
+    },
+    /// Create a new master key file.
+    Keygen {
+        /// Where to write the key (must not exist).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Export the master key wrapped under a passphrase (read from $SSEEK_PASSPHRASE or the first line of stdin).
+    ExportKey {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the backup.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Import a passphrase-wrapped backup into a new key file.
+    ImportKey {
+        /// The backup file.
+        #[arg(long)]
+        backup: PathBuf,
+        /// Where to write the key (must not exist).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Encrypt and index your own messages into a store directory.
+    Index {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Store directory (created if missing; indexing appends).
+        #[arg(long)]
+        store: PathBuf,
+        /// A directory of mail files, a .jsonl or a .tar.gz.
+        #[arg(long)]
+        dataset: String,
+        /// Tenant name.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Plan token lengths for this many times today's data (new stores only).
+        #[arg(long, default_value_t = 4.0)]
+        growth: f64,
+        /// Expected false positives per query the planner allows (new stores only).
+        #[arg(long, default_value_t = 25.0)]
+        fp_budget: f64,
+    },
+    /// Search a store: `body:word AND (from:a@b.c OR day:2002-08-22)`.
+    Search {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Store directory.
+        #[arg(long)]
+        store: PathBuf,
+        /// Tenant name.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Messages to print (0: ids only).
+        #[arg(long, default_value_t = 10)]
+        show: usize,
+        /// The query.
+        query: String,
+    },
+}
+
+fn passphrase() -> Result<String> {
+    if let Ok(p) = std::env::var("SSEEK_PASSPHRASE") {
+        return Ok(p);
+    }
+    eprintln!("passphrase (one line on stdin):");
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).map_err(|e| Error::io("<stdin>", e))?;
+    let p = line.trim_end_matches(['\n', '\r']).to_owned();
+    if p.is_empty() {
+        return Err(Error::Config("empty passphrase".into()));
+    }
+    Ok(p)
+}
+
+fn open_client(key: &PathBuf, store: &std::path::Path, tenant: &str) -> Result<Client<InProcess<RedbStore>>> {
+    let master = MasterKey::load(key)?;
+    let server = Arc::new(Server::new(RedbStore::open(&store.join("server.redb"))?));
+    Client::connect(master, tenant, InProcess::new(server, tenant), Tokenizer::default())
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Demo { dataset, store, json, seed, fp_budget, queries } => {
+            let opts = DemoOptions { dataset, store_dir: store, seed, max_false_positives: fp_budget, queries_per_index: queries, ..Default::default() };
+            let report = demo::run(&opts)?;
+            println!("{}", report.to_markdown());
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Config(e.to_string()))?;
+                std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+                println!("wrote {}", path.display());
+            }
+            if report.mismatches > 0 {
+                eprintln!("error: {} queries disagree with the plaintext oracle", report.mismatches);
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Keygen { key } => {
+            let k = MasterKey::generate()?;
+            k.save(&key)?;
+            println!("wrote key {} to {}", k.key_id(), key.display());
+        }
+        Command::ExportKey { key, out } => {
+            let k = MasterKey::load(&key)?;
+            let text = k.export_wrapped(&passphrase()?, WrapParams::default())?;
+            if out.exists() {
+                return Err(Error::Config(format!("{} exists; not overwriting", out.display())));
+            }
+            std::fs::write(&out, text).map_err(|e| Error::io(&out, e))?;
+            println!("wrote backup of key {} to {}", k.key_id(), out.display());
+        }
+        Command::ImportKey { backup, key } => {
+            let text = std::fs::read_to_string(&backup).map_err(|e| Error::io(&backup, e))?;
+            let k = MasterKey::import_wrapped(&text, &passphrase()?)?;
+            k.save(&key)?;
+            println!("restored key {} to {}", k.key_id(), key.display());
+        }
+        Command::Index { key, store, dataset, tenant, growth, fp_budget } => {
+            let corpus = datasets::load(&dataset)?;
+            for e in corpus.skipped.iter().take(10) {
+                eprintln!("skipped: {e}");
+            }
+            if corpus.skipped.len() > 10 {
+                eprintln!("skipped {} more", corpus.skipped.len() - 10);
+            }
+            let mut client = open_client(&key, &store, &tenant)?;
+            if client.schema().is_none() {
+                let terms: Vec<_> = corpus.messages.iter().map(|m| m.terms(client.tokenizer())).collect();
+                let plans = plan_for_corpus(&terms, &default_index_specs(), fp_budget, 2.0, growth);
+                for (d, p) in &plans {
+                    println!("index {:<10} {:>2} bits, {:.1} values/token, ~{:.1} false positives/query", d.name, d.bits, p.values_per_token, p.expected_false_positives);
+                }
+                client.create_schema(plans.into_iter().map(|(d, _)| d).collect())?;
+            }
+            let pb = indicatif::ProgressBar::new(corpus.messages.len() as u64);
+            let ids = client.add_messages(&corpus.messages, Some(&pb))?;
+            pb.finish_and_clear();
+            println!("indexed {} messages as ids {}..{} ({} skipped)", ids.len(), ids.start, ids.end, corpus.skipped.len());
+        }
+        Command::Search { key, store, tenant, show, query } => {
+            let client = open_client(&key, &store, &tenant)?;
+            if client.schema().is_none() {
+                return Err(Error::Config(format!("nothing indexed for tenant {tenant} in {}", store.display())));
+            }
+            let q = Query::parse(&query, client.specs(), client.tokenizer())?;
+            let out = client.search(&q)?;
+            println!("{} results ({} candidates, {} false positives filtered) for {q}", out.ids.len(), out.candidates, out.false_positives);
+            for (id, m) in out.messages.iter().take(show) {
+                let preview: String = m.body.chars().take(100).collect::<String>().replace(['\n', '\r'], " ");
+                println!("#{id} {} | {} | {} | {preview}", m.date, m.from, m.subject);
+            }
+            if show == 0 {
+                println!("{:?}", out.ids);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

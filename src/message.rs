@@ -1,0 +1,147 @@
+//! Messages, their fields, and the per-field terms every index is built from.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::text::{Tokenizer, normalize_address};
+use crate::{Error, Result};
+
+/// A message in plaintext. Exists only on the client.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Sender address or handle.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+    /// Subject line (empty for chat messages).
+    pub subject: String,
+    /// Date as RFC 3339 (`2002-08-22T18:26:25+07:00`) or at least `YYYY-MM-DD`; empty if unknown.
+    pub date: String,
+    /// Body text.
+    pub body: String,
+}
+
+/// A searchable field of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Field {
+    /// Sender address (exact value).
+    From,
+    /// Each recipient address (exact values).
+    To,
+    /// Keywords of the subject.
+    Subject,
+    /// The calendar day of the date, `YYYY-MM-DD` (exact value).
+    Day,
+    /// Keywords of the body.
+    Body,
+}
+
+impl Field {
+    /// All fields, in a fixed order.
+    pub const ALL: [Field; 5] = [Field::From, Field::To, Field::Subject, Field::Day, Field::Body];
+
+    /// The field's name as used in index names and queries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::From => "from",
+            Field::To => "to",
+            Field::Subject => "subject",
+            Field::Day => "day",
+            Field::Body => "body",
+        }
+    }
+
+    /// Whether the field holds keywords (tokenized) rather than exact values.
+    pub fn is_keyword_field(self) -> bool {
+        matches!(self, Field::Subject | Field::Body)
+    }
+
+    /// Normalizes a query value for this field the way indexing does.
+    /// Returns `None` if the value can never match (e.g. a stop word).
+    pub fn normalize_value(self, value: &str, tokenizer: &Tokenizer) -> Option<String> {
+        match self {
+            Field::From | Field::To => Some(normalize_address(value)).filter(|s| !s.is_empty()),
+            Field::Day => day_of(value),
+            Field::Subject | Field::Body => tokenizer.normalize(value.trim()),
+        }
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Field {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Field::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| Error::Query(format!("unknown field {s:?} (fields: from, to, subject, day, body)")))
+    }
+}
+
+/// The `YYYY-MM-DD` day of a date string, if it starts with one.
+pub fn day_of(date: &str) -> Option<String> {
+    let d = date.trim().get(..10)?;
+    let b = d.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    (digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10)).then(|| d.to_owned())
+}
+
+/// The normalized values of each field of one message: what indexes and the
+/// plaintext oracle see.
+pub type Terms = BTreeMap<Field, BTreeSet<String>>;
+
+impl Message {
+    /// Extracts the normalized per-field values of this message.
+    pub fn terms(&self, tokenizer: &Tokenizer) -> Terms {
+        let mut t = Terms::new();
+        let from = normalize_address(&self.from);
+        if !from.is_empty() {
+            t.entry(Field::From).or_default().insert(from);
+        }
+        for to in &self.to {
+            let to = normalize_address(to);
+            if !to.is_empty() {
+                t.entry(Field::To).or_default().insert(to);
+            }
+        }
+        let subject = tokenizer.keywords(&self.subject);
+        if !subject.is_empty() {
+            t.insert(Field::Subject, subject);
+        }
+        if let Some(day) = day_of(&self.date) {
+            t.entry(Field::Day).or_default().insert(day);
+        }
+        let body = tokenizer.keywords(&self.body);
+        if !body.is_empty() {
+            t.insert(Field::Body, body);
+        }
+        t
+    }
+
+    /// Total length of the text fields in bytes.
+    pub fn text_len(&self) -> usize {
+        self.from.len() + self.to.iter().map(String::len).sum::<usize>() + self.subject.len() + self.date.len() + self.body.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_parsing() {
+        assert_eq!(day_of("2002-08-22T18:26:25+07:00").as_deref(), Some("2002-08-22"));
+        assert_eq!(day_of("2002-8-22"), None);
+        assert_eq!(day_of("yesterday"), None);
+        assert_eq!(day_of("2002-08-2é"), None);
+    }
+}

@@ -1,0 +1,271 @@
+//! Every message that crosses the client/server boundary.
+//!
+//! Nothing in these types can hold a key or plaintext: documents are sealed
+//! envelopes, index entries are pseudorandom tokens and document ids (ids are
+//! not secret, see `papers/blind-index.md`). The binary encoding is postcard
+//! behind a 2-byte protocol version; [`to_json`] gives a debugging form.
+//!
+//! ```
+//! use sseek::protocol::{self, Request, BlindQuery, BlindToken};
+//! let req = Request::BlindSearch {
+//!     query: BlindQuery::Token(BlindToken { index: "body".into(), value: 0x2a }),
+//!     fetch_documents: true,
+//! };
+//! let bytes = protocol::encode(&req);
+//! let back: Request = protocol::decode(&bytes)?;
+//! assert_eq!(back, req);
+//! assert!(protocol::decode::<Request>(&bytes[..bytes.len() - 1]).is_err());
+//! # Ok::<(), sseek::Error>(())
+//! ```
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::message::Field;
+use crate::{Error, Result};
+
+/// The protocol version this build speaks. Bumped on any incompatible change.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// Dense document identifier, assigned in order by the client. Not secret.
+pub type DocId = u32;
+
+/// Metadata stored in the clear next to a sealed message. Everything here is
+/// visible to the server; everything else is inside [`EncryptedDocument::sealed`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicMetadata {
+    /// The tenant owning the document (bound into the ciphertext as associated data).
+    pub tenant: String,
+    /// The document id (bound into the ciphertext as associated data).
+    pub doc_id: DocId,
+    /// Envelope format version.
+    pub envelope_version: u16,
+}
+
+/// A message as the server stores it: public metadata in the clear, and the
+/// fields `from`, `to`, `subject`, `date`, `body` sealed with AES-SIV.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptedDocument {
+    /// Non-encrypted metadata.
+    pub public: PublicMetadata,
+    /// The random 16-byte AES-SIV nonce.
+    pub nonce: [u8; 16],
+    /// AES-SIV ciphertext (with its 16-byte synthetic IV) of the encoded message fields.
+    pub sealed: Vec<u8>,
+}
+
+/// A blind-index token: a truncated HMAC of a field value under that index's key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BlindToken {
+    /// The index name (public schema information, e.g. `body` or `from+day`).
+    pub index: String,
+    /// The token, already truncated to the index's bit length.
+    pub value: u64,
+}
+
+/// A batch of posting-list additions for one blind index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlindPostings {
+    /// The index name.
+    pub index: String,
+    /// For each token, the document ids to add to its posting list.
+    pub postings: Vec<(u64, Vec<DocId>)>,
+}
+
+/// A boolean query over blind tokens, evaluated by the server with bitmap
+/// intersection and union.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BlindQuery {
+    /// Documents whose posting list for this token contains them.
+    Token(BlindToken),
+    /// Intersection of the sub-queries.
+    And(Vec<BlindQuery>),
+    /// Union of the sub-queries.
+    Or(Vec<BlindQuery>),
+}
+
+impl BlindQuery {
+    /// Number of tokens in the query.
+    pub fn token_count(&self) -> usize {
+        match self {
+            BlindQuery::Token(_) => 1,
+            BlindQuery::And(q) | BlindQuery::Or(q) => q.iter().map(BlindQuery::token_count).sum(),
+        }
+    }
+
+    /// Nesting depth (a token has depth 1).
+    pub fn depth(&self) -> usize {
+        match self {
+            BlindQuery::Token(_) => 1,
+            BlindQuery::And(q) | BlindQuery::Or(q) => 1 + q.iter().map(BlindQuery::depth).max().unwrap_or(0),
+        }
+    }
+}
+
+/// Public description of one blind index: its name, the fields it covers and
+/// its token length. The server needs no more than this, and learns it anyway
+/// from the tokens it stores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexDescriptor {
+    /// Index name, e.g. `body` or `from+day`.
+    pub name: String,
+    /// Fields covered (more than one for a compound index).
+    pub fields: Vec<Field>,
+    /// Token length in bits, 1 to 64.
+    pub bits: u8,
+}
+
+/// The public schema of a tenant's blind indexes, kept by the server so that any
+/// client device can query with the same token lengths.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schema {
+    /// The indexes.
+    pub indexes: Vec<IndexDescriptor>,
+    /// The next free document id.
+    pub next_doc_id: DocId,
+}
+
+/// A request from client to server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Store (or replace) sealed documents.
+    PutDocuments(Vec<EncryptedDocument>),
+    /// Fetch sealed documents by id; missing ids are omitted from the answer.
+    GetDocuments(Vec<DocId>),
+    /// Add posting-list entries to a blind index.
+    InsertBlindPostings(BlindPostings),
+    /// Evaluate a blind query; optionally return the candidate documents too.
+    BlindSearch {
+        /// The query.
+        query: BlindQuery,
+        /// Whether to return the sealed candidate documents with the ids.
+        fetch_documents: bool,
+    },
+    /// Store the tenant's public schema.
+    PutSchema(Schema),
+    /// Read the tenant's public schema.
+    GetSchema,
+    /// Durability point: everything acknowledged before is on stable storage after this returns.
+    Sync,
+    /// Storage statistics.
+    Stats,
+}
+
+/// Storage figures reported by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerStats {
+    /// Number of stored documents.
+    pub documents: u64,
+    /// Bytes of stored documents (keys and values).
+    pub document_bytes: u64,
+    /// Number of posting lists (distinct tokens over all blind indexes).
+    pub posting_lists: u64,
+    /// Bytes of posting lists (keys and serialized bitmaps).
+    pub posting_bytes: u64,
+}
+
+/// A response from server to client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// The request succeeded and returns nothing.
+    Ok,
+    /// Sealed documents.
+    Documents(Vec<EncryptedDocument>),
+    /// Result of a blind search: candidate ids (a superset of the true matches
+    /// when tokens are truncated) and, if asked, their sealed documents.
+    BlindResult {
+        /// Candidate document ids, ascending.
+        ids: Vec<DocId>,
+        /// The sealed candidates, if requested.
+        documents: Vec<EncryptedDocument>,
+    },
+    /// The tenant's schema, if one was stored.
+    Schema(Option<Schema>),
+    /// Storage statistics.
+    Stats(ServerStats),
+    /// The request was rejected. `code` follows HTTP status semantics.
+    Error {
+        /// HTTP-style status code (400 malformed, 404 not found, 413 too large, 422 wrong version, 500 server).
+        code: u16,
+        /// Human-readable reason; never contains tokens or ciphertext.
+        message: String,
+    },
+}
+
+/// Encodes a protocol value: 2-byte big-endian protocol version, then postcard.
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    let out = PROTOCOL_VERSION.to_be_bytes().to_vec();
+    // postcard serialization into a Vec cannot fail for our types (no maps with non-string keys, no unsized).
+    match postcard::to_extend(value, out) {
+        Ok(v) => v,
+        Err(e) => unreachable!("postcard encoding of a protocol type failed: {e}"),
+    }
+}
+
+/// Decodes a protocol value, validating the version and rejecting trailing bytes.
+///
+/// # Errors
+/// [`Error::Protocol`] for a short, truncated, malformed or wrong-version message.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let Some((ver, body)) = bytes.split_first_chunk::<2>() else {
+        return Err(Error::Protocol(format!("message of {} bytes is shorter than the version header", bytes.len())));
+    };
+    let version = u16::from_be_bytes(*ver);
+    if version != PROTOCOL_VERSION {
+        return Err(Error::Protocol(format!(
+            "unsupported protocol version {version} (this build speaks version {PROTOCOL_VERSION})"
+        )));
+    }
+    let (value, rest) = postcard::take_from_bytes::<T>(body).map_err(|e| Error::Protocol(format!("decode failed: {e}")))?;
+    if !rest.is_empty() {
+        return Err(Error::Protocol(format!("{} trailing bytes after message", rest.len())));
+    }
+    Ok(value)
+}
+
+/// JSON form of a protocol value, for debugging and logs of shapes (never log
+/// token values in production).
+///
+/// # Errors
+/// [`Error::Protocol`] if serialization fails.
+pub fn to_json<T: Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(&serde_json::json!({ "version": PROTOCOL_VERSION, "body": value }))
+        .map_err(|e| Error::Protocol(e.to_string()))
+}
+
+/// Parses the JSON form produced by [`to_json`].
+///
+/// # Errors
+/// [`Error::Protocol`] if the JSON is malformed or of another version.
+pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
+    #[derive(Deserialize)]
+    struct Envelope<B> {
+        version: u16,
+        body: B,
+    }
+    let env: Envelope<T> = serde_json::from_str(text).map_err(|e| Error::Protocol(format!("JSON decode failed: {e}")))?;
+    if env.version != PROTOCOL_VERSION {
+        return Err(Error::Protocol(format!("unsupported protocol version {}", env.version)));
+    }
+    Ok(env.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrong_version_and_garbage_are_errors() {
+        let mut b = encode(&Request::GetSchema);
+        b[1] = 9;
+        assert!(decode::<Request>(&b).unwrap_err().to_string().contains("version"));
+        assert!(decode::<Request>(&[]).is_err());
+        assert!(decode::<Request>(&[0, 1, 200, 200, 200]).is_err());
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let r = Request::GetDocuments(vec![1, 2, 3]);
+        assert_eq!(from_json::<Request>(&to_json(&r).unwrap()).unwrap(), r);
+    }
+}

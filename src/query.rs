@@ -1,0 +1,234 @@
+//! Plaintext queries: equality on an index, AND, OR. Built on the client,
+//! turned into blind tokens for the server, and evaluated on decrypted
+//! candidates to drop false positives.
+//!
+//! Text syntax: `index:value`, with `a,b` for compound indexes, combined with
+//! `AND`, `OR` (AND binds tighter) and parentheses:
+//!
+//! ```
+//! use sseek::query::Query;
+//! use sseek::blind::default_index_specs;
+//! use sseek::text::Tokenizer;
+//! let specs = default_index_specs();
+//! let q = Query::parse("body:Encryption AND (from:ann@example.com OR from+day:bob@example.com,2002-08-22)", &specs, &Tokenizer::default())?;
+//! assert_eq!(q.to_string(), "(body:encryption AND (from:ann@example.com OR from+day:bob@example.com,2002-08-22))");
+//! # Ok::<(), sseek::Error>(())
+//! ```
+
+use std::fmt;
+
+use crate::blind::IndexSpec;
+use crate::message::Terms;
+use crate::text::Tokenizer;
+use crate::{Error, Result};
+
+/// A boolean query over index values. Values are already normalized.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Query {
+    /// Documents whose `index` holds the value tuple `values`.
+    Term {
+        /// Index name.
+        index: String,
+        /// One normalized value per field of the index.
+        values: Vec<String>,
+    },
+    /// All sub-queries match.
+    And(Vec<Query>),
+    /// At least one sub-query matches.
+    Or(Vec<Query>),
+}
+
+impl fmt::Display for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let join = |f: &mut fmt::Formatter<'_>, qs: &[Query], op: &str| {
+            f.write_str("(")?;
+            for (i, q) in qs.iter().enumerate() {
+                if i > 0 {
+                    write!(f, " {op} ")?;
+                }
+                write!(f, "{q}")?;
+            }
+            f.write_str(")")
+        };
+        match self {
+            Query::Term { index, values } => write!(f, "{index}:{}", values.join(",")),
+            Query::And(q) => join(f, q, "AND"),
+            Query::Or(q) => join(f, q, "OR"),
+        }
+    }
+}
+
+impl Query {
+    /// A term query on `index` with already-normalized values.
+    pub fn term(index: &str, values: &[&str]) -> Query {
+        Query::Term { index: index.to_owned(), values: values.iter().map(|s| (*s).to_owned()).collect() }
+    }
+
+    /// A normalized term: values pass through the same normalization as indexing.
+    ///
+    /// # Errors
+    /// [`Error::Query`] if the index is unknown, the arity is wrong, or a value
+    /// is never indexed (a stop word, too short, not a day).
+    pub fn normalized_term(index: &str, raw_values: &[&str], specs: &[IndexSpec], tokenizer: &Tokenizer) -> Result<Query> {
+        let spec = specs
+            .iter()
+            .find(|s| s.name == index)
+            .ok_or_else(|| Error::Query(format!("unknown index {index:?}; indexes: {}", names(specs))))?;
+        if raw_values.len() != spec.fields.len() {
+            return Err(Error::Query(format!("index {index} takes {} value(s), got {}", spec.fields.len(), raw_values.len())));
+        }
+        let mut values = Vec::with_capacity(raw_values.len());
+        for (field, raw) in spec.fields.iter().zip(raw_values) {
+            let v = field
+                .normalize_value(raw, tokenizer)
+                .ok_or_else(|| Error::Query(format!("{raw:?} is never indexed in field {field} (stop word, too short or too long, or not a YYYY-MM-DD day)")))?;
+            values.push(v);
+        }
+        Ok(Query::Term { index: index.to_owned(), values })
+    }
+
+    /// Parses the text syntax described in the module docs.
+    ///
+    /// # Errors
+    /// [`Error::Query`] naming the problem.
+    pub fn parse(text: &str, specs: &[IndexSpec], tokenizer: &Tokenizer) -> Result<Query> {
+        let tokens = lex(text);
+        let mut p = Parser { tokens, pos: 0, specs, tokenizer };
+        let q = p.or_expr()?;
+        if p.pos != p.tokens.len() {
+            return Err(Error::Query(format!("unexpected {:?} in query", p.tokens[p.pos])));
+        }
+        Ok(q)
+    }
+
+    /// Whether a message with these terms matches. This is how the client drops
+    /// false positives after decryption.
+    ///
+    /// # Errors
+    /// [`Error::Query`] for an unknown index.
+    pub fn matches(&self, terms: &Terms, specs: &[IndexSpec]) -> Result<bool> {
+        Ok(match self {
+            Query::Term { index, values } => {
+                let spec = specs.iter().find(|s| &s.name == index).ok_or_else(|| Error::Query(format!("unknown index {index:?}")))?;
+                spec.fields.len() == values.len()
+                    && spec.fields.iter().zip(values).all(|(f, v)| terms.get(f).is_some_and(|set| set.contains(v)))
+            }
+            Query::And(qs) => {
+                for q in qs {
+                    if !q.matches(terms, specs)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Query::Or(qs) => {
+                for q in qs {
+                    if q.matches(terms, specs)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+        })
+    }
+}
+
+fn names(specs: &[IndexSpec]) -> String {
+    specs.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn lex(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in text.chars() {
+        if c == '(' || c == ')' || c.is_whitespace() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            if !c.is_whitespace() {
+                out.push(c.to_string());
+            }
+        } else {
+            cur.push(c);
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+struct Parser<'a> {
+    tokens: Vec<String>,
+    pos: usize,
+    specs: &'a [IndexSpec],
+    tokenizer: &'a Tokenizer,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&str> {
+        self.tokens.get(self.pos).map(String::as_str)
+    }
+
+    fn or_expr(&mut self) -> Result<Query> {
+        let mut parts = vec![self.and_expr()?];
+        while self.peek() == Some("OR") {
+            self.pos += 1;
+            parts.push(self.and_expr()?);
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Query::Or(parts) })
+    }
+
+    fn and_expr(&mut self) -> Result<Query> {
+        let mut parts = vec![self.atom()?];
+        while self.peek() == Some("AND") {
+            self.pos += 1;
+            parts.push(self.atom()?);
+        }
+        Ok(if parts.len() == 1 { parts.remove(0) } else { Query::And(parts) })
+    }
+
+    fn atom(&mut self) -> Result<Query> {
+        let Some(tok) = self.peek().map(str::to_owned) else {
+            return Err(Error::Query("query ends where a term was expected".into()));
+        };
+        self.pos += 1;
+        if tok == "(" {
+            let q = self.or_expr()?;
+            if self.peek() != Some(")") {
+                return Err(Error::Query("missing closing parenthesis".into()));
+            }
+            self.pos += 1;
+            return Ok(q);
+        }
+        let Some((index, values)) = tok.split_once(':') else {
+            return Err(Error::Query(format!("expected index:value, found {tok:?}")));
+        };
+        let raw: Vec<&str> = values.split(',').collect();
+        Query::normalized_term(index, &raw, self.specs, self.tokenizer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blind::default_index_specs;
+
+    #[test]
+    fn parse_errors_are_clear() {
+        let s = default_index_specs();
+        let t = Tokenizer::default();
+        assert!(Query::parse("nosuch:x", &s, &t).unwrap_err().to_string().contains("unknown index"));
+        assert!(Query::parse("body:the", &s, &t).unwrap_err().to_string().contains("never indexed"));
+        assert!(Query::parse("(body:x", &s, &t).is_err());
+        assert!(Query::parse("body:xx AND", &s, &t).is_err());
+        assert!(Query::parse("from+day:a@b", &s, &t).unwrap_err().to_string().contains("2 value"));
+    }
+
+    #[test]
+    fn precedence() {
+        let s = default_index_specs();
+        let q = Query::parse("body:aa OR body:bb AND body:cc", &s, &Tokenizer::default()).unwrap();
+        assert_eq!(q.to_string(), "(body:aa OR (body:bb AND body:cc))");
+    }
+}

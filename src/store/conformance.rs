@@ -1,0 +1,172 @@
+//! The conformance suite every [`Store`] backend must pass.
+//!
+//! Backends call [`run_all`] from their tests with a function that opens the
+//! store at a directory; reopening the same directory must see the same data
+//! (pass `persistent = false` for backends that keep nothing, like memory).
+//! Assertions panic with a message naming the broken property.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Store, Table, WriteBatch};
+
+/// Runs every check. `open(dir)` must open (or create) the backend's store in `dir`.
+pub fn run_all<S: Store + 'static>(open: &dyn Fn(&Path) -> S, persistent: bool) {
+    let fresh = || tempfile::tempdir().expect("tempdir");
+    { let d = fresh(); put_get_missing(&open(d.path())); }
+    { let d = fresh(); overwrite_and_delete(&open(d.path())); }
+    { let d = fresh(); batches_are_atomic_and_ordered(&open(d.path())); }
+    { let d = fresh(); tables_are_separate(&open(d.path())); }
+    { let d = fresh(); scan_prefix_in_order(&open(d.path())); }
+    { let d = fresh(); large_values(&open(d.path())); }
+    { let d = fresh(); concurrent_readers(Arc::new(open(d.path()))); }
+    if persistent {
+        let d = fresh();
+        reopen_after_close(open, d.path());
+    }
+}
+
+/// get of a missing key is `None`; put then get returns the value.
+pub fn put_get_missing(s: &dyn Store) {
+    assert_eq!(s.get(Table::Documents, b"nope").unwrap(), None, "missing key must read as None");
+    assert_eq!(s.get_many(Table::Postings, &[b"a".to_vec(), b"b".to_vec()]).unwrap(), vec![None, None]);
+    let mut b = WriteBatch::new();
+    b.put(Table::Documents, b"k1".to_vec(), b"v1".to_vec());
+    b.put(Table::Documents, b"".to_vec(), b"empty key".to_vec());
+    b.put(Table::Documents, b"k2".to_vec(), Vec::new());
+    s.write(b).unwrap();
+    assert_eq!(s.get(Table::Documents, b"k1").unwrap().as_deref(), Some(&b"v1"[..]));
+    assert_eq!(s.get(Table::Documents, b"").unwrap().as_deref(), Some(&b"empty key"[..]));
+    assert_eq!(s.get(Table::Documents, b"k2").unwrap().as_deref(), Some(&b""[..]), "empty value is not missing");
+    let many = s.get_many(Table::Documents, &[b"k1".to_vec(), b"x".to_vec(), b"k2".to_vec()]).unwrap();
+    assert_eq!(many, vec![Some(b"v1".to_vec()), None, Some(Vec::new())], "get_many aligned with keys");
+    s.sync().unwrap();
+}
+
+/// A later put replaces a value; delete removes it; deleting a missing key is fine.
+pub fn overwrite_and_delete(s: &dyn Store) {
+    let mut b = WriteBatch::new();
+    b.put(Table::Entries, b"k".to_vec(), b"old".to_vec());
+    s.write(b).unwrap();
+    let mut b = WriteBatch::new();
+    b.put(Table::Entries, b"k".to_vec(), b"new".to_vec());
+    s.write(b).unwrap();
+    assert_eq!(s.get(Table::Entries, b"k").unwrap().as_deref(), Some(&b"new"[..]), "overwrite");
+    let mut b = WriteBatch::new();
+    b.delete(Table::Entries, b"k".to_vec()).delete(Table::Entries, b"never-there".to_vec());
+    s.write(b).unwrap();
+    assert_eq!(s.get(Table::Entries, b"k").unwrap(), None, "delete");
+}
+
+/// Operations in one batch apply in order (put then delete of the same key leaves nothing).
+pub fn batches_are_atomic_and_ordered(s: &dyn Store) {
+    let mut b = WriteBatch::new();
+    for i in 0u32..1000 {
+        b.put(Table::Postings, i.to_be_bytes().to_vec(), vec![1; 8]);
+    }
+    b.put(Table::Postings, b"x".to_vec(), b"1".to_vec());
+    b.delete(Table::Postings, b"x".to_vec());
+    b.put(Table::Postings, b"y".to_vec(), b"1".to_vec());
+    b.put(Table::Postings, b"y".to_vec(), b"2".to_vec());
+    s.write(b).unwrap();
+    assert_eq!(s.get(Table::Postings, b"x").unwrap(), None, "put then delete in one batch");
+    assert_eq!(s.get(Table::Postings, b"y").unwrap().as_deref(), Some(&b"2"[..]), "last put wins");
+    assert_eq!(s.stats(Table::Postings, &[]).unwrap().entries, 1001);
+    s.write(WriteBatch::new()).unwrap();
+}
+
+/// The same key in two tables holds two values.
+pub fn tables_are_separate(s: &dyn Store) {
+    let mut b = WriteBatch::new();
+    for (i, t) in Table::ALL.into_iter().enumerate() {
+        b.put(t, b"same".to_vec(), vec![u8::try_from(i).unwrap()]);
+    }
+    s.write(b).unwrap();
+    for (i, t) in Table::ALL.into_iter().enumerate() {
+        assert_eq!(s.get(t, b"same").unwrap(), Some(vec![u8::try_from(i).unwrap()]), "table {} separate", t.name());
+    }
+}
+
+/// scan_prefix visits exactly the keys with the prefix, in order, and stops when asked.
+pub fn scan_prefix_in_order(s: &dyn Store) {
+    let mut b = WriteBatch::new();
+    for k in ["b/3", "a/1", "b/1", "b/2", "c/1", "b"] {
+        b.put(Table::Meta, k.as_bytes().to_vec(), k.as_bytes().to_vec());
+    }
+    s.write(b).unwrap();
+    let mut seen = Vec::new();
+    s.scan_prefix(Table::Meta, b"b/", &mut |k, v| {
+        assert_eq!(k, v);
+        seen.push(String::from_utf8(k.to_vec()).unwrap());
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(seen, ["b/1", "b/2", "b/3"], "prefix scan order and bounds");
+    let mut n = 0;
+    s.scan_prefix(Table::Meta, b"", &mut |_, _| {
+        n += 1;
+        Ok(n < 2)
+    })
+    .unwrap();
+    assert_eq!(n, 2, "scan stops when the visitor returns false");
+    let st = s.stats(Table::Meta, b"b").unwrap();
+    assert_eq!(st.entries, 4);
+}
+
+/// Values of several MiB round-trip.
+pub fn large_values(s: &dyn Store) {
+    let big: Vec<u8> = (0..12 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut b = WriteBatch::new();
+    b.put(Table::Documents, b"big".to_vec(), big.clone());
+    s.write(b).unwrap();
+    s.sync().unwrap();
+    assert!(s.get(Table::Documents, b"big").unwrap() == Some(big), "large value round trip");
+}
+
+/// Readers running alongside a writer see each batch whole or not at all.
+pub fn concurrent_readers<S: Store + 'static>(s: Arc<S>) {
+    let writer = {
+        let s = Arc::clone(&s);
+        std::thread::spawn(move || {
+            for round in 1u32..=50 {
+                let mut b = WriteBatch::new();
+                b.put(Table::Entries, b"a".to_vec(), round.to_be_bytes().to_vec());
+                b.put(Table::Entries, b"b".to_vec(), round.to_be_bytes().to_vec());
+                s.write(b).unwrap();
+            }
+        })
+    };
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || {
+                for _ in 0..200 {
+                    let v = s.get_many(Table::Entries, &[b"a".to_vec(), b"b".to_vec()]).unwrap();
+                    assert_eq!(v[0], v[1], "a reader saw half a batch");
+                }
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for r in readers {
+        r.join().unwrap();
+    }
+    assert_eq!(s.get(Table::Entries, b"a").unwrap(), Some(50u32.to_be_bytes().to_vec()));
+}
+
+/// Data synced before close is there after reopening.
+pub fn reopen_after_close<S: Store>(open: &dyn Fn(&Path) -> S, dir: &Path) {
+    {
+        let s = open(dir);
+        let mut b = WriteBatch::new();
+        b.put(Table::Documents, b"persist".to_vec(), b"yes".to_vec());
+        b.put(Table::Meta, b"schema".to_vec(), b"v1".to_vec());
+        s.write(b).unwrap();
+        s.sync().unwrap();
+    }
+    let s = open(dir);
+    assert_eq!(s.get(Table::Documents, b"persist").unwrap().as_deref(), Some(&b"yes"[..]), "reopen keeps data");
+    assert_eq!(s.get(Table::Meta, b"schema").unwrap().as_deref(), Some(&b"v1"[..]));
+}

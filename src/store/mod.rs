@@ -1,0 +1,269 @@
+//! Everything the server keeps, behind one small trait.
+//!
+//! # Semantics
+//! - Four tables: sealed [`Table::Documents`], blind-index [`Table::Postings`]
+//!   (token -> serialized bitmap), SSE [`Table::Entries`] (label -> value) and
+//!   [`Table::Meta`] (public schema, counters). Keys and values are opaque bytes.
+//! - [`Store::write`] applies a [`WriteBatch`] atomically: readers see all of it
+//!   or none of it. It is visible to readers when `write` returns.
+//! - Durability is explicit: after [`Store::sync`] returns, every batch written
+//!   before it survives a crash. Batch many writes, then sync once: a synced
+//!   commit costs milliseconds on every engine.
+//! - Reads of missing keys return `Ok(None)`, never an error.
+//!
+//! Backends: [`MemoryStore`] (tests, benches) and [`RedbStore`] (the embedded
+//! default). Every backend passes [`conformance`], the shared suite.
+
+mod memory;
+mod redb_store;
+pub mod conformance;
+
+use std::fmt::Debug;
+use std::path::Path;
+
+pub use memory::MemoryStore;
+pub use redb_store::RedbStore;
+
+use crate::{Error, Result};
+
+/// A table of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    /// Sealed documents by tenant and id.
+    Documents,
+    /// Blind-index posting lists by tenant, index and token.
+    Postings,
+    /// SSE dictionary entries by tenant and label.
+    Entries,
+    /// Public metadata: schema, counters.
+    Meta,
+}
+
+impl Table {
+    /// All tables.
+    pub const ALL: [Table; 4] = [Table::Documents, Table::Postings, Table::Entries, Table::Meta];
+
+    /// The table's name in storage engines and error messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Documents => "documents",
+            Table::Postings => "postings",
+            Table::Entries => "entries",
+            Table::Meta => "meta",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One operation of a [`WriteBatch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOp {
+    /// Insert or overwrite `key` with `value`.
+    Put {
+        /// Table.
+        table: Table,
+        /// Key.
+        key: Vec<u8>,
+        /// Value.
+        value: Vec<u8>,
+    },
+    /// Remove `key` if present.
+    Delete {
+        /// Table.
+        table: Table,
+        /// Key.
+        key: Vec<u8>,
+    },
+}
+
+/// An ordered list of writes applied atomically by [`Store::write`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    ops: Vec<WriteOp>,
+}
+
+impl WriteBatch {
+    /// An empty batch.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a put.
+    pub fn put(&mut self, table: Table, key: Vec<u8>, value: Vec<u8>) -> &mut Self {
+        self.ops.push(WriteOp::Put { table, key, value });
+        self
+    }
+
+    /// Adds a delete.
+    pub fn delete(&mut self, table: Table, key: Vec<u8>) -> &mut Self {
+        self.ops.push(WriteOp::Delete { table, key });
+        self
+    }
+
+    /// Number of operations.
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether the batch is empty.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// The operations, in order.
+    pub fn ops(&self) -> &[WriteOp] {
+        &self.ops
+    }
+
+    /// Consumes the batch into its operations.
+    pub fn into_ops(self) -> Vec<WriteOp> {
+        self.ops
+    }
+}
+
+/// Entry counts and byte sizes of one table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableStats {
+    /// Number of entries.
+    pub entries: u64,
+    /// Sum of key and value lengths.
+    pub bytes: u64,
+}
+
+/// Server-side storage. See the module docs for the semantics every backend
+/// must follow.
+pub trait Store: Send + Sync + Debug {
+    /// Reads one value.
+    ///
+    /// # Errors
+    /// Engine failure.
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Reads many values in one snapshot; the answer is aligned with `keys`.
+    ///
+    /// # Errors
+    /// Engine failure.
+    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        keys.iter().map(|k| self.get(table, k)).collect()
+    }
+
+    /// Applies a batch atomically.
+    ///
+    /// # Errors
+    /// Engine failure; then nothing of the batch is applied.
+    fn write(&self, batch: WriteBatch) -> Result<()>;
+
+    /// Durability point: all batches written before are on stable storage when this returns.
+    ///
+    /// # Errors
+    /// Engine failure.
+    fn sync(&self) -> Result<()>;
+
+    /// Visits the entries of `table` whose key starts with `prefix`, in key
+    /// order, until `visit` returns `Ok(false)`.
+    ///
+    /// # Errors
+    /// Engine failure, or the first error returned by `visit`.
+    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()>;
+
+    /// Entry count and bytes of keys with `prefix` in `table`.
+    ///
+    /// # Errors
+    /// Engine failure.
+    fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {
+        let mut s = TableStats::default();
+        self.scan_prefix(table, prefix, &mut |k, v| {
+            s.entries += 1;
+            s.bytes += (k.len() + v.len()) as u64;
+            Ok(true)
+        })?;
+        Ok(s)
+    }
+}
+
+/// Which backend to open, parsed from `memory` or `redb:PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// In-memory store (lost at exit).
+    Memory,
+    /// redb database file.
+    Redb(std::path::PathBuf),
+}
+
+impl StoreSpec {
+    /// Parses `memory`, `redb:PATH`, or a bare path (redb).
+    ///
+    /// # Errors
+    /// [`Error::Config`] on an empty spec.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "" => Err(Error::Config("empty store spec (use memory or redb:PATH)".into())),
+            "memory" => Ok(StoreSpec::Memory),
+            _ => Ok(StoreSpec::Redb(s.strip_prefix("redb:").unwrap_or(s).into())),
+        }
+    }
+
+    /// Opens the store.
+    ///
+    /// # Errors
+    /// Engine failure opening or creating the database.
+    pub fn open(&self) -> Result<Box<dyn Store>> {
+        Ok(match self {
+            StoreSpec::Memory => Box::new(MemoryStore::new()),
+            StoreSpec::Redb(p) => Box::new(RedbStore::open(p)?),
+        })
+    }
+}
+
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        (**self).get(table, key)
+    }
+    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        (**self).get_many(table, keys)
+    }
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        (**self).write(batch)
+    }
+    fn sync(&self) -> Result<()> {
+        (**self).sync()
+    }
+    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
+        (**self).scan_prefix(table, prefix, visit)
+    }
+    fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {
+        (**self).stats(table, prefix)
+    }
+}
+
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        (**self).get(table, key)
+    }
+    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        (**self).get_many(table, keys)
+    }
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        (**self).write(batch)
+    }
+    fn sync(&self) -> Result<()> {
+        (**self).sync()
+    }
+    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
+        (**self).scan_prefix(table, prefix, visit)
+    }
+    fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {
+        (**self).stats(table, prefix)
+    }
+}
+
+/// Opens a redb store at `path` (creating it), for callers that want the concrete type.
+///
+/// # Errors
+/// Engine failure.
+pub fn open_redb(path: &Path) -> Result<RedbStore> {
+    RedbStore::open(path)
+}
