@@ -222,6 +222,19 @@ impl<T: Transport> Client<T> {
         })
     }
 
+    /// The candidate ids the server returns for a query, before any filtering:
+    /// a superset of the exact answer (truncation adds, never removes).
+    ///
+    /// # Errors
+    /// [`Error::Config`] without a schema; transport and server errors.
+    pub fn candidates(&self, query: &Query) -> Result<Vec<DocId>> {
+        let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema: nothing is indexed yet".into()))?;
+        match self.transport.call(&Request::BlindSearch { query: indexer.blind_query(query)?, fetch_documents: false })? {
+            Response::BlindResult { ids, .. } => Ok(ids),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Server storage statistics for this tenant.
     ///
     /// # Errors

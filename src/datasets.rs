@@ -4,10 +4,10 @@
 //!
 //! ```
 //! use sseek::datasets::Synthetic;
-//! let gen = Synthetic::new(42);
-//! let a = gen.message(17);
+//! let generator = Synthetic::new(42);
+//! let a = generator.message(17);
 //! assert_eq!(a, Synthetic::new(42).message(17)); // deterministic per (seed, index)
-//! assert_eq!(gen.generate(1000).len(), 1000);
+//! assert_eq!(generator.generate(1000).len(), 1000);
 //! ```
 
 use std::io::{BufRead, Read};

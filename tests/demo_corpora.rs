@@ -1,0 +1,29 @@
+//! The demo on the shipped real corpus and on a synthetic corpus: every query
+//! agrees with the plaintext oracle, and the demo does not fail on any mail.
+
+use sseek::datasets::{self, Corpus, Synthetic};
+use sseek::demo::{self, DemoOptions};
+use sseek::store::MemoryStore;
+
+#[test]
+fn shipped_spamassassin_corpus_has_zero_mismatches() {
+    let corpus = datasets::load(datasets::SPAMASSASSIN).unwrap();
+    assert!(corpus.messages.len() > 6000, "expected about 6,046 mails, got {}", corpus.messages.len());
+    let opts = DemoOptions { progress: false, queries_per_index: 15, ..Default::default() };
+    let r = demo::run_with_store(&opts, corpus, MemoryStore::new(), "memory".into()).unwrap();
+    assert_eq!(r.mismatches, 0, "{}", r.to_markdown());
+    assert!(r.queries >= 100);
+    assert!(r.false_positives_filtered > 0, "truncated tokens must produce some false positives to filter");
+    for name in ["from", "to", "subject", "day", "body", "from+day"] {
+        let idx = r.indexes.iter().find(|i| i.name == name).unwrap();
+        assert!(idx.queries > 0 && idx.results > 0, "{name} ran no useful queries");
+    }
+}
+
+#[test]
+fn synthetic_corpus_has_zero_mismatches() {
+    let corpus = Corpus { name: "synthetic".into(), messages: Synthetic::new(9).generate(5_000), skipped: Vec::new() };
+    let opts = DemoOptions { progress: false, queries_per_index: 20, seed: 3, ..Default::default() };
+    let r = demo::run_with_store(&opts, corpus, MemoryStore::new(), "memory".into()).unwrap();
+    assert_eq!(r.mismatches, 0, "{}", r.to_markdown());
+}
