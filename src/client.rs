@@ -99,7 +99,8 @@ impl<T: Transport> Client<T> {
 
     fn install_schema(&mut self, schema: Schema) -> Result<()> {
         self.indexer = Some(BlindIndexer::new(&self.master, &self.tenant, self.key_version, &schema.indexes)?);
-        self.specs = schema.indexes.iter().map(|d| IndexSpec { name: d.name.clone(), fields: d.fields.clone() }).collect();
+        self.specs =
+            schema.indexes.iter().map(|d| IndexSpec { name: d.name.clone(), fields: d.fields.clone() }).collect();
         self.schema = Some(schema);
         Ok(())
     }
@@ -155,12 +156,13 @@ impl<T: Transport> Client<T> {
         let count = DocId::try_from(messages.len()).map_err(|_| Error::Config("too many messages".into()))?;
         let end = first.checked_add(count).ok_or_else(|| Error::Config("document id space exhausted".into()))?;
         for (chunk_no, chunk) in messages.chunks(INGEST_CHUNK).enumerate() {
-            let base = first + DocId::try_from(chunk_no * INGEST_CHUNK).map_err(|_| Error::Config("too many messages".into()))?;
+            let base = first
+                + DocId::try_from(chunk_no * INGEST_CHUNK).map_err(|_| Error::Config("too many messages".into()))?;
             let sealed: Vec<_> = chunk
                 .par_iter()
                 .enumerate()
                 .map(|(i, m)| {
-                    let id = base + i as DocId;
+                    let id = base + DocId::try_from(i).unwrap_or(DocId::MAX); // i < INGEST_CHUNK
                     Ok((self.cipher.seal(id, m)?, (id, m.terms(&self.tokenizer))))
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -168,7 +170,8 @@ impl<T: Transport> Client<T> {
             expect_ok(self.transport.call(&Request::PutDocuments(docs))?)?;
             for p in indexer.postings(&terms) {
                 for part in p.postings.chunks(POSTINGS_CHUNK) {
-                    let req = Request::InsertBlindPostings(BlindPostings { index: p.index.clone(), postings: part.to_vec() });
+                    let req =
+                        Request::InsertBlindPostings(BlindPostings { index: p.index.clone(), postings: part.to_vec() });
                     expect_ok(self.transport.call(&req)?)?;
                 }
             }
@@ -192,10 +195,11 @@ impl<T: Transport> Client<T> {
     pub fn search(&self, query: &Query) -> Result<SearchOutcome> {
         let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema: nothing is indexed yet".into()))?;
         let blind = indexer.blind_query(query)?;
-        let (ids, documents) = match self.transport.call(&Request::BlindSearch { query: blind, fetch_documents: true })? {
-            Response::BlindResult { ids, documents } => (ids, documents),
-            other => return Err(unexpected(&other)),
-        };
+        let (ids, documents) =
+            match self.transport.call(&Request::BlindSearch { query: blind, fetch_documents: true })? {
+                Response::BlindResult { ids, documents } => (ids, documents),
+                other => return Err(unexpected(&other)),
+            };
         let candidates: HashSet<DocId> = ids.iter().copied().collect();
         if documents.len() != candidates.len() || documents.iter().any(|d| !candidates.contains(&d.public.doc_id)) {
             return Err(Error::Server {
@@ -212,7 +216,8 @@ impl<T: Transport> Client<T> {
                 Ok((id, m, hit))
             })
             .collect::<Result<_>>()?;
-        let mut messages: Vec<(DocId, Message)> = opened.into_iter().filter(|(_, _, hit)| *hit).map(|(id, m, _)| (id, m)).collect();
+        let mut messages: Vec<(DocId, Message)> =
+            opened.into_iter().filter(|(_, _, hit)| *hit).map(|(id, m, _)| (id, m)).collect();
         messages.sort_unstable_by_key(|(id, _)| *id);
         Ok(SearchOutcome {
             ids: messages.iter().map(|(id, _)| *id).collect(),
@@ -229,7 +234,10 @@ impl<T: Transport> Client<T> {
     /// [`Error::Config`] without a schema; transport and server errors.
     pub fn candidates(&self, query: &Query) -> Result<Vec<DocId>> {
         let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema: nothing is indexed yet".into()))?;
-        match self.transport.call(&Request::BlindSearch { query: indexer.blind_query(query)?, fetch_documents: false })? {
+        match self
+            .transport
+            .call(&Request::BlindSearch { query: indexer.blind_query(query)?, fetch_documents: false })?
+        {
             Response::BlindResult { ids, .. } => Ok(ids),
             other => Err(unexpected(&other)),
         }

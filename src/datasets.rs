@@ -10,6 +10,9 @@
 //! assert_eq!(generator.generate(1000).len(), 1000);
 //! ```
 
+// Float-to-integer casts here saturate and act on bounded statistics.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
@@ -77,14 +80,20 @@ pub fn load(spec: &str) -> Result<Corpus> {
         let m = parse_mail(&bytes, spec)?;
         Ok(Corpus { name: spec.into(), messages: vec![m], skipped: Vec::new() })
     } else {
-        Err(Error::Dataset { path: spec.into(), reason: "no such directory, .jsonl, .tar.gz or mail file (or use `spamassassin`)".into() })
+        Err(Error::Dataset {
+            path: spec.into(),
+            reason: "no such directory, .jsonl, .tar.gz or mail file (or use `spamassassin`)".into(),
+        })
     }
 }
 
 fn read_limited(path: &Path) -> Result<Vec<u8>> {
     let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
     if meta.len() > MAX_MAIL_BYTES {
-        return Err(Error::MalformedMail { path: path.display().to_string(), reason: format!("{} bytes exceeds the {MAX_MAIL_BYTES}-byte limit", meta.len()) });
+        return Err(Error::MalformedMail {
+            path: path.display().to_string(),
+            reason: format!("{} bytes exceeds the {MAX_MAIL_BYTES}-byte limit", meta.len()),
+        });
     }
     std::fs::read(path).map_err(|e| Error::io(path, e))
 }
@@ -106,9 +115,10 @@ pub fn parse_mail(bytes: &[u8], name: &str) -> Result<Message> {
     // An RFC 822 message starts with a header field `Name: value` (or an mbox `From ` line).
     let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
     let looks_like_header = first_line.starts_with(b"From ")
-        || first_line.iter().position(|&b| b == b':').is_some_and(|p| {
-            p > 0 && first_line[..p].iter().all(|&b| b.is_ascii_graphic() && b != b':')
-        });
+        || first_line
+            .iter()
+            .position(|&b| b == b':')
+            .is_some_and(|p| p > 0 && first_line[..p].iter().all(|&b| b.is_ascii_graphic() && b != b':'));
     if !looks_like_header {
         return Err(bad("no RFC 822 header at the start of the file"));
     }
@@ -133,7 +143,8 @@ pub fn load_mail_dir(dir: &Path) -> Result<Corpus> {
     let mut files = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|e| Error::Dataset { path: d.display().to_string(), reason: e.to_string() })?;
+        let rd = std::fs::read_dir(&d)
+            .map_err(|e| Error::Dataset { path: d.display().to_string(), reason: e.to_string() })?;
         for entry in rd {
             let entry = entry.map_err(|e| Error::io(&d, e))?;
             let p = entry.path();
@@ -171,9 +182,12 @@ pub fn load_mail_archive(path: &Path) -> Result<Corpus> {
     let file = std::fs::File::open(path).map_err(|e| Error::Dataset { path: name.clone(), reason: e.to_string() })?;
     let mut archive = tar::Archive::new(GzDecoder::new(std::io::BufReader::new(file)));
     let mut raw = Vec::new();
-    let entries = archive.entries().map_err(|e| Error::Dataset { path: name.clone(), reason: format!("not a tar.gz archive: {e}") })?;
+    let entries = archive
+        .entries()
+        .map_err(|e| Error::Dataset { path: name.clone(), reason: format!("not a tar.gz archive: {e}") })?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| Error::Dataset { path: name.clone(), reason: format!("damaged archive: {e}") })?;
+        let mut entry =
+            entry.map_err(|e| Error::Dataset { path: name.clone(), reason: format!("damaged archive: {e}") })?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
@@ -183,7 +197,9 @@ pub fn load_mail_archive(path: &Path) -> Result<Corpus> {
             continue;
         }
         let mut buf = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0));
-        entry.read_to_end(&mut buf).map_err(|e| Error::Dataset { path: name.clone(), reason: format!("damaged archive: {e}") })?;
+        entry
+            .read_to_end(&mut buf)
+            .map_err(|e| Error::Dataset { path: name.clone(), reason: format!("damaged archive: {e}") })?;
         raw.push((member, Ok(buf)));
     }
     let results: Vec<Result<Message>> = raw
@@ -227,7 +243,10 @@ pub fn load_jsonl(path: &Path) -> Result<Corpus> {
         results.push(
             serde_json::from_str::<JsonlRecord>(&line)
                 .map(|r| Message { from: r.from, to: r.to, subject: r.subject, date: r.date, body: r.text })
-                .map_err(|e| Error::MalformedMail { path: format!("{name}:{}", n + 1), reason: format!("bad JSONL record: {e}") }),
+                .map_err(|e| Error::MalformedMail {
+                    path: format!("{name}:{}", n + 1),
+                    reason: format!("bad JSONL record: {e}"),
+                }),
         );
     }
     Ok(split_results(name, results))
@@ -275,7 +294,8 @@ impl Synthetic {
     /// Message number `i`.
     pub fn message(&self, i: u64) -> Message {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let words = Zipf::new(f64::from(self.vocabulary), self.zipf_exponent).unwrap_or_else(|_| unreachable!("valid Zipf parameters"));
+        let words = Zipf::new(f64::from(self.vocabulary), self.zipf_exponent)
+            .unwrap_or_else(|_| unreachable!("valid Zipf parameters"));
         let users = Zipf::new(f64::from(self.users), 0.8).unwrap_or_else(|_| unreachable!("valid Zipf parameters"));
         let from = users.sample(&mut rng) as u32;
         let mut to = users.sample(&mut rng) as u32;

@@ -2,6 +2,9 @@
 //! the embedded store, runs a query workload across the frequency range, and
 //! checks every answer against the plaintext oracle.
 
+// Float-to-integer casts here saturate and act on bounded statistics.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -133,7 +136,13 @@ impl DemoReport {
     pub fn to_markdown(&self) -> String {
         let mut s = format!(
             "sseek demo: {} documents from {} ({} skipped), store {}\nsetup {:.2} s, documents {} bytes, blind indexes {} bytes\n\n",
-            self.documents, self.dataset, self.skipped, self.store, self.setup_seconds, self.document_bytes, self.index_bytes
+            self.documents,
+            self.dataset,
+            self.skipped,
+            self.store,
+            self.setup_seconds,
+            self.document_bytes,
+            self.index_bytes
         );
         s.push_str("| index / class | bits | values/token | queries | mismatches | results | false positives filtered | index bytes | mean query µs | p50 µs | bytes out/in per query |\n");
         s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -194,7 +203,10 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport> {
     };
     let db_path = dir.join("server.redb");
     if db_path.exists() {
-        return Err(Error::Config(format!("{} already exists: the demo needs an empty store directory", db_path.display())));
+        return Err(Error::Config(format!(
+            "{} already exists: the demo needs an empty store directory",
+            db_path.display()
+        )));
     }
     let store = RedbStore::open(&db_path)?;
     run_with_store(opts, corpus, store, store_label)
@@ -204,10 +216,20 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport> {
 ///
 /// # Errors
 /// As [`run`].
-pub fn run_with_store<S: Store + 'static>(opts: &DemoOptions, corpus: datasets::Corpus, store: S, store_label: String) -> Result<DemoReport> {
+pub fn run_with_store<S: Store + 'static>(
+    opts: &DemoOptions,
+    corpus: datasets::Corpus,
+    store: S,
+    store_label: String,
+) -> Result<DemoReport> {
     let server = Arc::new(Server::new(store));
     let tokenizer = Tokenizer::default();
-    let mut client = Client::connect(MasterKey::generate()?, &opts.tenant, InProcess::new(Arc::clone(&server), &opts.tenant), tokenizer)?;
+    let mut client = Client::connect(
+        MasterKey::generate()?,
+        &opts.tenant,
+        InProcess::new(Arc::clone(&server), &opts.tenant),
+        tokenizer,
+    )?;
     let n = corpus.messages.len();
 
     // Plan token lengths from the plaintext the client holds.
@@ -338,7 +360,12 @@ fn across_frequency_range(mut values: Vec<(&str, u64)>, k: usize) -> Vec<String>
     out
 }
 
-fn build_workload(oracle: &PlainIndex, terms: &[Terms], specs: &[IndexSpec], opts: &DemoOptions) -> Vec<(String, Vec<Query>)> {
+fn build_workload(
+    oracle: &PlainIndex,
+    terms: &[Terms],
+    specs: &[IndexSpec],
+    opts: &DemoOptions,
+) -> Vec<(String, Vec<Query>)> {
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
     let k = opts.queries_per_index;
     let mut classes: Vec<(String, Vec<Query>)> = Vec::new();
@@ -385,7 +412,10 @@ fn build_workload(oracle: &PlainIndex, terms: &[Terms], specs: &[IndexSpec], opt
             let a = t1[&Field::Body].iter().next();
             let b = t2[&Field::Body].iter().last();
             if let (Some(a), Some(b)) = (a, b) {
-                or.push(Query::Or(vec![Query::term("body", &[a]), Query::And(vec![Query::term("body", &[b]), Query::term("subject", &[b])])]));
+                or.push(Query::Or(vec![
+                    Query::term("body", &[a]),
+                    Query::And(vec![Query::term("body", &[b]), Query::term("subject", &[b])]),
+                ]));
             }
         }
     }

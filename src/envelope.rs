@@ -101,7 +101,10 @@ impl DocumentCipher {
     /// modified, or is under another key; [`Error::DataCorruption`] if it
     /// decrypts but does not decode.
     pub fn open(&self, doc: &EncryptedDocument, expected_id: DocId) -> Result<Message> {
-        if doc.public.doc_id != expected_id || doc.public.tenant != self.tenant || doc.public.envelope_version != ENVELOPE_VERSION {
+        if doc.public.doc_id != expected_id
+            || doc.public.tenant != self.tenant
+            || doc.public.envelope_version != ENVELOPE_VERSION
+        {
             return Err(Error::Decrypt { doc_id: expected_id });
         }
         let ad = self.associated_data(expected_id, doc.public.envelope_version);
@@ -110,8 +113,10 @@ impl DocumentCipher {
                 .decrypt(&Nonce::from(doc.nonce), Payload { msg: &doc.sealed, aad: &ad })
                 .map_err(|_| Error::Decrypt { doc_id: expected_id })?,
         );
-        postcard::from_bytes(&plaintext)
-            .map_err(|e| Error::DataCorruption { table: "documents", reason: format!("document {expected_id} does not decode: {e}") })
+        postcard::from_bytes(&plaintext).map_err(|e| Error::DataCorruption {
+            table: "documents",
+            reason: format!("document {expected_id} does not decode: {e}"),
+        })
     }
 }
 

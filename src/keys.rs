@@ -115,13 +115,7 @@ impl KeyLabel {
                 return Err(Error::KeyLabel(format!("{name} is {} bytes, at most 255 allowed", v.len())));
             }
         }
-        Ok(KeyLabel {
-            tenant: tenant.to_owned(),
-            table: table.to_owned(),
-            field: field.to_owned(),
-            purpose,
-            version,
-        })
+        Ok(KeyLabel { tenant: tenant.to_owned(), table: table.to_owned(), field: field.to_owned(), purpose, version })
     }
 
     /// The same label with another key version (for rotation).
@@ -272,7 +266,9 @@ impl MasterKey {
         }
         let version = u16::from_be_bytes([bytes[8], bytes[9]]);
         if version != KEY_FILE_VERSION {
-            return Err(format!("unsupported key file version {version} (this build reads version {KEY_FILE_VERSION})"));
+            return Err(format!(
+                "unsupported key file version {version} (this build reads version {KEY_FILE_VERSION})"
+            ));
         }
         if bytes.len() != KEY_FILE_LEN {
             return Err(format!(
@@ -352,7 +348,11 @@ impl MasterKey {
         let nonce = decode_hex_exact::<12>(&backup.nonce, "nonce")?;
         let ct = hex::decode(&backup.ciphertext).map_err(|e| Error::KeyBackup(format!("ciphertext: {e}")))?;
         if ct.len() != MASTER_KEY_LEN + 16 {
-            return Err(Error::KeyBackup(format!("ciphertext is {} bytes, expected {}", ct.len(), MASTER_KEY_LEN + 16)));
+            return Err(Error::KeyBackup(format!(
+                "ciphertext is {} bytes, expected {}",
+                ct.len(),
+                MASTER_KEY_LEN + 16
+            )));
         }
         let kek = wrap_kek(passphrase, &salt, params)?;
         let cipher = Aes256Gcm::new_from_slice(kek.expose()).map_err(|e| Error::Crypto(e.to_string()))?;
@@ -401,7 +401,10 @@ impl WrapParams {
 
     fn validate(&self) -> Result<()> {
         // Bounds keep a hostile backup file from demanding unbounded memory or time.
-        if !(8..=4 * 1024 * 1024).contains(&self.m_cost_kib) || !(1..=64).contains(&self.t_cost) || !(1..=64).contains(&self.p_cost) {
+        if !(8..=4 * 1024 * 1024).contains(&self.m_cost_kib)
+            || !(1..=64).contains(&self.t_cost)
+            || !(1..=64).contains(&self.p_cost)
+        {
             return Err(Error::KeyBackup(format!("Argon2 parameters out of range: {self:?}")));
         }
         Ok(())

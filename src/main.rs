@@ -18,7 +18,11 @@ use sseek::transport::InProcess;
 use sseek::{Error, Result, datasets};
 
 #[derive(Parser)]
-#[command(name = "sseek", version, about = "Encrypted search: blind indexes and SSE, measured against a plaintext oracle")]
+#[command(
+    name = "sseek",
+    version,
+    about = "Encrypted search: blind indexes and SSE, measured against a plaintext oracle"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -125,7 +129,7 @@ fn passphrase() -> Result<String> {
     Ok(p)
 }
 
-fn open_client(key: &PathBuf, store: &std::path::Path, tenant: &str) -> Result<Client<InProcess<RedbStore>>> {
+fn open_client(key: &std::path::Path, store: &std::path::Path, tenant: &str) -> Result<Client<InProcess<RedbStore>>> {
     let master = MasterKey::load(key)?;
     let server = Arc::new(Server::new(RedbStore::open(&store.join("server.redb"))?));
     Client::connect(master, tenant, InProcess::new(server, tenant), Tokenizer::default())
@@ -134,7 +138,14 @@ fn open_client(key: &PathBuf, store: &std::path::Path, tenant: &str) -> Result<C
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Demo { dataset, store, json, seed, fp_budget, queries } => {
-            let opts = DemoOptions { dataset, store_dir: store, seed, max_false_positives: fp_budget, queries_per_index: queries, ..Default::default() };
+            let opts = DemoOptions {
+                dataset,
+                store_dir: store,
+                seed,
+                max_false_positives: fp_budget,
+                queries_per_index: queries,
+                ..Default::default()
+            };
             let report = demo::run(&opts)?;
             println!("{}", report.to_markdown());
             if let Some(path) = json {
@@ -180,14 +191,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let terms: Vec<_> = corpus.messages.iter().map(|m| m.terms(client.tokenizer())).collect();
                 let plans = plan_for_corpus(&terms, &default_index_specs(), fp_budget, 2.0, growth);
                 for (d, p) in &plans {
-                    println!("index {:<10} {:>2} bits, {:.1} values/token, ~{:.1} false positives/query", d.name, d.bits, p.values_per_token, p.expected_false_positives);
+                    println!(
+                        "index {:<10} {:>2} bits, {:.1} values/token, ~{:.1} false positives/query",
+                        d.name, d.bits, p.values_per_token, p.expected_false_positives
+                    );
                 }
                 client.create_schema(plans.into_iter().map(|(d, _)| d).collect())?;
             }
             let pb = indicatif::ProgressBar::new(corpus.messages.len() as u64);
             let ids = client.add_messages(&corpus.messages, Some(&pb))?;
             pb.finish_and_clear();
-            println!("indexed {} messages as ids {}..{} ({} skipped)", ids.len(), ids.start, ids.end, corpus.skipped.len());
+            println!(
+                "indexed {} messages as ids {}..{} ({} skipped)",
+                ids.len(),
+                ids.start,
+                ids.end,
+                corpus.skipped.len()
+            );
         }
         Command::Search { key, store, tenant, show, query } => {
             let client = open_client(&key, &store, &tenant)?;
@@ -196,7 +216,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let q = Query::parse(&query, client.specs(), client.tokenizer())?;
             let out = client.search(&q)?;
-            println!("{} results ({} candidates, {} false positives filtered) for {q}", out.ids.len(), out.candidates, out.false_positives);
+            println!(
+                "{} results ({} candidates, {} false positives filtered) for {q}",
+                out.ids.len(),
+                out.candidates,
+                out.false_positives
+            );
             for (id, m) in out.messages.iter().take(show) {
                 let preview: String = m.body.chars().take(100).collect::<String>().replace(['\n', '\r'], " ");
                 println!("#{id} {} | {} | {} | {preview}", m.date, m.from, m.subject);

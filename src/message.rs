@@ -129,7 +129,11 @@ impl Message {
 
     /// Total length of the text fields in bytes.
     pub fn text_len(&self) -> usize {
-        self.from.len() + self.to.iter().map(String::len).sum::<usize>() + self.subject.len() + self.date.len() + self.body.len()
+        self.from.len()
+            + self.to.iter().map(String::len).sum::<usize>()
+            + self.subject.len()
+            + self.date.len()
+            + self.body.len()
     }
 }
 

@@ -86,7 +86,10 @@ impl PlainIndex {
     pub fn eval(&self, query: &Query, specs: &[IndexSpec]) -> Result<RoaringBitmap> {
         Ok(match query {
             Query::Term { index, values } => {
-                let spec = specs.iter().find(|s| &s.name == index).ok_or_else(|| Error::Query(format!("unknown index {index:?}")))?;
+                let spec = specs
+                    .iter()
+                    .find(|s| &s.name == index)
+                    .ok_or_else(|| Error::Query(format!("unknown index {index:?}")))?;
                 if spec.fields.len() != values.len() {
                     return Ok(RoaringBitmap::new());
                 }

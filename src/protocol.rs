@@ -216,7 +216,8 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
             "unsupported protocol version {version} (this build speaks version {PROTOCOL_VERSION})"
         )));
     }
-    let (value, rest) = postcard::take_from_bytes::<T>(body).map_err(|e| Error::Protocol(format!("decode failed: {e}")))?;
+    let (value, rest) =
+        postcard::take_from_bytes::<T>(body).map_err(|e| Error::Protocol(format!("decode failed: {e}")))?;
     if !rest.is_empty() {
         return Err(Error::Protocol(format!("{} trailing bytes after message", rest.len())));
     }
@@ -243,7 +244,8 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
         version: u16,
         body: B,
     }
-    let env: Envelope<T> = serde_json::from_str(text).map_err(|e| Error::Protocol(format!("JSON decode failed: {e}")))?;
+    let env: Envelope<T> =
+        serde_json::from_str(text).map_err(|e| Error::Protocol(format!("JSON decode failed: {e}")))?;
     if env.version != PROTOCOL_VERSION {
         return Err(Error::Protocol(format!("unsupported protocol version {}", env.version)));
     }

@@ -69,13 +69,22 @@ impl Query {
     /// # Errors
     /// [`Error::Query`] if the index is unknown, the arity is wrong, or a value
     /// is never indexed (a stop word, too short, not a day).
-    pub fn normalized_term(index: &str, raw_values: &[&str], specs: &[IndexSpec], tokenizer: &Tokenizer) -> Result<Query> {
+    pub fn normalized_term(
+        index: &str,
+        raw_values: &[&str],
+        specs: &[IndexSpec],
+        tokenizer: &Tokenizer,
+    ) -> Result<Query> {
         let spec = specs
             .iter()
             .find(|s| s.name == index)
             .ok_or_else(|| Error::Query(format!("unknown index {index:?}; indexes: {}", names(specs))))?;
         if raw_values.len() != spec.fields.len() {
-            return Err(Error::Query(format!("index {index} takes {} value(s), got {}", spec.fields.len(), raw_values.len())));
+            return Err(Error::Query(format!(
+                "index {index} takes {} value(s), got {}",
+                spec.fields.len(),
+                raw_values.len()
+            )));
         }
         let mut values = Vec::with_capacity(raw_values.len());
         for (field, raw) in spec.fields.iter().zip(raw_values) {
@@ -109,7 +118,10 @@ impl Query {
     pub fn matches(&self, terms: &Terms, specs: &[IndexSpec]) -> Result<bool> {
         Ok(match self {
             Query::Term { index, values } => {
-                let spec = specs.iter().find(|s| &s.name == index).ok_or_else(|| Error::Query(format!("unknown index {index:?}")))?;
+                let spec = specs
+                    .iter()
+                    .find(|s| &s.name == index)
+                    .ok_or_else(|| Error::Query(format!("unknown index {index:?}")))?;
                 spec.fields.len() == values.len()
                     && spec.fields.iter().zip(values).all(|(f, v)| terms.get(f).is_some_and(|set| set.contains(v)))
             }

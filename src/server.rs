@@ -96,7 +96,10 @@ impl<S: Store> Server<S> {
                 let mut batch = WriteBatch::new();
                 for d in docs {
                     if d.public.tenant != tenant {
-                        return Err(Error::Protocol(format!("document {} is labelled for another tenant", d.public.doc_id)));
+                        return Err(Error::Protocol(format!(
+                            "document {} is labelled for another tenant",
+                            d.public.doc_id
+                        )));
                     }
                     batch.put(Table::Documents, document_key(tenant, d.public.doc_id), protocol::encode(&d));
                 }

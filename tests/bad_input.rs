@@ -1,6 +1,8 @@
 //! Bad input gives a clear error naming the problem, never a panic, and
 //! nothing stored is lost.
 
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+
 mod common;
 
 use sseek::Error;
@@ -42,7 +44,8 @@ fn corrupt_store_values_are_data_corruption_and_nothing_is_lost() {
     let store = RedbStore::open(&dir.path().join("s.redb")).unwrap();
     let msgs = Synthetic::new(1).generate(200);
     let (client, oracle) = common::client_with(store, &msgs, None);
-    let word = oracle.frequencies(sseek::message::Field::Body).into_iter().max_by_key(|(_, n)| *n).unwrap().0.to_owned();
+    let word =
+        oracle.frequencies(sseek::message::Field::Body).into_iter().max_by_key(|(_, n)| *n).unwrap().0.to_owned();
     let q = Query::term("body", &[&word]);
     let before = client.search(&q).unwrap();
     assert!(!before.ids.is_empty());
@@ -51,9 +54,21 @@ fn corrupt_store_values_are_data_corruption_and_nothing_is_lost() {
     // here we corrupt one stored document and one posting list in place.
     let server = client.transport().server();
     let mut doc_key = None;
-    server.store().scan_prefix(Table::Documents, &[], &mut |k, _| { doc_key = Some(k.to_vec()); Ok(false) }).unwrap();
+    server
+        .store()
+        .scan_prefix(Table::Documents, &[], &mut |k, _| {
+            doc_key = Some(k.to_vec());
+            Ok(false)
+        })
+        .unwrap();
     let mut posting_keys = Vec::new();
-    server.store().scan_prefix(Table::Postings, &[], &mut |k, _| { posting_keys.push(k.to_vec()); Ok(true) }).unwrap();
+    server
+        .store()
+        .scan_prefix(Table::Postings, &[], &mut |k, _| {
+            posting_keys.push(k.to_vec());
+            Ok(true)
+        })
+        .unwrap();
     let mut b = WriteBatch::new();
     b.put(Table::Documents, doc_key.unwrap(), vec![0, 1, 0xff, 0xff, 0xff]);
     for k in &posting_keys {
@@ -65,7 +80,10 @@ fn corrupt_store_values_are_data_corruption_and_nothing_is_lost() {
 
     // Inserting more postings onto a corrupt list fails whole and leaves the store as it was.
     let doc_count = server.store().stats(Table::Documents, &[]).unwrap().entries;
-    let req = Request::InsertBlindPostings(sseek::protocol::BlindPostings { index: "body".into(), postings: vec![(1, vec![5])] });
+    let req = Request::InsertBlindPostings(sseek::protocol::BlindPostings {
+        index: "body".into(),
+        postings: vec![(1, vec![5])],
+    });
     let _ = server.handle("t", req);
     assert_eq!(server.store().stats(Table::Documents, &[]).unwrap().entries, doc_count);
 }
@@ -109,7 +127,14 @@ fn malformed_protocol_messages_get_errors_not_panics() {
     // Random bodies never panic.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for len in 0..400usize {
-        let bytes: Vec<u8> = (0..len).map(|_| { x ^= x << 13; x ^= x >> 7; x ^= x << 17; (x & 0xff) as u8 }).collect();
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x & 0xff) as u8
+            })
+            .collect();
         let _ = protocol::decode::<Response>(&server.handle_bytes("t", &bytes)).unwrap();
     }
     // Over-deep queries are refused.
@@ -117,7 +142,10 @@ fn malformed_protocol_messages_get_errors_not_panics() {
     for _ in 0..40 {
         q = BlindQuery::And(vec![q]);
     }
-    assert!(matches!(server.handle("t", Request::BlindSearch { query: q, fetch_documents: false }), Response::Error { code: 400, .. }));
+    assert!(matches!(
+        server.handle("t", Request::BlindSearch { query: q, fetch_documents: false }),
+        Response::Error { code: 400, .. }
+    ));
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! plaintext oracle; truncation never drops a true match; distinct key labels
 //! give distinct keys.
 
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+
 mod common;
 
 use proptest::prelude::*;
@@ -11,7 +13,8 @@ use sseek::protocol::IndexDescriptor;
 use sseek::query::Query;
 use sseek::store::{MemoryStore, RedbStore};
 
-const WORDS: &[&str] = &["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"];
+const WORDS: &[&str] =
+    &["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"];
 const USERS: &[&str] = &["ann@x.example", "bob@x.example", "cy@y.example", "dee@y.example"];
 const DAYS: &[&str] = &["2026-01-01", "2026-01-02", "2026-02-01"];
 
@@ -63,7 +66,15 @@ fn descriptors() -> impl Strategy<Value = Vec<IndexDescriptor>> {
             ("body", vec![Field::Body]),
             ("from+day", vec![Field::From, Field::Day]),
         ];
-        names.into_iter().zip(bits).map(|((n, f), b)| IndexDescriptor { name: n.into(), fields: f, bits: b.min(if b % 2 == 0 { 3 } else { 64 }) }).collect()
+        names
+            .into_iter()
+            .zip(bits)
+            .map(|((n, f), b)| IndexDescriptor {
+                name: n.into(),
+                fields: f,
+                bits: b.min(if b % 2 == 0 { 3 } else { 64 }),
+            })
+            .collect()
     })
 }
 
@@ -109,13 +120,25 @@ fn redb_results_equal_oracle_after_reopen() {
     let terms: Vec<_> = msgs.iter().map(|m| m.terms(&tokenizer)).collect();
     {
         let server = std::sync::Arc::new(sseek::server::Server::new(RedbStore::open(&path).unwrap()));
-        let mut c = sseek::client::Client::connect(master.clone(), "t", sseek::transport::InProcess::new(server, "t"), sseek::text::Tokenizer::default()).unwrap();
+        let mut c = sseek::client::Client::connect(
+            master.clone(),
+            "t",
+            sseek::transport::InProcess::new(server, "t"),
+            sseek::text::Tokenizer::default(),
+        )
+        .unwrap();
         let plan = sseek::blind::planner::plan_for_corpus(&terms, &sseek::blind::default_index_specs(), 3.0, 2.0, 1.0);
         c.create_schema(plan.into_iter().map(|(d, _)| d).collect()).unwrap();
         c.add_messages(&msgs, None).unwrap();
     }
     let server = std::sync::Arc::new(sseek::server::Server::new(RedbStore::open(&path).unwrap()));
-    let c = sseek::client::Client::connect(master, "t", sseek::transport::InProcess::new(server, "t"), sseek::text::Tokenizer::default()).unwrap();
+    let c = sseek::client::Client::connect(
+        master,
+        "t",
+        sseek::transport::InProcess::new(server, "t"),
+        sseek::text::Tokenizer::default(),
+    )
+    .unwrap();
     let mut oracle = sseek::oracle::PlainIndex::new();
     for (i, t) in terms.iter().enumerate() {
         oracle.add(i as u32, t);
@@ -124,7 +147,11 @@ fn redb_results_equal_oracle_after_reopen() {
     for (field, name) in [(Field::Body, "body"), (Field::From, "from"), (Field::Day, "day")] {
         for (v, _) in oracle.frequencies(field).into_iter().take(30) {
             let q = Query::term(name, &[v]);
-            assert_eq!(c.search(&q).unwrap().ids, oracle.eval(&q, c.specs()).unwrap().iter().collect::<Vec<_>>(), "{q}");
+            assert_eq!(
+                c.search(&q).unwrap().ids,
+                oracle.eval(&q, c.specs()).unwrap().iter().collect::<Vec<_>>(),
+                "{q}"
+            );
             checked += 1;
         }
     }

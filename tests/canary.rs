@@ -1,6 +1,8 @@
 //! Plant canary words in a corpus, run the demo into a kept store directory,
 //! and scan every byte the server side wrote: no canary may appear.
 
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+
 use sseek::datasets::{Corpus, Synthetic};
 use sseek::demo::{self, DemoOptions};
 use sseek::message::Message;

@@ -1,6 +1,8 @@
 //! The demo on the shipped real corpus and on a synthetic corpus: every query
 //! agrees with the plaintext oracle, and the demo does not fail on any mail.
 
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+
 use sseek::datasets::{self, Corpus, Synthetic};
 use sseek::demo::{self, DemoOptions};
 use sseek::store::MemoryStore;

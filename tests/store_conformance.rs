@@ -1,5 +1,7 @@
 //! The shared store conformance suite, run against every backend.
 
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
+
 use sseek::store::{MemoryStore, RedbStore, conformance};
 
 #[test]

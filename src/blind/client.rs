@@ -107,7 +107,8 @@ impl BlindIndexer {
                 return Err(Error::Config(format!("duplicate index name {}", d.name)));
             }
             let key = master.derive_32(&KeyLabel::new(tenant, "messages", &d.name, Purpose::BlindIndex, key_version)?);
-            let mac = <HmacSha256 as KeyInit>::new_from_slice(key.expose()).map_err(|e| Error::Crypto(e.to_string()))?;
+            let mac =
+                <HmacSha256 as KeyInit>::new_from_slice(key.expose()).map_err(|e| Error::Crypto(e.to_string()))?;
             indexes.push(KeyedIndex { descriptor: d.clone(), mac });
         }
         Ok(BlindIndexer { indexes })
@@ -132,7 +133,7 @@ impl BlindIndexer {
         let ix = &self.indexes[idx];
         let mut mac = ix.mac.clone();
         for v in values {
-            mac.update(&(v.len() as u32).to_be_bytes());
+            mac.update(&u32::try_from(v.len()).unwrap_or(u32::MAX).to_be_bytes());
             mac.update(v.as_bytes());
         }
         let out = mac.finalize().into_bytes();
@@ -158,8 +159,11 @@ impl BlindIndexer {
     /// [`BlindPostings`] per index. Parallel over documents.
     pub fn postings(&self, docs: &[(DocId, Terms)]) -> Vec<BlindPostings> {
         let n = self.indexes.len();
-        let specs: Vec<IndexSpec> =
-            self.indexes.iter().map(|i| IndexSpec { name: i.descriptor.name.clone(), fields: i.descriptor.fields.clone() }).collect();
+        let specs: Vec<IndexSpec> = self
+            .indexes
+            .iter()
+            .map(|i| IndexSpec { name: i.descriptor.name.clone(), fields: i.descriptor.fields.clone() })
+            .collect();
         let maps = docs
             .par_chunks(256)
             .fold(

@@ -17,10 +17,11 @@
 //! budget cannot be met while hiding frequencies; the plan says so
 //! (`hides_frequencies == false`) rather than silently weakening either side.
 //!
-//! CipherSweet's planner, for comparison, uses only the row count: it keeps the
-//! coincidence count `C = R / 2^L` within `2 <= C < sqrt(R)`. It ignores the
-//! number of distinct values and the cost in false positives, so for keyword
-//! indexes (many postings per row) it cannot bound either.
+//! CipherSweet's planner, for comparison, keeps the coincidence count
+//! `C = R / 2^(sum of min(L_i, K_i))` over the indexes of one field within
+//! `2 <= C < sqrt(R)`, where `K_i` is log2 of the input domain of index `i`.
+//! It counts rows, not postings, and ignores the cost in false positives, so
+//! for keyword indexes (many postings per row) it cannot bound that cost.
 //!
 //! ```
 //! use sseek::blind::{plan, PlanInput};
@@ -29,6 +30,9 @@
 //! assert_eq!(p.bits, 14);
 //! assert!(p.expected_false_positives <= 60.0 && p.hides_frequencies);
 //! ```
+
+// Float-to-integer casts here saturate and act on bounded statistics.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 use serde::Serialize;
 
@@ -87,29 +91,6 @@ pub fn evaluate(input: &PlanInput, bits: u8) -> Plan {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn more_postings_need_more_bits() {
-        let base = PlanInput { rows: 1000, distinct_values: 5000, postings: 50_000, max_false_positives: 10.0, min_values_per_token: 2.0 };
-        let a = plan(&base);
-        let b = plan(&PlanInput { postings: 500_000, ..base });
-        assert!(b.bits > a.bits);
-        assert!(a.expected_false_positives <= 10.0);
-        assert!(b.expected_false_positives <= 10.0);
-        // one bit fewer would break the budget: the plan is the shortest that fits
-        assert!(evaluate(&base, a.bits - 1).expected_false_positives > 10.0);
-    }
-
-    #[test]
-    fn reports_when_hiding_is_impossible() {
-        let p = plan(&PlanInput { rows: 1000, distinct_values: 100, postings: 100_000, max_false_positives: 1.0, min_values_per_token: 2.0 });
-        assert!(!p.hides_frequencies);
-    }
-}
-
 /// Plans every index of `specs` from the terms of a corpus (the client knows
 /// its plaintext, so it can count exactly). `growth` scales the counts for
 /// expected growth (1.0 = plan for today's size).
@@ -145,4 +126,39 @@ pub fn plan_for_corpus(
             (crate::protocol::IndexDescriptor { name: spec.name.clone(), fields: spec.fields.clone(), bits: p.bits }, p)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_postings_need_more_bits() {
+        let base = PlanInput {
+            rows: 1000,
+            distinct_values: 5000,
+            postings: 50_000,
+            max_false_positives: 10.0,
+            min_values_per_token: 2.0,
+        };
+        let a = plan(&base);
+        let b = plan(&PlanInput { postings: 500_000, ..base });
+        assert!(b.bits > a.bits);
+        assert!(a.expected_false_positives <= 10.0);
+        assert!(b.expected_false_positives <= 10.0);
+        // one bit fewer would break the budget: the plan is the shortest that fits
+        assert!(evaluate(&base, a.bits - 1).expected_false_positives > 10.0);
+    }
+
+    #[test]
+    fn reports_when_hiding_is_impossible() {
+        let p = plan(&PlanInput {
+            rows: 1000,
+            distinct_values: 100,
+            postings: 100_000,
+            max_false_positives: 1.0,
+            min_values_per_token: 2.0,
+        });
+        assert!(!p.hides_frequencies);
+    }
 }

@@ -34,8 +34,10 @@ fn check_index_name(index: &str) -> Result<()> {
 
 /// Decodes a stored bitmap through roaring's validating deserializer.
 fn decode_bitmap(bytes: &[u8]) -> Result<RoaringBitmap> {
-    RoaringBitmap::deserialize_from(bytes)
-        .map_err(|e| Error::DataCorruption { table: Table::Postings.name(), reason: format!("posting list does not decode: {e}") })
+    RoaringBitmap::deserialize_from(bytes).map_err(|e| Error::DataCorruption {
+        table: Table::Postings.name(),
+        reason: format!("posting list does not decode: {e}"),
+    })
 }
 
 /// Merges a batch of postings into the store in one write batch. The caller

@@ -15,13 +15,34 @@ use super::{Store, Table, WriteBatch};
 /// Runs every check. `open(dir)` must open (or create) the backend's store in `dir`.
 pub fn run_all<S: Store + 'static>(open: &dyn Fn(&Path) -> S, persistent: bool) {
     let fresh = || tempfile::tempdir().expect("tempdir");
-    { let d = fresh(); put_get_missing(&open(d.path())); }
-    { let d = fresh(); overwrite_and_delete(&open(d.path())); }
-    { let d = fresh(); batches_are_atomic_and_ordered(&open(d.path())); }
-    { let d = fresh(); tables_are_separate(&open(d.path())); }
-    { let d = fresh(); scan_prefix_in_order(&open(d.path())); }
-    { let d = fresh(); large_values(&open(d.path())); }
-    { let d = fresh(); concurrent_readers(Arc::new(open(d.path()))); }
+    {
+        let d = fresh();
+        put_get_missing(&open(d.path()));
+    }
+    {
+        let d = fresh();
+        overwrite_and_delete(&open(d.path()));
+    }
+    {
+        let d = fresh();
+        batches_are_atomic_and_ordered(&open(d.path()));
+    }
+    {
+        let d = fresh();
+        tables_are_separate(&open(d.path()));
+    }
+    {
+        let d = fresh();
+        scan_prefix_in_order(&open(d.path()));
+    }
+    {
+        let d = fresh();
+        large_values(&open(d.path()));
+    }
+    {
+        let d = fresh();
+        concurrent_readers(Arc::new(open(d.path())));
+    }
     if persistent {
         let d = fresh();
         reopen_after_close(open, d.path());

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::RwLock;
 
-use super::{Store, Table, WriteBatch, WriteOp};
+use super::{Store, Table, Visitor, WriteBatch, WriteOp};
 use crate::{Error, Result};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -32,7 +32,7 @@ impl Store for MemoryStore {
         Ok(self.read()?[table.index()].get(key).cloned())
     }
 
-    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> super::ManyValues {
         let t = self.read()?;
         Ok(keys.iter().map(|k| t[table.index()].get(k).cloned()).collect())
     }
@@ -56,7 +56,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
+    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
         let t = self.read()?;
         for (k, v) in t[table.index()].range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded)) {
             if !k.starts_with(prefix) || !visit(k, v)? {

@@ -14,9 +14,9 @@
 //! Backends: [`MemoryStore`] (tests, benches) and [`RedbStore`] (the embedded
 //! default). Every backend passes [`conformance`], the shared suite.
 
+pub mod conformance;
 mod memory;
 mod redb_store;
-pub mod conformance;
 
 use std::fmt::Debug;
 use std::path::Path;
@@ -25,6 +25,12 @@ pub use memory::MemoryStore;
 pub use redb_store::RedbStore;
 
 use crate::{Error, Result};
+
+/// Values read by [`Store::get_many`], aligned with the keys asked for.
+pub type ManyValues = Result<Vec<Option<Vec<u8>>>>;
+
+/// A callback of [`Store::scan_prefix`]: gets key and value, returns whether to go on.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'a;
 
 /// A table of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,7 +152,7 @@ pub trait Store: Send + Sync + Debug {
     ///
     /// # Errors
     /// Engine failure.
-    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> ManyValues {
         keys.iter().map(|k| self.get(table, k)).collect()
     }
 
@@ -167,7 +173,7 @@ pub trait Store: Send + Sync + Debug {
     ///
     /// # Errors
     /// Engine failure, or the first error returned by `visit`.
-    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()>;
+    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()>;
 
     /// Entry count and bytes of keys with `prefix` in `table`.
     ///
@@ -222,7 +228,7 @@ impl<S: Store + ?Sized> Store for Box<S> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
         (**self).get(table, key)
     }
-    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> ManyValues {
         (**self).get_many(table, keys)
     }
     fn write(&self, batch: WriteBatch) -> Result<()> {
@@ -231,7 +237,7 @@ impl<S: Store + ?Sized> Store for Box<S> {
     fn sync(&self) -> Result<()> {
         (**self).sync()
     }
-    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
+    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
         (**self).scan_prefix(table, prefix, visit)
     }
     fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {
@@ -243,7 +249,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
         (**self).get(table, key)
     }
-    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> ManyValues {
         (**self).get_many(table, keys)
     }
     fn write(&self, batch: WriteBatch) -> Result<()> {
@@ -252,7 +258,7 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     fn sync(&self) -> Result<()> {
         (**self).sync()
     }
-    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
+    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
         (**self).scan_prefix(table, prefix, visit)
     }
     fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {

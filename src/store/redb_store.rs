@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 
-use super::{Store, Table, WriteBatch, WriteOp};
+use super::{Store, Table, Visitor, WriteBatch, WriteOp};
 use crate::{Error, Result};
 
 fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
@@ -30,7 +30,8 @@ impl RedbStore {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        let db = Database::create(path).map_err(|e| Error::Store(format!("cannot open redb store {}: {e}", path.display())))?;
+        let db = Database::create(path)
+            .map_err(|e| Error::Store(format!("cannot open redb store {}: {e}", path.display())))?;
         let txn = db.begin_write()?;
         for t in Table::ALL {
             txn.open_table(definition(t))?;
@@ -52,7 +53,7 @@ impl Store for RedbStore {
         Ok(t.get(key)?.map(|v| v.value().to_vec()))
     }
 
-    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> super::ManyValues {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(definition(table))?;
         keys.iter().map(|k| Ok(t.get(k.as_slice())?.map(|v| v.value().to_vec()))).collect()
@@ -97,7 +98,7 @@ impl Store for RedbStore {
         Ok(())
     }
 
-    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>) -> Result<()> {
+    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(definition(table))?;
         for item in t.range::<&[u8]>(prefix..)? {

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
 use std::sync::Arc;
 
@@ -15,9 +16,15 @@ use sseek::text::Tokenizer;
 use sseek::transport::InProcess;
 
 /// A client over an in-process server on `store`, with the given index descriptors, holding `msgs`.
-pub fn client_with<S: Store + 'static>(store: S, msgs: &[Message], descriptors: Option<Vec<IndexDescriptor>>) -> (Client<InProcess<S>>, PlainIndex) {
+pub fn client_with<S: Store + 'static>(
+    store: S,
+    msgs: &[Message],
+    descriptors: Option<Vec<IndexDescriptor>>,
+) -> (Client<InProcess<S>>, PlainIndex) {
     let server = Arc::new(Server::new(store));
-    let mut client = Client::connect(MasterKey::generate().unwrap(), "t", InProcess::new(server, "t"), Tokenizer::default()).unwrap();
+    let mut client =
+        Client::connect(MasterKey::generate().unwrap(), "t", InProcess::new(server, "t"), Tokenizer::default())
+            .unwrap();
     let terms: Vec<Terms> = msgs.iter().map(|m| m.terms(client.tokenizer())).collect();
     let descriptors = descriptors.unwrap_or_else(|| {
         plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 1.0).into_iter().map(|(d, _)| d).collect()
