@@ -61,5 +61,10 @@ pub mod transport;
 
 pub use error::Error;
 
+/// The README's Rust examples, compiled and run as doctests so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The result type of every fallible sseek function.
 pub type Result<T> = std::result::Result<T, Error>;
