@@ -56,8 +56,9 @@ pub fn datasets_dir() -> PathBuf {
     if built.is_dir() { built } else { PathBuf::from("datasets") }
 }
 
-/// Loads a corpus: `spamassassin` (the shipped archive), a directory of mail
-/// or text files, a `.jsonl` file, or a `.tar.gz` archive of mail files.
+/// Loads a corpus: `spamassassin` (the shipped archive), `synthetic:N[:SEED]`
+/// (N generated chat messages), a directory of mail files, a `.jsonl` file,
+/// or a `.tar.gz` archive of mail files.
 ///
 /// # Errors
 /// [`Error::Dataset`] if the path does not exist or is of no known kind.
@@ -67,6 +68,26 @@ pub fn load(spec: &str) -> Result<Corpus> {
         let mut c = load_mail_archive(&path)?;
         c.name = SPAMASSASSIN.into();
         return Ok(c);
+    }
+    if let Some(rest) = spec.strip_prefix("synthetic:") {
+        let mut parts = rest.splitn(2, ':');
+        let bad = |what: &str| Error::Dataset {
+            path: spec.into(),
+            reason: format!("{what} (use synthetic:N or synthetic:N:SEED)"),
+        };
+        let n: u64 = parts.next().unwrap_or_default().replace('_', "").parse().map_err(|_| bad("bad message count"))?;
+        let seed: u64 = match parts.next() {
+            Some(s) => s.parse().map_err(|_| bad("bad seed"))?,
+            None => 1,
+        };
+        if !(1..=10_000_000).contains(&n) {
+            return Err(bad("message count must be 1 to 10,000,000"));
+        }
+        return Ok(Corpus {
+            name: format!("synthetic:{n}:{seed}"),
+            messages: Synthetic::new(seed).generate(n),
+            skipped: Vec::new(),
+        });
     }
     let path = Path::new(spec);
     if path.is_dir() {
@@ -324,6 +345,15 @@ impl Synthetic {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn synthetic_spec() {
+        let c = load("synthetic:1_000:7").unwrap();
+        assert_eq!(c.messages.len(), 1000);
+        assert_eq!(c.messages[5], Synthetic::new(7).message(5));
+        assert!(load("synthetic:0").is_err());
+        assert!(load("synthetic:x").unwrap_err().to_string().contains("synthetic:N"));
+    }
 
     #[test]
     fn words_are_distinct() {

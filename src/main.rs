@@ -32,7 +32,7 @@ struct Cli {
 enum Command {
     /// Encrypt a corpus, build blind indexes in the embedded store, run a query workload and check it against a plaintext index.
     Demo {
-        /// `spamassassin` (shipped), a directory of mail files, a .jsonl or a .tar.gz.
+        /// `spamassassin` (shipped), `synthetic:N[:SEED]`, a directory of mail files, a .jsonl or a .tar.gz.
         #[arg(long, default_value = datasets::SPAMASSASSIN)]
         dataset: String,
         /// Keep the store in this (empty) directory instead of a temporary one.

@@ -224,47 +224,33 @@ impl StoreSpec {
     }
 }
 
-impl<S: Store + ?Sized> Store for Box<S> {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        (**self).get(table, key)
-    }
-    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> ManyValues {
-        (**self).get_many(table, keys)
-    }
-    fn write(&self, batch: WriteBatch) -> Result<()> {
-        (**self).write(batch)
-    }
-    fn sync(&self) -> Result<()> {
-        (**self).sync()
-    }
-    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
-        (**self).scan_prefix(table, prefix, visit)
-    }
-    fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {
-        (**self).stats(table, prefix)
-    }
+/// Forwards every [`Store`] method through a smart pointer.
+macro_rules! forward_store {
+    ($($ptr:ident)::+) => {
+        impl<S: Store + ?Sized> Store for $($ptr)::+<S> {
+            fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
+                (**self).get(table, key)
+            }
+            fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> ManyValues {
+                (**self).get_many(table, keys)
+            }
+            fn write(&self, batch: WriteBatch) -> Result<()> {
+                (**self).write(batch)
+            }
+            fn sync(&self) -> Result<()> {
+                (**self).sync()
+            }
+            fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
+                (**self).scan_prefix(table, prefix, visit)
+            }
+            fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {
+                (**self).stats(table, prefix)
+            }
+        }
+    };
 }
-
-impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
-    fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        (**self).get(table, key)
-    }
-    fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> ManyValues {
-        (**self).get_many(table, keys)
-    }
-    fn write(&self, batch: WriteBatch) -> Result<()> {
-        (**self).write(batch)
-    }
-    fn sync(&self) -> Result<()> {
-        (**self).sync()
-    }
-    fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
-        (**self).scan_prefix(table, prefix, visit)
-    }
-    fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {
-        (**self).stats(table, prefix)
-    }
-}
+forward_store!(Box);
+forward_store!(std::sync::Arc);
 
 /// Opens a redb store at `path` (creating it), for callers that want the concrete type.
 ///
