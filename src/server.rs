@@ -1,7 +1,7 @@
 //! The server: takes protocol messages for a tenant, answers from a [`Store`].
 //!
 //! This module and the server halves it calls import no key type and see no
-//! plaintext: only [`protocol`](crate::protocol) messages and stored bytes.
+//! plaintext: only [`crate::protocol`] messages and stored bytes.
 //! Every request is validated; a bad one gets a [`Response::Error`] and
 //! changes nothing.
 
