@@ -31,8 +31,8 @@ use rayon::prelude::*;
 use crate::blind::{BlindIndexer, IndexSpec};
 use crate::envelope::DocumentCipher;
 use crate::keys::MasterKey;
-use crate::message::Message;
-use crate::protocol::{BlindPostings, DocId, IndexDescriptor, Request, Response, Schema};
+use crate::message::{Message, Terms};
+use crate::protocol::{BlindPostings, DocId, EncryptedDocument, IndexDescriptor, Request, Response, Schema};
 use crate::query::Query;
 use crate::text::Tokenizer;
 use crate::transport::{Traffic, Transport};
@@ -99,8 +99,7 @@ impl<T: Transport> Client<T> {
 
     fn install_schema(&mut self, schema: Schema) -> Result<()> {
         self.indexer = Some(BlindIndexer::new(&self.master, &self.tenant, self.key_version, &schema.indexes)?);
-        self.specs =
-            schema.indexes.iter().map(|d| IndexSpec { name: d.name.clone(), fields: d.fields.clone() }).collect();
+        self.specs = schema.indexes.iter().map(IndexSpec::from).collect();
         self.schema = Some(schema);
         Ok(())
     }
@@ -143,32 +142,58 @@ impl<T: Transport> Client<T> {
         expect_ok(self.transport.call(&Request::PutSchema(schema))?)
     }
 
+    /// The normalized per-field terms of each message, extracted in parallel
+    /// with this client's tokenizer: what planning and indexing both need.
+    pub fn terms(&self, messages: &[Message]) -> Vec<Terms> {
+        messages.par_iter().map(|m| m.terms(&self.tokenizer)).collect()
+    }
+
     /// Seals, uploads and indexes messages, assigning dense ids after the
     /// existing ones. Ends with a durability point.
     ///
     /// # Errors
     /// [`Error::Config`] without a schema; transport and server errors.
     pub fn add_messages(&mut self, messages: &[Message], progress: Option<&ProgressBar>) -> Result<Range<DocId>> {
+        let terms = self.terms(messages);
+        self.add_messages_with_terms(messages, &terms, progress)
+    }
+
+    /// [`Client::add_messages`] with the terms already extracted by
+    /// [`Client::terms`] (as planning needs them first), so no message is
+    /// tokenized twice.
+    ///
+    /// # Errors
+    /// [`Error::Config`] without a schema or if `terms` does not match
+    /// `messages`; transport and server errors.
+    pub fn add_messages_with_terms(
+        &mut self,
+        messages: &[Message],
+        terms: &[Terms],
+        progress: Option<&ProgressBar>,
+    ) -> Result<Range<DocId>> {
+        if terms.len() != messages.len() {
+            return Err(Error::Config(format!("{} term sets for {} messages", terms.len(), messages.len())));
+        }
         let (Some(schema), Some(indexer)) = (self.schema.as_mut(), self.indexer.as_ref()) else {
             return Err(Error::Config("create the schema before adding messages".into()));
         };
         let first = schema.next_doc_id;
         let count = DocId::try_from(messages.len()).map_err(|_| Error::Config("too many messages".into()))?;
         let end = first.checked_add(count).ok_or_else(|| Error::Config("document id space exhausted".into()))?;
-        for (chunk_no, chunk) in messages.chunks(INGEST_CHUNK).enumerate() {
+        for (chunk_no, (chunk, chunk_terms)) in
+            messages.chunks(INGEST_CHUNK).zip(terms.chunks(INGEST_CHUNK)).enumerate()
+        {
             let base = first
                 + DocId::try_from(chunk_no * INGEST_CHUNK).map_err(|_| Error::Config("too many messages".into()))?;
-            let sealed: Vec<_> = chunk
+            let ids: Vec<DocId> = (0..chunk.len()).map(|i| base + DocId::try_from(i).unwrap_or(DocId::MAX)).collect(); // i < INGEST_CHUNK
+            let docs = chunk
                 .par_iter()
-                .enumerate()
-                .map(|(i, m)| {
-                    let id = base + DocId::try_from(i).unwrap_or(DocId::MAX); // i < INGEST_CHUNK
-                    Ok((self.cipher.seal(id, m)?, (id, m.terms(&self.tokenizer))))
-                })
+                .zip(ids.par_iter())
+                .map(|(m, id)| self.cipher.seal(*id, m))
                 .collect::<Result<Vec<_>>>()?;
-            let (docs, terms): (Vec<_>, Vec<_>) = sealed.into_iter().unzip();
             expect_ok(self.transport.call(&Request::PutDocuments(docs))?)?;
-            for p in indexer.postings(&terms) {
+            let indexed: Vec<(DocId, &Terms)> = ids.iter().copied().zip(chunk_terms).collect();
+            for p in indexer.postings(&indexed) {
                 for part in p.postings.chunks(POSTINGS_CHUNK) {
                     let req =
                         Request::InsertBlindPostings(BlindPostings { index: p.index.clone(), postings: part.to_vec() });
@@ -193,13 +218,7 @@ impl<T: Transport> Client<T> {
     /// returns a modified or misplaced ciphertext; [`Error::Server`] if it
     /// withholds a candidate.
     pub fn search(&self, query: &Query) -> Result<SearchOutcome> {
-        let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema: nothing is indexed yet".into()))?;
-        let blind = indexer.blind_query(query)?;
-        let (ids, documents) =
-            match self.transport.call(&Request::BlindSearch { query: blind, fetch_documents: true })? {
-                Response::BlindResult { ids, documents } => (ids, documents),
-                other => return Err(unexpected(&other)),
-            };
+        let (ids, documents) = self.blind_search(query, true)?;
         let candidates: HashSet<DocId> = ids.iter().copied().collect();
         if documents.len() != candidates.len() || documents.iter().any(|d| !candidates.contains(&d.public.doc_id)) {
             return Err(Error::Server {
@@ -233,12 +252,15 @@ impl<T: Transport> Client<T> {
     /// # Errors
     /// [`Error::Config`] without a schema; transport and server errors.
     pub fn candidates(&self, query: &Query) -> Result<Vec<DocId>> {
+        Ok(self.blind_search(query, false)?.0)
+    }
+
+    /// Sends the blind form of `query` and returns the candidate ids and,
+    /// if `fetch_documents`, their sealed documents.
+    fn blind_search(&self, query: &Query, fetch_documents: bool) -> Result<(Vec<DocId>, Vec<EncryptedDocument>)> {
         let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema: nothing is indexed yet".into()))?;
-        match self
-            .transport
-            .call(&Request::BlindSearch { query: indexer.blind_query(query)?, fetch_documents: false })?
-        {
-            Response::BlindResult { ids, .. } => Ok(ids),
+        match self.transport.call(&Request::BlindSearch { query: indexer.blind_query(query)?, fetch_documents })? {
+            Response::BlindResult { ids, documents } => Ok((ids, documents)),
             other => Err(unexpected(&other)),
         }
     }

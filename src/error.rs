@@ -52,7 +52,16 @@ pub enum Error {
     #[error("cryptographic error: {0}")]
     Crypto(String),
 
-    /// A protocol message could not be decoded or has an unsupported version.
+    /// A protocol message is of a protocol version this build does not speak.
+    #[error("unsupported protocol version {found} (this build speaks version {supported})")]
+    ProtocolVersion {
+        /// The version the message carries.
+        found: u16,
+        /// The version this build speaks.
+        supported: u16,
+    },
+
+    /// A protocol message could not be decoded.
     #[error("malformed protocol message: {0}")]
     Protocol(String),
 

@@ -187,8 +187,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("skipped {} more", corpus.skipped.len() - 10);
             }
             let mut client = open_client(&key, &store, &tenant)?;
+            let terms = client.terms(&corpus.messages);
             if client.schema().is_none() {
-                let terms: Vec<_> = corpus.messages.iter().map(|m| m.terms(client.tokenizer())).collect();
                 let plans = plan_for_corpus(&terms, &default_index_specs(), fp_budget, 2.0, growth);
                 for (d, p) in &plans {
                     println!(
@@ -199,7 +199,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 client.create_schema(plans.into_iter().map(|(d, _)| d).collect())?;
             }
             let pb = indicatif::ProgressBar::new(corpus.messages.len() as u64);
-            let ids = client.add_messages(&corpus.messages, Some(&pb))?;
+            let ids = client.add_messages_with_terms(&corpus.messages, &terms, Some(&pb))?;
             pb.finish_and_clear();
             println!(
                 "indexed {} messages as ids {}..{} ({} skipped)",

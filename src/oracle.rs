@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 use crate::blind::IndexSpec;
 use crate::message::{Field, Terms};
@@ -60,31 +60,12 @@ impl PlainIndex {
         self.postings.get(&field).map(|m| m.iter().map(|(k, b)| (k.as_str(), b.len())).collect()).unwrap_or_default()
     }
 
-    /// Distinct values and (value, document) pairs of an index spec, for the planner.
-    /// For compound indexes this is an upper bound (product of per-field counts, capped by documents).
-    pub fn index_statistics(&self, spec: &IndexSpec) -> (u64, u64) {
-        if let [field] = spec.fields.as_slice() {
-            let m = self.postings.get(field);
-            let distinct = m.map_or(0, |m| m.len() as u64);
-            let pairs = m.map_or(0, |m| m.values().map(RoaringBitmap::len).sum());
-            (distinct, pairs)
-        } else {
-            let distinct = spec
-                .fields
-                .iter()
-                .map(|f| self.postings.get(f).map_or(1, |m| m.len() as u64))
-                .fold(1u64, u64::saturating_mul)
-                .min(self.documents.len().max(1));
-            (distinct, self.documents.len())
-        }
-    }
-
     /// Evaluates a query.
     ///
     /// # Errors
     /// [`Error::Query`] for an unknown index.
     pub fn eval(&self, query: &Query, specs: &[IndexSpec]) -> Result<RoaringBitmap> {
-        Ok(match query {
+        match query {
             Query::Term { index, values } => {
                 let spec = specs
                     .iter()
@@ -93,34 +74,10 @@ impl PlainIndex {
                 if spec.fields.len() != values.len() {
                     return Ok(RoaringBitmap::new());
                 }
-                let mut acc: Option<RoaringBitmap> = None;
-                for (f, v) in spec.fields.iter().zip(values) {
-                    let b = self.lookup(*f, v);
-                    acc = Some(match acc {
-                        None => b,
-                        Some(a) => a & b,
-                    });
-                }
-                acc.unwrap_or_default()
+                Ok(spec.fields.iter().zip(values).map(|(f, v)| self.lookup(*f, v)).intersection())
             }
-            Query::And(qs) => {
-                let mut acc: Option<RoaringBitmap> = None;
-                for q in qs {
-                    let b = self.eval(q, specs)?;
-                    acc = Some(match acc {
-                        None => b,
-                        Some(a) => a & b,
-                    });
-                }
-                acc.unwrap_or_default()
-            }
-            Query::Or(qs) => {
-                let mut acc = RoaringBitmap::new();
-                for q in qs {
-                    acc |= self.eval(q, specs)?;
-                }
-                acc
-            }
-        })
+            Query::And(qs) => qs.iter().map(|q| self.eval(q, specs)).intersection(),
+            Query::Or(qs) => qs.iter().map(|q| self.eval(q, specs)).union(),
+        }
     }
 }

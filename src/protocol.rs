@@ -212,9 +212,7 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     };
     let version = u16::from_be_bytes(*ver);
     if version != PROTOCOL_VERSION {
-        return Err(Error::Protocol(format!(
-            "unsupported protocol version {version} (this build speaks version {PROTOCOL_VERSION})"
-        )));
+        return Err(Error::ProtocolVersion { found: version, supported: PROTOCOL_VERSION });
     }
     let (value, rest) =
         postcard::take_from_bytes::<T>(body).map_err(|e| Error::Protocol(format!("decode failed: {e}")))?;
@@ -247,7 +245,7 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
     let env: Envelope<T> =
         serde_json::from_str(text).map_err(|e| Error::Protocol(format!("JSON decode failed: {e}")))?;
     if env.version != PROTOCOL_VERSION {
-        return Err(Error::Protocol(format!("unsupported protocol version {}", env.version)));
+        return Err(Error::ProtocolVersion { found: env.version, supported: PROTOCOL_VERSION });
     }
     Ok(env.body)
 }

@@ -63,27 +63,14 @@ impl<S: Store> Server<S> {
     pub fn handle_bytes(&self, tenant: &str, request: &[u8]) -> Vec<u8> {
         let response = match protocol::decode::<Request>(request) {
             Ok(req) => self.handle(tenant, req),
-            Err(e) => {
-                let code = if e.to_string().contains("unsupported protocol version") { 422 } else { 400 };
-                Response::Error { code, message: e.to_string() }
-            }
+            Err(e) => error_response(&e),
         };
         protocol::encode(&response)
     }
 
     /// Handles a decoded request.
     pub fn handle(&self, tenant: &str, request: Request) -> Response {
-        match self.dispatch(tenant, request) {
-            Ok(r) => r,
-            Err(e) => {
-                let code = match e {
-                    Error::Protocol(_) => 400,
-                    Error::DataCorruption { .. } | Error::Store(_) | Error::Io { .. } => 500,
-                    _ => 400,
-                };
-                Response::Error { code, message: e.to_string() }
-            }
-        }
+        self.dispatch(tenant, request).unwrap_or_else(|e| error_response(&e))
     }
 
     fn dispatch(&self, tenant: &str, request: Request) -> Result<Response> {
@@ -164,6 +151,17 @@ impl<S: Store> Server<S> {
         }
         Ok(out)
     }
+}
+
+/// The rejection for an error: 422 for a protocol version this build does
+/// not speak, 500 for the server's own storage failures, 400 for any other bad request.
+fn error_response(e: &Error) -> Response {
+    let code = match e {
+        Error::ProtocolVersion { .. } => 422,
+        Error::DataCorruption { .. } | Error::Store(_) | Error::Io { .. } => 500,
+        _ => 400,
+    };
+    Response::Error { code, message: e.to_string() }
 }
 
 fn check_batch(n: usize) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Client half of the blind indexes: keys, tokens, postings and query tokens.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::fmt;
 
@@ -56,6 +57,12 @@ impl IndexSpec {
     }
 }
 
+impl From<&IndexDescriptor> for IndexSpec {
+    fn from(d: &IndexDescriptor) -> Self {
+        IndexSpec { name: d.name.clone(), fields: d.fields.clone() }
+    }
+}
+
 /// The default message indexes: one per field, and the compound sender + day.
 pub fn default_index_specs() -> Vec<IndexSpec> {
     let mut v: Vec<IndexSpec> = Field::ALL.into_iter().map(IndexSpec::single).collect();
@@ -65,6 +72,7 @@ pub fn default_index_specs() -> Vec<IndexSpec> {
 
 struct KeyedIndex {
     descriptor: IndexDescriptor,
+    spec: IndexSpec,
     /// Keyed once; cloned per token (re-keying costs about half an HMAC).
     mac: HmacSha256,
 }
@@ -109,7 +117,7 @@ impl BlindIndexer {
             let key = master.derive_32(&KeyLabel::new(tenant, "messages", &d.name, Purpose::BlindIndex, key_version)?);
             let mac =
                 <HmacSha256 as KeyInit>::new_from_slice(key.expose()).map_err(|e| Error::Crypto(e.to_string()))?;
-            indexes.push(KeyedIndex { descriptor: d.clone(), mac });
+            indexes.push(KeyedIndex { descriptor: d.clone(), spec: IndexSpec::from(d), mac });
         }
         Ok(BlindIndexer { indexes })
     }
@@ -157,21 +165,16 @@ impl BlindIndexer {
 
     /// The posting-list additions for a batch of documents, one
     /// [`BlindPostings`] per index. Parallel over documents.
-    pub fn postings(&self, docs: &[(DocId, Terms)]) -> Vec<BlindPostings> {
+    pub fn postings<T: Borrow<Terms> + Sync>(&self, docs: &[(DocId, T)]) -> Vec<BlindPostings> {
         let n = self.indexes.len();
-        let specs: Vec<IndexSpec> = self
-            .indexes
-            .iter()
-            .map(|i| IndexSpec { name: i.descriptor.name.clone(), fields: i.descriptor.fields.clone() })
-            .collect();
         let maps = docs
             .par_chunks(256)
             .fold(
                 || vec![HashMap::<u64, Vec<DocId>>::new(); n],
                 |mut maps, chunk| {
                     for (id, terms) in chunk {
-                        for (idx, spec) in specs.iter().enumerate() {
-                            for tuple in spec.values(terms) {
+                        for (idx, ix) in self.indexes.iter().enumerate() {
+                            for tuple in ix.spec.values(terms.borrow()) {
                                 let t = self.token_at(idx, &tuple);
                                 let list = maps[idx].entry(t).or_default();
                                 // Two values of one document may share a token: keep ids unique.

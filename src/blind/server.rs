@@ -2,8 +2,9 @@
 //! store, boolean evaluation by bitmap algebra. Sees tokens and ids only.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 use crate::protocol::{BlindPostings, BlindQuery};
 use crate::server::keyspace;
@@ -17,10 +18,17 @@ pub const MAX_QUERY_DEPTH: usize = 16;
 /// Longest accepted index name in bytes.
 pub const MAX_INDEX_NAME: usize = 64;
 
-fn posting_key(tenant: &str, index: &str, token: u64) -> Vec<u8> {
+/// The key prefix of one index's posting lists: the tenant's keyspace, then
+/// the index name, length-prefixed. Scanning it measures one index.
+pub fn index_prefix(tenant: &str, index: &str) -> Vec<u8> {
     let mut k = keyspace(tenant);
     k.push(u8::try_from(index.len()).unwrap_or(u8::MAX));
     k.extend_from_slice(index.as_bytes());
+    k
+}
+
+fn posting_key(tenant: &str, index: &str, token: u64) -> Vec<u8> {
+    let mut k = index_prefix(tenant, index);
     k.extend_from_slice(&token.to_be_bytes());
     k
 }
@@ -51,17 +59,16 @@ pub fn insert(store: &dyn Store, tenant: &str, postings: &BlindPostings) -> Resu
     let keys: Vec<Vec<u8>> = postings.postings.iter().map(|(t, _)| posting_key(tenant, &postings.index, *t)).collect();
     let existing = store.get_many(Table::Postings, &keys)?;
     let mut merged: HashMap<&[u8], RoaringBitmap> = HashMap::new();
+    // A token may repeat within a batch: later ids join the bitmap decoded first.
     for ((key, old), (_, ids)) in keys.iter().zip(existing).zip(&postings.postings) {
-        let bitmap = match merged.remove(key.as_slice()) {
-            Some(b) => b,
-            None => match old {
+        let bitmap = match merged.entry(key.as_slice()) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(match old {
                 Some(bytes) => decode_bitmap(&bytes)?,
                 None => RoaringBitmap::new(),
-            },
+            }),
         };
-        let mut bitmap = bitmap;
         bitmap.extend(ids.iter().copied());
-        merged.insert(key.as_slice(), bitmap);
     }
     let mut batch = WriteBatch::new();
     for (key, mut bitmap) in merged {
@@ -80,11 +87,10 @@ pub fn insert(store: &dyn Store, tenant: &str, postings: &BlindPostings) -> Resu
 /// [`Error::Protocol`] for an over-large query; [`Error::DataCorruption`] for a
 /// damaged posting list.
 pub fn search(store: &dyn Store, tenant: &str, query: &BlindQuery) -> Result<RoaringBitmap> {
-    if query.token_count() > MAX_QUERY_TOKENS || query.depth() > MAX_QUERY_DEPTH {
+    let (tokens, depth) = (query.token_count(), query.depth());
+    if tokens > MAX_QUERY_TOKENS || depth > MAX_QUERY_DEPTH {
         return Err(Error::Protocol(format!(
-            "query too large ({} tokens, depth {}; limits {MAX_QUERY_TOKENS} and {MAX_QUERY_DEPTH})",
-            query.token_count(),
-            query.depth()
+            "query too large ({tokens} tokens, depth {depth}; limits {MAX_QUERY_TOKENS} and {MAX_QUERY_DEPTH})"
         )));
     }
     eval(store, tenant, query)
@@ -99,27 +105,7 @@ fn eval(store: &dyn Store, tenant: &str, query: &BlindQuery) -> Result<RoaringBi
                 None => Ok(RoaringBitmap::new()),
             }
         }
-        BlindQuery::And(qs) => {
-            let mut acc: Option<RoaringBitmap> = None;
-            for q in qs {
-                let b = eval(store, tenant, q)?;
-                let next = match acc {
-                    None => b,
-                    Some(a) => a & b,
-                };
-                if next.is_empty() {
-                    return Ok(next);
-                }
-                acc = Some(next);
-            }
-            Ok(acc.unwrap_or_default())
-        }
-        BlindQuery::Or(qs) => {
-            let mut acc = RoaringBitmap::new();
-            for q in qs {
-                acc |= eval(store, tenant, q)?;
-            }
-            Ok(acc)
-        }
+        BlindQuery::And(qs) => qs.iter().map(|q| eval(store, tenant, q)).intersection(),
+        BlindQuery::Or(qs) => qs.iter().map(|q| eval(store, tenant, q)).union(),
     }
 }

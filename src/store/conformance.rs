@@ -15,29 +15,18 @@ use super::{Store, Table, WriteBatch};
 /// Runs every check. `open(dir)` must open (or create) the backend's store in `dir`.
 pub fn run_all<S: Store + 'static>(open: &dyn Fn(&Path) -> S, persistent: bool) {
     let fresh = || tempfile::tempdir().expect("tempdir");
-    {
+    // Each check gets a store of its own in a fresh directory.
+    let checks: [fn(&dyn Store); 6] = [
+        put_get_missing,
+        overwrite_and_delete,
+        batches_are_atomic_and_ordered,
+        tables_are_separate,
+        scan_prefix_in_order,
+        large_values,
+    ];
+    for check in checks {
         let d = fresh();
-        put_get_missing(&open(d.path()));
-    }
-    {
-        let d = fresh();
-        overwrite_and_delete(&open(d.path()));
-    }
-    {
-        let d = fresh();
-        batches_are_atomic_and_ordered(&open(d.path()));
-    }
-    {
-        let d = fresh();
-        tables_are_separate(&open(d.path()));
-    }
-    {
-        let d = fresh();
-        scan_prefix_in_order(&open(d.path()));
-    }
-    {
-        let d = fresh();
-        large_values(&open(d.path()));
+        check(&open(d.path()));
     }
     {
         let d = fresh();

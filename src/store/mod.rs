@@ -19,12 +19,11 @@ mod memory;
 mod redb_store;
 
 use std::fmt::Debug;
-use std::path::Path;
 
 pub use memory::MemoryStore;
 pub use redb_store::RedbStore;
 
-use crate::{Error, Result};
+use crate::Result;
 
 /// Values read by [`Store::get_many`], aligned with the keys asked for.
 pub type ManyValues = Result<Vec<Option<Vec<u8>>>>;
@@ -190,40 +189,6 @@ pub trait Store: Send + Sync + Debug {
     }
 }
 
-/// Which backend to open, parsed from `memory` or `redb:PATH`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StoreSpec {
-    /// In-memory store (lost at exit).
-    Memory,
-    /// redb database file.
-    Redb(std::path::PathBuf),
-}
-
-impl StoreSpec {
-    /// Parses `memory`, `redb:PATH`, or a bare path (redb).
-    ///
-    /// # Errors
-    /// [`Error::Config`] on an empty spec.
-    pub fn parse(s: &str) -> Result<Self> {
-        match s {
-            "" => Err(Error::Config("empty store spec (use memory or redb:PATH)".into())),
-            "memory" => Ok(StoreSpec::Memory),
-            _ => Ok(StoreSpec::Redb(s.strip_prefix("redb:").unwrap_or(s).into())),
-        }
-    }
-
-    /// Opens the store.
-    ///
-    /// # Errors
-    /// Engine failure opening or creating the database.
-    pub fn open(&self) -> Result<Box<dyn Store>> {
-        Ok(match self {
-            StoreSpec::Memory => Box::new(MemoryStore::new()),
-            StoreSpec::Redb(p) => Box::new(RedbStore::open(p)?),
-        })
-    }
-}
-
 /// Forwards every [`Store`] method through a smart pointer.
 macro_rules! forward_store {
     ($($ptr:ident)::+) => {
@@ -251,11 +216,3 @@ macro_rules! forward_store {
 }
 forward_store!(Box);
 forward_store!(std::sync::Arc);
-
-/// Opens a redb store at `path` (creating it), for callers that want the concrete type.
-///
-/// # Errors
-/// Engine failure.
-pub fn open_redb(path: &Path) -> Result<RedbStore> {
-    RedbStore::open(path)
-}

@@ -25,12 +25,12 @@ pub fn client_with<S: Store + 'static>(
     let mut client =
         Client::connect(MasterKey::generate().unwrap(), "t", InProcess::new(server, "t"), Tokenizer::default())
             .unwrap();
-    let terms: Vec<Terms> = msgs.iter().map(|m| m.terms(client.tokenizer())).collect();
+    let terms: Vec<Terms> = client.terms(msgs);
     let descriptors = descriptors.unwrap_or_else(|| {
         plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 1.0).into_iter().map(|(d, _)| d).collect()
     });
     client.create_schema(descriptors).unwrap();
-    client.add_messages(msgs, None).unwrap();
+    client.add_messages_with_terms(msgs, &terms, None).unwrap();
     let mut oracle = PlainIndex::new();
     for (i, t) in terms.iter().enumerate() {
         oracle.add(i as u32, t);
