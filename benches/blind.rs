@@ -115,18 +115,6 @@ fn envelopes(c: &mut Criterion) {
     g.finish();
 }
 
-fn print_environment() {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let flags = std::env::var("RUSTFLAGS").unwrap_or_default();
-    eprintln!("environment: cpu=\"{cpu}\" cores={cores} RUSTFLAGS=\"{flags}\" sseek={}", env!("CARGO_PKG_VERSION"));
-}
-
 /// Interleaved rounds of raw HMAC and token derivation on the same input;
 /// the median ratio is robust to the other core being busy.
 fn token_to_hmac_ratio() {
@@ -164,6 +152,10 @@ fn token_to_hmac_ratio() {
 }
 
 criterion_group!(benches, primitives, blind_tokens, envelopes);
+
+#[path = "common/mod.rs"]
+mod common;
+use common::print_environment;
 
 fn main() {
     print_environment();

@@ -277,20 +277,22 @@ impl<T: Transport> Client<T> {
     }
 }
 
-fn expect_ok(r: Response) -> Result<()> {
+pub(crate) fn expect_ok(r: Response) -> Result<()> {
     match r {
         Response::Ok => Ok(()),
         other => Err(unexpected(&other)),
     }
 }
 
-fn unexpected(r: &Response) -> Error {
+pub(crate) fn unexpected(r: &Response) -> Error {
     let kind = match r {
         Response::Ok => "Ok",
         Response::Documents(_) => "Documents",
         Response::BlindResult { .. } => "BlindResult",
         Response::Schema(_) => "Schema",
         Response::Stats(_) => "Stats",
+        Response::SseDescriptor(_) => "SseDescriptor",
+        Response::SseResult(_) => "SseResult",
         Response::Error { .. } => "Error",
     };
     Error::Protocol(format!("unexpected {kind} response"))

@@ -23,8 +23,10 @@ use crate::datasets;
 use crate::keys::MasterKey;
 use crate::message::{Field, Terms};
 use crate::oracle::PlainIndex;
+use crate::protocol::DocId;
 use crate::query::Query;
 use crate::server::Server;
+use crate::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, UpdateOp};
 use crate::store::{RedbStore, Store, Table};
 use crate::text::Tokenizer;
 use crate::transport::{InProcess, Transport};
@@ -49,6 +51,29 @@ pub struct DemoOptions {
     pub queries_per_index: usize,
     /// Show progress bars.
     pub progress: bool,
+    /// SSE variants to run next to the blind indexes (see [`SSE_VARIANTS`]).
+    pub schemes: Vec<String>,
+}
+
+/// The SSE variants the demo knows: every registered scheme, plus `2lev-rh`
+/// (2Lev response-hiding) and `pack-rh` (Pi_pack response-hiding).
+pub const SSE_VARIANTS: &[&str] = &["pibas", "pack", "2lev", "2lev-rh", "mitra", "diana", "pack-rh"];
+
+/// The scheme configuration of a demo variant name.
+///
+/// # Errors
+/// [`Error::Config`] for an unknown name.
+pub fn variant_config(name: &str) -> Result<SchemeConfig> {
+    let (scheme, rr) = match name.strip_suffix("-rh") {
+        Some(s) => (s, false),
+        None => (name, true),
+    };
+    if !sse::SCHEMES.contains(&scheme) {
+        return Err(Error::Config(format!("unknown SSE variant {name:?} (known: {})", SSE_VARIANTS.join(", "))));
+    }
+    let mut c = SchemeConfig::new(scheme, name);
+    c.response_revealing = rr;
+    Ok(c)
 }
 
 impl Default for DemoOptions {
@@ -62,6 +87,7 @@ impl Default for DemoOptions {
             min_values_per_token: 2.0,
             queries_per_index: 40,
             progress: true,
+            schemes: ["pibas", "pack", "2lev", "2lev-rh", "mitra", "diana"].map(String::from).to_vec(),
         }
     }
 }
@@ -103,6 +129,47 @@ pub struct WorkloadReport {
     pub bytes_received_per_query: f64,
 }
 
+/// Results for one SSE scheme variant over the whole workload.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SchemeReport {
+    /// Variant name: `pibas`, `pack`, `2lev`, `2lev-rh`, `mitra`, `diana`, ...
+    pub name: String,
+    /// Registered scheme name.
+    pub scheme: String,
+    /// Whether the index was built by updates (dynamic scheme) or one setup.
+    pub dynamic: bool,
+    /// Whether the server opens results (response-revealing).
+    pub response_revealing: bool,
+    /// Ids per entry or block.
+    pub block: u16,
+    /// (keyword, document) pairs indexed.
+    pub pairs: u64,
+    /// Seconds to encrypt the multimap (or run all updates), send and store it.
+    pub setup_seconds: f64,
+    /// Setup time per pair, microseconds.
+    pub setup_us_per_pair: f64,
+    /// Entries stored on the server (dictionary entries and array blocks).
+    pub entries: u64,
+    /// Server bytes of the entries (keys and values).
+    pub index_bytes: u64,
+    /// Queries run (the same workload as the blind indexes).
+    pub queries: usize,
+    /// Queries whose result differed from the oracle (must be 0).
+    pub mismatches: usize,
+    /// Results over all queries.
+    pub results: u64,
+    /// Mean end-to-end time per query, microseconds.
+    pub mean_query_us: f64,
+    /// Total query time divided by total results, microseconds.
+    pub us_per_result: f64,
+    /// Mean round trips per query (a boolean query searches each term).
+    pub round_trips_per_query: f64,
+    /// Mean bytes sent per query.
+    pub bytes_sent_per_query: f64,
+    /// Mean bytes received per query.
+    pub bytes_received_per_query: f64,
+}
+
 /// The demo's report (written by `--json`).
 #[derive(Debug, Clone, Serialize)]
 pub struct DemoReport {
@@ -131,6 +198,8 @@ pub struct DemoReport {
     pub indexes: Vec<WorkloadReport>,
     /// AND and OR query classes.
     pub boolean: Vec<WorkloadReport>,
+    /// One entry per SSE scheme variant, on the same workload.
+    pub sse: Vec<SchemeReport>,
 }
 
 impl DemoReport {
@@ -164,6 +233,28 @@ impl DemoReport {
                 r.bytes_sent_per_query,
                 r.bytes_received_per_query
             ));
+        }
+        if !self.sse.is_empty() {
+            s.push_str("\n| SSE scheme | setup s | µs/pair | entries | index bytes | queries | mismatches | results | mean query µs | µs/result | round trips/query | bytes out/in per query |\n");
+            s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            for r in &self.sse {
+                s.push_str(&format!(
+                    "| {} | {:.2} | {:.3} | {} | {} | {} | {} | {} | {:.0} | {:.3} | {:.2} | {:.0} / {:.0} |\n",
+                    r.name,
+                    r.setup_seconds,
+                    r.setup_us_per_pair,
+                    r.entries,
+                    r.index_bytes,
+                    r.queries,
+                    r.mismatches,
+                    r.results,
+                    r.mean_query_us,
+                    r.us_per_result,
+                    r.round_trips_per_query,
+                    r.bytes_sent_per_query,
+                    r.bytes_received_per_query
+                ));
+            }
         }
         s.push_str(&format!(
             "\ntotal: {} queries, {} mismatches, {} false positives filtered\n",
@@ -274,13 +365,38 @@ pub fn run_with_store<S: Store + 'static>(
     }
     pb.finish_and_clear();
     let stats = client.server_stats()?;
+
+    let state_tmp;
+    let state_dir = match &opts.store_dir {
+        Some(d) => d.clone(),
+        None => {
+            state_tmp = tempfile::tempdir().map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            state_tmp.path().to_owned()
+        }
+    };
+    let all_queries: Vec<&Query> = workload.iter().flat_map(|(_, qs)| qs).collect();
+    let expected: Vec<Vec<DocId>> =
+        all_queries.iter().map(|q| Ok(oracle.eval(q, &specs)?.iter().collect())).collect::<Result<_>>()?;
+    let ids: Vec<DocId> = (0..n).map(|i| DocId::try_from(i).unwrap_or(DocId::MAX)).collect();
+    let docs: Vec<(DocId, &Terms)> = ids.iter().copied().zip(&terms).collect();
+    let mut sse_reports = Vec::new();
+    let mut db: Option<MultiMap> = None;
+    for name in &opts.schemes {
+        let mut config = variant_config(name)?;
+        config.state_path = Some(state_dir.join(format!("{name}.state")));
+        let r = run_scheme(&server, opts, &config, &docs, &specs, &mut db, &all_queries, &expected)?;
+        sse_reports.push(r);
+    }
+
     let all = indexes.iter().chain(&boolean);
+    let sse_mismatches: usize = sse_reports.iter().map(|r| r.mismatches).sum();
+    let sse_queries: usize = sse_reports.iter().map(|r| r.queries).sum();
     Ok(DemoReport {
         dataset: corpus.name,
         documents: n,
         skipped: corpus.skipped.len(),
-        queries: all.clone().map(|r| r.queries).sum(),
-        mismatches: all.clone().map(|r| r.mismatches).sum(),
+        queries: all.clone().map(|r| r.queries).sum::<usize>() + sse_queries,
+        mismatches: all.clone().map(|r| r.mismatches).sum::<usize>() + sse_mismatches,
         false_positives_filtered: all.map(|r| r.false_positives_filtered).sum(),
         store: store_label,
         setup_seconds,
@@ -288,7 +404,88 @@ pub fn run_with_store<S: Store + 'static>(
         index_bytes: stats.posting_bytes,
         indexes,
         boolean,
+        sse: sse_reports,
     })
+}
+
+/// Builds one SSE variant over the corpus (one setup, or updates in ingest
+/// chunks for a dynamic scheme) and runs the whole workload against it.
+#[allow(clippy::too_many_arguments)]
+fn run_scheme<S: Store + 'static>(
+    server: &Arc<Server<S>>,
+    opts: &DemoOptions,
+    config: &SchemeConfig,
+    docs: &[(DocId, &Terms)],
+    specs: &[IndexSpec],
+    db: &mut Option<MultiMap>,
+    queries: &[&Query],
+    expected: &[Vec<DocId>],
+) -> Result<SchemeReport> {
+    let master = MasterKey::generate()?;
+    let scheme = sse::open_client(&master, &opts.tenant, config)?;
+    let dynamic = matches!(scheme, SchemeClient::Dynamic(_));
+    let descriptor = scheme.descriptor().clone();
+    let mut index = SseIndex::create(InProcess::new(Arc::clone(server), &opts.tenant), scheme)?;
+    let label: &'static str = if dynamic { "sse updates" } else { "sse setup" };
+    let started;
+    let pairs;
+    if dynamic {
+        let pb = bar(opts.progress, docs.len() as u64, label);
+        started = Instant::now();
+        let mut n = 0;
+        for chunk in docs.chunks(crate::client::INGEST_CHUNK) {
+            let updates = sse::updates_of(chunk, specs, UpdateOp::Add);
+            n += updates.len();
+            index.update(&updates)?;
+            pb.inc(chunk.len() as u64);
+        }
+        pb.finish_and_clear();
+        pairs = n;
+    } else {
+        let db = db.get_or_insert_with(|| sse::multimap(docs, specs));
+        pairs = sse::pair_count(db);
+        started = Instant::now();
+        index.setup(db)?;
+    }
+    let setup_seconds = started.elapsed().as_secs_f64();
+    let st = server.store().stats(Table::Entries, &sse::server::instance_prefix(&opts.tenant, &config.instance))?;
+
+    let pb = bar(opts.progress, queries.len() as u64, "sse queries");
+    let before = index.traffic();
+    let mut r = SchemeReport {
+        name: config.instance.clone(),
+        scheme: descriptor.scheme.clone(),
+        dynamic,
+        response_revealing: descriptor.response_revealing,
+        block: descriptor.block,
+        pairs: pairs as u64,
+        setup_seconds,
+        setup_us_per_pair: setup_seconds * 1e6 / pairs.max(1) as f64,
+        entries: st.entries,
+        index_bytes: st.bytes,
+        queries: queries.len(),
+        ..Default::default()
+    };
+    let mut total_us = 0.0;
+    for (q, want) in queries.iter().zip(expected) {
+        let t = Instant::now();
+        let got = index.search(q)?;
+        total_us += t.elapsed().as_secs_f64() * 1e6;
+        if &got != want {
+            r.mismatches += 1;
+        }
+        r.results += got.len() as u64;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let traffic = index.traffic() - before;
+    let nq = queries.len().max(1) as f64;
+    r.mean_query_us = total_us / nq;
+    r.us_per_result = total_us / r.results.max(1) as f64;
+    r.round_trips_per_query = traffic.round_trips as f64 / nq;
+    r.bytes_sent_per_query = traffic.bytes_sent as f64 / nq;
+    r.bytes_received_per_query = traffic.bytes_received as f64 / nq;
+    Ok(r)
 }
 
 fn run_class<T: Transport>(

@@ -113,6 +113,20 @@ pub enum Error {
     /// A configuration value is out of range.
     #[error("invalid configuration: {0}")]
     Config(String),
+
+    /// A client state file cannot be used: under another key or instance,
+    /// modified, truncated or malformed. The file is left as it was.
+    #[error("client state file {path}: {reason}")]
+    StateFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A named resource (an SSE instance, say) does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
 impl Error {

@@ -14,6 +14,7 @@
 //! | [`text`], [`message`] | client | keyword extraction, messages and their fields |
 //! | [`envelope`] | client | AES-SIV sealing with tenant and id as associated data |
 //! | [`blind`] | both | blind indexes: [`blind::client`], [`blind::server`], [`blind::planner`] |
+//! | [`sse`] | both | SSE schemes Pi_bas, Pi_pack, 2Lev, Mitra, Diana: client halves, server halves, one API |
 //! | [`query`] | client | boolean queries, parsing, client-side filtering |
 //! | [`protocol`] | boundary | every message that crosses it; no keys, no plaintext |
 //! | [`transport`] | boundary | in-process transport (HTTP comes with `sseek serve`) |
@@ -55,6 +56,7 @@ pub mod oracle;
 pub mod protocol;
 pub mod query;
 pub mod server;
+pub mod sse;
 pub mod store;
 pub mod text;
 pub mod transport;

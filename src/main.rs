@@ -30,7 +30,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Encrypt a corpus, build blind indexes in the embedded store, run a query workload and check it against a plaintext index.
+    /// Encrypt a corpus, build blind indexes and every SSE scheme in the embedded store, run a query workload and check it against a plaintext index.
     Demo {
         /// `spamassassin` (shipped), `synthetic:N[:SEED]`, a directory of mail files, a .jsonl or a .tar.gz.
         #[arg(long, default_value = datasets::SPAMASSASSIN)]
@@ -50,6 +50,10 @@ enum Command {
         /// Single-value queries per index.
         #[arg(long, default_value_t = 40)]
         queries: usize,
+        /// SSE variants to run next to the blind indexes, comma-separated
+        /// (pibas, pack, 2lev, 2lev-rh, mitra, diana, pack-rh); `none` for blind indexes only.
+        #[arg(long, default_value = "pibas,pack,2lev,2lev-rh,mitra,diana")]
+        schemes: String,
     },
     /// Create a new master key file.
     Keygen {
@@ -137,13 +141,22 @@ fn open_client(key: &std::path::Path, store: &std::path::Path, tenant: &str) -> 
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Demo { dataset, store, json, seed, fp_budget, queries } => {
+        Command::Demo { dataset, store, json, seed, fp_budget, queries, schemes } => {
+            let schemes: Vec<String> = if schemes == "none" {
+                Vec::new()
+            } else {
+                schemes.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+            };
+            for s in &schemes {
+                demo::variant_config(s)?;
+            }
             let opts = DemoOptions {
                 dataset,
                 store_dir: store,
                 seed,
                 max_false_positives: fp_budget,
                 queries_per_index: queries,
+                schemes,
                 ..Default::default()
             };
             let report = demo::run(&opts)?;

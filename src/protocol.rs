@@ -125,6 +125,113 @@ pub struct Schema {
     pub next_doc_id: DocId,
 }
 
+/// A 16-byte pseudorandom dictionary label of an SSE scheme.
+pub type Label = [u8; 16];
+
+/// Where an SSE entry lives on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum EntryLocation {
+    /// A dictionary entry under a pseudorandom label.
+    Dictionary(Label),
+    /// A slot of the scheme's array (2Lev), at a position chosen at random by the client.
+    Array(u32),
+}
+
+/// One encrypted SSE index entry: a location and an opaque value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptedEntry {
+    /// Where the entry goes.
+    pub location: EntryLocation,
+    /// The encrypted value.
+    pub value: Vec<u8>,
+}
+
+/// Public description of an SSE index instance: which scheme and its public
+/// parameters. The server keeps it so every device uses the same layout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SseDescriptor {
+    /// Instance name, chosen by the client (e.g. `pack`).
+    pub instance: String,
+    /// Scheme name, one of [`crate::sse::SCHEMES`].
+    pub scheme: String,
+    /// Document ids per entry or block (1 for Pi_bas and the dynamic schemes).
+    pub block: u16,
+    /// Whether the server learns result ids (response-revealing) or returns
+    /// encrypted values for the client to open (response-hiding).
+    pub response_revealing: bool,
+}
+
+/// One seed of a GGM tree node, as Diana's constrained search token carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GgmNode {
+    /// Depth below the root (0 is the root; leaves are at the tree height).
+    pub depth: u8,
+    /// Index of the node among those of its depth, left to right.
+    pub index: u32,
+    /// The node's seed.
+    pub seed: [u8; 16],
+}
+
+/// What a client sends to search one keyword. Each variant carries per-keyword
+/// pseudorandom values derived on the client; never a master or scheme key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SearchToken {
+    /// Pi_bas and Pi_pack: the keyword's label key and, when the instance is
+    /// response-revealing, its value key.
+    Dictionary {
+        /// Per-keyword key of the entry labels.
+        label_key: [u8; 16],
+        /// Per-keyword key of the entry values (response-revealing only).
+        value_key: Option<[u8; 16]>,
+    },
+    /// 2Lev: label key, key of the dictionary value and pointer blocks, and
+    /// (response-revealing only) key of the id blocks.
+    TwoLevel {
+        /// Per-keyword key of the dictionary label.
+        label_key: [u8; 16],
+        /// Per-keyword key of the dictionary value and the pointer blocks.
+        pointer_key: [u8; 16],
+        /// Per-keyword key of the id blocks (response-revealing only).
+        leaf_key: Option<[u8; 16]>,
+    },
+    /// Mitra: the addresses of every update of the keyword so far.
+    Addresses(Vec<Label>),
+    /// Diana: GGM nodes covering leaves `0..count` and the keyword's hash key.
+    Ggm {
+        /// The covering nodes.
+        nodes: Vec<GgmNode>,
+        /// Number of leaves covered (updates of the keyword).
+        count: u32,
+        /// Per-keyword key of labels and masks derived from the leaves.
+        hash_key: [u8; 16],
+    },
+}
+
+/// The server's answer to an SSE search.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SearchResult {
+    /// Response-revealing schemes: the matching ids (for dynamic schemes, the
+    /// decrypted update records, see the scheme).
+    Ids(Vec<DocId>),
+    /// Response-hiding schemes and Mitra: encrypted values, in the order the token asked for them.
+    Values(Vec<Vec<u8>>),
+}
+
+impl SearchResult {
+    /// Number of ids or values in the result.
+    pub fn len(&self) -> usize {
+        match self {
+            SearchResult::Ids(v) => v.len(),
+            SearchResult::Values(v) => v.len(),
+        }
+    }
+
+    /// Whether the result is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A request from client to server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -149,6 +256,27 @@ pub enum Request {
     Sync,
     /// Storage statistics.
     Stats,
+    /// Registers an SSE index instance (idempotent for an identical descriptor).
+    SseCreate(SseDescriptor),
+    /// Reads the descriptor of an SSE instance.
+    SseDescribe {
+        /// Instance name.
+        instance: String,
+    },
+    /// Stores SSE entries: a chunk of a static setup, or dynamic updates.
+    SseInsert {
+        /// Instance name.
+        instance: String,
+        /// The entries.
+        entries: Vec<EncryptedEntry>,
+    },
+    /// Searches an SSE instance with a keyword's token.
+    SseSearch {
+        /// Instance name.
+        instance: String,
+        /// The token.
+        token: SearchToken,
+    },
 }
 
 /// Storage figures reported by the server.
@@ -162,6 +290,10 @@ pub struct ServerStats {
     pub posting_lists: u64,
     /// Bytes of posting lists (keys and serialized bitmaps).
     pub posting_bytes: u64,
+    /// Number of SSE entries (all instances).
+    pub sse_entries: u64,
+    /// Bytes of SSE entries (keys and values).
+    pub sse_bytes: u64,
 }
 
 /// A response from server to client.
@@ -183,6 +315,10 @@ pub enum Response {
     Schema(Option<Schema>),
     /// Storage statistics.
     Stats(ServerStats),
+    /// An SSE instance's descriptor, if it exists.
+    SseDescriptor(Option<SseDescriptor>),
+    /// Result of an SSE search.
+    SseResult(SearchResult),
     /// The request was rejected. `code` follows HTTP status semantics.
     Error {
         /// HTTP-style status code (400 malformed, 404 not found, 413 too large, 422 wrong version, 500 server).

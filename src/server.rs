@@ -11,6 +11,7 @@ use roaring::RoaringBitmap;
 
 use crate::blind::server as blind;
 use crate::protocol::{self, DocId, EncryptedDocument, Request, Response, Schema, ServerStats};
+use crate::sse::server as sse;
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
 
@@ -125,15 +126,33 @@ impl<S: Store> Server<S> {
                 self.store.sync()?;
                 Ok(Response::Ok)
             }
+            Request::SseCreate(descriptor) => {
+                sse::create(&self.store, tenant, &descriptor)?;
+                Ok(Response::Ok)
+            }
+            Request::SseDescribe { instance } => {
+                Ok(Response::SseDescriptor(sse::describe(&self.store, tenant, &instance)?))
+            }
+            Request::SseInsert { instance, entries } => {
+                check_batch(entries.len())?;
+                sse::insert(&self.store, tenant, &instance, entries)?;
+                Ok(Response::Ok)
+            }
+            Request::SseSearch { instance, token } => {
+                Ok(Response::SseResult(sse::search(&self.store, tenant, &instance, &token)?))
+            }
             Request::Stats => {
                 let prefix = keyspace(tenant);
                 let d = self.store.stats(Table::Documents, &prefix)?;
                 let p = self.store.stats(Table::Postings, &prefix)?;
+                let e = self.store.stats(Table::Entries, &prefix)?;
                 Ok(Response::Stats(ServerStats {
                     documents: d.entries,
                     document_bytes: d.bytes,
                     posting_lists: p.entries,
                     posting_bytes: p.bytes,
+                    sse_entries: e.entries,
+                    sse_bytes: e.bytes,
                 }))
             }
         }
@@ -158,6 +177,7 @@ impl<S: Store> Server<S> {
 fn error_response(e: &Error) -> Response {
     let code = match e {
         Error::ProtocolVersion { .. } => 422,
+        Error::NotFound(_) => 404,
         Error::DataCorruption { .. } | Error::Store(_) | Error::Io { .. } => 500,
         _ => 400,
     };

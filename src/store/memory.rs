@@ -1,13 +1,18 @@
-//! In-memory backend: ordered maps behind a read-write lock.
+//! In-memory backend: hash maps behind a read-write lock.
+//!
+//! Hash maps, not ordered maps, because point reads dominate every search
+//! path: a `BTreeMap<Vec<u8>, _>` chases a heap pointer per key comparison,
+//! which measured about 3 µs per lookup at 1.8 million SSE entries, against
+//! well under 1 µs for a hash map. Prefix scans (statistics, tests) collect
+//! the matching keys and sort them, so they still visit in key order.
 
-use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::collections::HashMap;
 use std::sync::RwLock;
 
-use super::{Store, Table, Visitor, WriteBatch, WriteOp};
+use super::{Store, Table, TableStats, Visitor, WriteBatch, WriteOp};
 use crate::{Error, Result};
 
-type Map = BTreeMap<Vec<u8>, Vec<u8>>;
+type Map = HashMap<Vec<u8>, Vec<u8>>;
 
 /// A [`Store`] in memory. Fast and lost at exit: for tests, benches and the
 /// in-process demo. `sync` is a no-op.
@@ -58,11 +63,24 @@ impl Store for MemoryStore {
 
     fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
         let t = self.read()?;
-        for (k, v) in t[table.index()].range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded)) {
-            if !k.starts_with(prefix) || !visit(k, v)? {
+        let mut hits: Vec<(&Vec<u8>, &Vec<u8>)> =
+            t[table.index()].iter().filter(|(k, _)| k.starts_with(prefix)).collect();
+        hits.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (k, v) in hits {
+            if !visit(k, v)? {
                 break;
             }
         }
         Ok(())
+    }
+
+    fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {
+        let t = self.read()?;
+        let mut s = TableStats::default();
+        for (k, v) in t[table.index()].iter().filter(|(k, _)| k.starts_with(prefix)) {
+            s.entries += 1;
+            s.bytes += (k.len() + v.len()) as u64;
+        }
+        Ok(s)
     }
 }

@@ -11,16 +11,19 @@
 //!   commit costs milliseconds on every engine.
 //! - Reads of missing keys return `Ok(None)`, never an error.
 //!
-//! Backends: [`MemoryStore`] (tests, benches) and [`RedbStore`] (the embedded
-//! default). Every backend passes [`conformance`], the shared suite.
+//! Backends: [`MemoryStore`] (tests, benches), [`RedbStore`] (the embedded
+//! default) and [`PostgresStore`] (multi-user deployments). Every backend
+//! passes [`conformance`], the shared suite.
 
 pub mod conformance;
 mod memory;
+mod postgres;
 mod redb_store;
 
 use std::fmt::Debug;
 
 pub use memory::MemoryStore;
+pub use postgres::PostgresStore;
 pub use redb_store::RedbStore;
 
 use crate::Result;

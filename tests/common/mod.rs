@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use proptest::prelude::*;
+use sseek::query::Query;
+
 use sseek::blind::{default_index_specs, planner::plan_for_corpus};
 use sseek::client::Client;
 use sseek::keys::MasterKey;
@@ -36,4 +39,46 @@ pub fn client_with<S: Store + 'static>(
         oracle.add(i as u32, t);
     }
     (client, oracle)
+}
+
+pub const WORDS: &[&str] =
+    &["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"];
+pub const USERS: &[&str] = &["ann@x.example", "bob@x.example", "cy@y.example", "dee@y.example"];
+pub const DAYS: &[&str] = &["2026-01-01", "2026-01-02", "2026-02-01"];
+
+pub fn message() -> impl Strategy<Value = Message> {
+    (
+        0..USERS.len(),
+        proptest::collection::vec(0..USERS.len(), 0..3),
+        proptest::collection::vec(0..WORDS.len(), 0..3),
+        0..DAYS.len(),
+        proptest::collection::vec(0..WORDS.len(), 0..8),
+    )
+        .prop_map(|(f, to, subj, d, body)| Message {
+            from: USERS[f].to_uppercase(), // normalization must make this match lowercase queries
+            to: to.into_iter().map(|i| USERS[i].to_owned()).collect(),
+            subject: subj.into_iter().map(|i| WORDS[i]).collect::<Vec<_>>().join(" "),
+            date: format!("{}T08:00:00Z", DAYS[d]),
+            body: body.into_iter().map(|i| WORDS[i].to_uppercase()).collect::<Vec<_>>().join(", "),
+        })
+}
+
+pub fn term() -> impl Strategy<Value = Query> {
+    prop_oneof![
+        (0..WORDS.len() + 1).prop_map(|i| Query::term("body", &[WORDS.get(i).copied().unwrap_or("absentword")])),
+        (0..WORDS.len()).prop_map(|i| Query::term("subject", &[WORDS[i]])),
+        (0..USERS.len()).prop_map(|i| Query::term("from", &[USERS[i]])),
+        (0..USERS.len()).prop_map(|i| Query::term("to", &[USERS[i]])),
+        (0..DAYS.len()).prop_map(|i| Query::term("day", &[DAYS[i]])),
+        (0..USERS.len(), 0..DAYS.len()).prop_map(|(u, d)| Query::term("from+day", &[USERS[u], DAYS[d]])),
+    ]
+}
+
+pub fn query() -> impl Strategy<Value = Query> {
+    term().prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 1..4).prop_map(Query::And),
+            proptest::collection::vec(inner, 1..4).prop_map(Query::Or),
+        ]
+    })
 }

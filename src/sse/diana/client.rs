@@ -1,0 +1,173 @@
+//! Client half of Diana: per-keyword counters, update entries, constrained
+//! search keys, and the sealed state file.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::keys::MasterKey;
+use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
+use crate::sse::diana::ggm;
+use crate::sse::diana::server::MAX_COUNT;
+use crate::sse::keys::{KeywordKeys, KeywordPrf};
+use crate::sse::state::StateFile;
+use crate::sse::{DynamicScheme, SchemeConfig, Update, UpdateOp};
+use crate::{Error, Result};
+
+/// Batches of at least this many updates are encrypted in parallel.
+const PARALLEL_UPDATES: usize = 256;
+
+/// What the state file holds: the number of adds so far per keyword.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    counters: HashMap<Vec<u8>, u32>,
+}
+
+/// The client half of Diana (add-only, forward private).
+#[derive(Debug)]
+pub struct Diana {
+    descriptor: SseDescriptor,
+    prf: KeywordPrf,
+    state: State,
+    file: Option<(StateFile, PathBuf)>,
+}
+
+impl Diana {
+    /// Derives the instance keys and loads the counters from
+    /// `config.state_path` if that file exists (a missing file is a fresh
+    /// instance).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a response-hiding configuration (Diana as
+    /// implemented is response-revealing only); [`Error::StateFile`] for a
+    /// state file of another key or instance, or a damaged one; key label errors.
+    pub fn open(master: &MasterKey, tenant: &str, config: &SchemeConfig) -> Result<Self> {
+        if !config.response_revealing {
+            return Err(Error::Config("Diana is response-revealing only (the server opens the ids)".into()));
+        }
+        let prf = KeywordPrf::new(master, tenant, "diana", &config.instance, "keyword", config.key_version)?;
+        let file = match &config.state_path {
+            Some(path) => {
+                Some((StateFile::new(master, tenant, "diana", &config.instance, config.key_version)?, path.clone()))
+            }
+            None => None,
+        };
+        let state = match &file {
+            Some((f, path)) => match f.load::<State>(path)? {
+                Some(state) => {
+                    if state.counters.values().any(|&c| c > MAX_COUNT) {
+                        return Err(Error::StateFile {
+                            path: path.clone(),
+                            reason: format!("a counter exceeds the limit of {MAX_COUNT}"),
+                        });
+                    }
+                    state
+                }
+                None => State::default(),
+            },
+            None => State::default(),
+        };
+        let descriptor = SseDescriptor {
+            instance: config.instance.clone(),
+            scheme: "diana".to_owned(),
+            block: 1,
+            response_revealing: true,
+        };
+        Ok(Diana { descriptor, prf, state, file })
+    }
+
+    /// Number of adds of `keyword` so far (the count its next token covers).
+    pub fn count(&self, keyword: &[u8]) -> u32 {
+        self.state.counters.get(keyword).copied().unwrap_or(0)
+    }
+
+    /// Number of keywords with at least one add.
+    pub fn keywords(&self) -> usize {
+        self.state.counters.len()
+    }
+}
+
+/// The entry of the add of `id` as update `counter` of a keyword with `keys`.
+fn entry(keys: &KeywordKeys, counter: u32, id: DocId) -> EncryptedEntry {
+    let (label, mask) = ggm::leaf_outputs(&ggm::leaf(&keys.first, counter), &keys.second);
+    let value = id.to_le_bytes().iter().zip(mask).map(|(b, m)| b ^ m).collect();
+    EncryptedEntry { location: EntryLocation::Dictionary(label), value }
+}
+
+impl DynamicScheme for Diana {
+    fn descriptor(&self) -> &SseDescriptor {
+        &self.descriptor
+    }
+
+    fn supports_delete(&self) -> bool {
+        false
+    }
+
+    /// Counters are assigned in update order. The batch is checked whole
+    /// before any counter moves: a delete or an exhausted counter fails it
+    /// with the state unchanged.
+    fn update(&mut self, updates: &[Update]) -> Result<Vec<EncryptedEntry>> {
+        if updates.iter().any(|u| u.op == UpdateOp::Delete) {
+            return Err(Error::Config(
+                "Diana is add-only: deletes are not supported (Diana_del is not implemented)".into(),
+            ));
+        }
+        // Sequential pass: one slot per distinct keyword, a counter per update.
+        let mut slot_of: HashMap<&[u8], usize> = HashMap::new();
+        let mut slots: Vec<(&[u8], u32)> = Vec::new();
+        let mut assigned: Vec<(usize, u32)> = Vec::with_capacity(updates.len());
+        for u in updates {
+            let slot = *slot_of.entry(&u.keyword).or_insert_with(|| {
+                slots.push((&u.keyword, self.count(&u.keyword)));
+                slots.len() - 1
+            });
+            let next = &mut slots[slot].1;
+            if *next >= MAX_COUNT {
+                return Err(Error::Config(format!(
+                    "a Diana keyword reached the limit of {MAX_COUNT} adds (the server refuses larger searches)"
+                )));
+            }
+            assigned.push((slot, *next));
+            *next += 1;
+        }
+        // Parallel pass: keyword keys once per keyword, then one leaf per update.
+        let entries = if updates.len() >= PARALLEL_UPDATES {
+            let keys: Vec<KeywordKeys> = slots.par_iter().map(|(k, _)| self.prf.keys(k)).collect();
+            updates.par_iter().zip(&assigned).map(|(u, &(s, c))| entry(&keys[s], c, u.id)).collect()
+        } else {
+            let keys: Vec<KeywordKeys> = slots.iter().map(|(k, _)| self.prf.keys(k)).collect();
+            updates.iter().zip(&assigned).map(|(u, &(s, c))| entry(&keys[s], c, u.id)).collect()
+        };
+        for (k, c) in slots {
+            self.state.counters.insert(k.to_vec(), c);
+        }
+        Ok(entries)
+    }
+
+    fn token(&self, keyword: &[u8]) -> Option<SearchToken> {
+        let count = self.count(keyword);
+        if count == 0 {
+            return None;
+        }
+        let keys = self.prf.keys(keyword);
+        Some(SearchToken::Ggm { nodes: ggm::cover(&keys.first, count), count, hash_key: keys.second })
+    }
+
+    fn resolve(&mut self, _keyword: &[u8], result: SearchResult) -> Result<Vec<DocId>> {
+        let SearchResult::Ids(mut ids) = result else {
+            return Err(Error::Protocol("a Diana answer carries ids, not encrypted values".into()));
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    fn save_state(&self) -> Result<()> {
+        match &self.file {
+            Some((f, path)) => f.save(path, &self.state),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Client-only key material of SSE schemes: one HMAC-SHA256 key per scheme
+//! instance and role, and the per-keyword keys derived from it.
+//!
+//! Server modules never import this module: what they see of a keyword key is
+//! the 16 bytes a [`crate::protocol::SearchToken`] carries.
+
+use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::keys::{KeyLabel, MasterKey, Purpose};
+use crate::{Error, Result};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// A pair of 16-byte per-keyword keys: `first` and `second` halves of
+/// `HMAC-SHA256(scheme key, keyword)`. Zeroized on drop.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct KeywordKeys {
+    /// First half (schemes use it as the label key).
+    pub first: [u8; 16],
+    /// Second half (schemes use it as the value key).
+    pub second: [u8; 16],
+}
+
+impl fmt::Debug for KeywordKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeywordKeys(<redacted>)")
+    }
+}
+
+/// The PRF from keywords to [`KeywordKeys`] for one scheme instance and role.
+#[derive(Clone)]
+pub struct KeywordPrf {
+    /// Keyed once, cloned per keyword (re-keying costs about half an HMAC).
+    mac: HmacSha256,
+}
+
+impl fmt::Debug for KeywordPrf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeywordPrf(<keyed>)")
+    }
+}
+
+impl KeywordPrf {
+    /// Derives the key for `role` of `instance` (label: tenant, `sse:<scheme>`,
+    /// `<instance>/<role>`, purpose `sse`, `key_version`).
+    ///
+    /// # Errors
+    /// [`Error::KeyLabel`] for over-long names.
+    pub fn new(
+        master: &MasterKey,
+        tenant: &str,
+        scheme: &str,
+        instance: &str,
+        role: &str,
+        key_version: u32,
+    ) -> Result<Self> {
+        let label =
+            KeyLabel::new(tenant, &format!("sse:{scheme}"), &format!("{instance}/{role}"), Purpose::Sse, key_version)?;
+        let key = master.derive_32(&label);
+        let mac = <HmacSha256 as KeyInit>::new_from_slice(key.expose()).map_err(|e| Error::Crypto(e.to_string()))?;
+        Ok(KeywordPrf { mac })
+    }
+
+    /// The keys of one keyword.
+    pub fn keys(&self, keyword: &[u8]) -> KeywordKeys {
+        let mut mac = self.mac.clone();
+        mac.update(keyword);
+        let mut out: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut k = KeywordKeys { first: [0; 16], second: [0; 16] };
+        k.first.copy_from_slice(&out[..16]);
+        k.second.copy_from_slice(&out[16..]);
+        out.zeroize();
+        k
+    }
+}

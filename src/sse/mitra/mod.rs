@@ -1,0 +1,406 @@
+//! Mitra (Ghareh Chamani, Papadopoulos, Papamanthou, Jalili, "New
+//! Constructions for Forward and Backward Private Symmetric Searchable
+//! Encryption", CCS 2018): dynamic SSE with adds and deletes, forward private
+//! and Type-II backward private, from symmetric primitives only. Note:
+//! `papers/mitra.md`.
+//!
+//! **Construction.** The client keeps `FileCnt[w]`, the number of updates of
+//! keyword `w` so far. Update `(op, w, id)`: `c = ++FileCnt[w]`, address
+//! `G(w, c, 0)`, value `(id || op) XOR G(w, c, 1)`; the server stores
+//! `D[address] = value`. Search `w`: the client sends the addresses
+//! `G(w, i, 0)` for `i = 1..=FileCnt[w]`; the server returns the value under
+//! each (empty if it holds none), in the same order; the client opens value
+//! `i` with `G(w, i, 1)` and replays the updates in order (an add inserts the
+//! id, a delete removes it). Deletions are never applied on the server.
+//!
+//! Our `G`: per-keyword keys `(K1, K2) = HMAC-SHA256(K, w)` split in halves
+//! ([`crate::sse::keys::KeywordPrf`]); address `AES_K1(label block c)`; pad
+//! `AES-CTR_K2(value domain, nonce c)`. A value is 5 bytes: the id as u32
+//! little-endian and the operation byte (0 add, 1 delete), XORed with the pad.
+//!
+//! **Leakage** (standard terms, as declared in the paper note):
+//! - L_update: nothing beyond the fact that an update happened (one fresh
+//!   pseudorandom address and a 5-byte ciphertext; not even add versus
+//!   delete). The address of a future update is not computable from any
+//!   earlier token, so updates are unlinkable to earlier searches: **forward
+//!   privacy**.
+//! - L_search = `(sp(w), TimeDB(w), Updates(w))` in the backward-privacy
+//!   terms of Bost, Minaud, Ohrimenko: the search pattern (a repeated search
+//!   sends a list that extends the earlier one), the number of updates `a_w`
+//!   of the keyword (the token length) and which stored entries those
+//!   updates are, hence when each happened. The protocol shows the server
+//!   neither the ids nor which updates are deletes (the ids of `TimeDB(w)`
+//!   reach it only when the client fetches documents): **Type-II backward
+//!   privacy**.
+//! - The client learns the result; the server learns no result ids (it
+//!   returns encrypted values), so Mitra is response-hiding.
+//!
+//! **Cost.** Update: O(1), one HMAC per distinct keyword of a batch, two AES
+//! blocks per update, 16-byte address plus 5-byte value on the wire. Search:
+//! O(a_w) addresses up and values down, one round trip, where `a_w` counts
+//! every update of `w` (adds and deletes). Client storage: one counter per
+//! keyword. Deleted entries are never removed (no cleanup, see the paper
+//! note), so `a_w` only grows.
+
+pub mod client;
+pub mod server;
+
+pub use client::Mitra;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet, HashSet};
+    use std::sync::Arc;
+
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::*;
+    use crate::keys::MasterKey;
+    use crate::protocol::{DocId, EntryLocation, Label, SearchResult, SearchToken};
+    use crate::server::Server;
+    use crate::sse::server::EntryReader;
+    use crate::sse::{self, DynamicScheme, Keyword, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
+    use crate::store::{MemoryStore, RedbStore, Store, Table, WriteBatch};
+    use crate::transport::{InProcess, Transport};
+    use crate::{Error, Result};
+
+    const TENANT: &str = "t";
+    const INSTANCE: &str = "m";
+
+    fn kw(v: &str) -> Keyword {
+        sse::keyword("body", &[v])
+    }
+
+    fn add(k: &str, id: DocId) -> Update {
+        Update { op: UpdateOp::Add, keyword: kw(k), id }
+    }
+
+    fn del(k: &str, id: DocId) -> Update {
+        Update { op: UpdateOp::Delete, keyword: kw(k), id }
+    }
+
+    fn config(state: Option<std::path::PathBuf>) -> SchemeConfig {
+        let mut c = SchemeConfig::new("mitra", INSTANCE);
+        c.state_path = state;
+        c
+    }
+
+    fn memory_index(master: &MasterKey) -> (Arc<Server<MemoryStore>>, SseIndex<InProcess<MemoryStore>>) {
+        let server = Arc::new(Server::new(MemoryStore::new()));
+        let scheme = sse::open_client(master, TENANT, &config(None)).unwrap();
+        let index = SseIndex::create(InProcess::new(server.clone(), TENANT), scheme).unwrap();
+        (server, index)
+    }
+
+    /// The addresses a search for `k` would send.
+    fn addresses<T: Transport>(index: &SseIndex<T>, k: &str) -> Vec<Label> {
+        let SchemeClient::Dynamic(d) = index.scheme() else { panic!("Mitra is dynamic") };
+        match d.token(&kw(k)) {
+            Some(SearchToken::Addresses(a)) => a,
+            other => panic!("unexpected token {other:?}"),
+        }
+    }
+
+    fn put_raw(store: &dyn Store, address: Label, value: Vec<u8>) {
+        let key = EntryReader::new(store, TENANT, INSTANCE).key(&EntryLocation::Dictionary(address));
+        let mut batch = WriteBatch::new();
+        batch.put(Table::Entries, key, value);
+        store.write(batch).unwrap();
+    }
+
+    #[test]
+    fn scheme_is_registered_dynamic_and_response_hiding() {
+        let master = MasterKey::generate().unwrap();
+        let client = sse::open_client(&master, TENANT, &config(None)).unwrap();
+        let SchemeClient::Dynamic(d) = &client else { panic!("Mitra must open as a dynamic scheme") };
+        assert!(d.supports_delete());
+        let desc = d.descriptor();
+        assert_eq!((desc.scheme.as_str(), desc.block, desc.response_revealing), ("mitra", 1, false));
+        let mut bad = config(None);
+        bad.block = Some(4);
+        assert!(matches!(Mitra::open(&master, TENANT, &bad), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn adds_deletes_and_re_adds() {
+        let master = MasterKey::generate().unwrap();
+        let (_server, mut index) = memory_index(&master);
+        index.update(&[add("a", 1), add("a", 2), add("b", 2), add("a", 9)]).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![1, 2, 9]);
+        assert_eq!(index.search_keyword(&kw("b")).unwrap(), vec![2]);
+
+        index.update(&[del("a", 1)]).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![2, 9]);
+        assert_eq!(index.search_keyword(&kw("b")).unwrap(), vec![2]);
+
+        // Re-add after delete; a delete of an absent id changes nothing.
+        index.update(&[add("a", 1), del("a", 40), del("b", 2)]).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![1, 2, 9]);
+        assert!(index.search_keyword(&kw("b")).unwrap().is_empty());
+
+        // Within one batch, order decides: add-then-delete is gone, delete-then-add stays.
+        index.update(&[add("c", 5), del("c", 5), del("c", 6), add("c", 6), add("c", 6)]).unwrap();
+        assert_eq!(index.search_keyword(&kw("c")).unwrap(), vec![6]);
+        index.update(&[del("c", 6)]).unwrap();
+        assert!(index.search_keyword(&kw("c")).unwrap().is_empty());
+        // Extreme ids round-trip (no id is reserved).
+        index.update(&[add("d", 0), add("d", DocId::MAX)]).unwrap();
+        assert_eq!(index.search_keyword(&kw("d")).unwrap(), vec![0, DocId::MAX]);
+    }
+
+    /// Random adds and deletes over a few keywords, large batches (parallel
+    /// path) and small ones, checked against a plaintext model after each batch.
+    #[test]
+    fn random_updates_match_a_plaintext_model() {
+        let master = MasterKey::generate().unwrap();
+        let (_server, mut index) = memory_index(&master);
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let words: Vec<String> = (0..12).map(|i| format!("w{i}")).collect();
+        let mut model: BTreeMap<String, BTreeSet<DocId>> = BTreeMap::new();
+        for round in 0..8 {
+            let n = if round % 3 == 0 { 9000 } else { rng.random_range(1..60) };
+            let mut batch = Vec::with_capacity(n);
+            for _ in 0..n {
+                // Skewed keyword choice, a small id range so deletes hit.
+                let w = &words[rng.random_range(0..words.len()).min(rng.random_range(0..words.len()))];
+                let id = rng.random_range(0..200);
+                let ids = model.entry(w.clone()).or_default();
+                if rng.random_bool(0.35) {
+                    ids.remove(&id);
+                    batch.push(del(w, id));
+                } else {
+                    ids.insert(id);
+                    batch.push(add(w, id));
+                }
+            }
+            index.update(&batch).unwrap();
+            for w in &words {
+                let want: Vec<DocId> = model.get(w).map(|s| s.iter().copied().collect()).unwrap_or_default();
+                assert_eq!(index.search_keyword(&kw(w)).unwrap(), want, "round {round} keyword {w}");
+            }
+        }
+    }
+
+    #[test]
+    fn never_updated_keyword_is_empty_without_a_round_trip() {
+        let master = MasterKey::generate().unwrap();
+        let (_server, mut index) = memory_index(&master);
+        index.update(&[add("a", 1)]).unwrap();
+        let before = index.traffic();
+        assert!(index.search_keyword(&kw("never")).unwrap().is_empty());
+        assert_eq!(index.traffic(), before);
+        let SchemeClient::Dynamic(d) = index.scheme() else { unreachable!() };
+        assert!(d.token(&kw("never")).is_none());
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![1]);
+        assert_eq!(index.traffic().round_trips, before.round_trips + 1);
+    }
+
+    #[test]
+    fn state_file_and_redb_store_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db_path, state_path) = (dir.path().join("store.redb"), dir.path().join("mitra.state"));
+        let master = MasterKey::generate().unwrap();
+        let open_index = |create: bool| -> Result<SseIndex<InProcess<RedbStore>>> {
+            let server = Arc::new(Server::new(RedbStore::open(&db_path)?));
+            let scheme = sse::open_client(&master, TENANT, &config(Some(state_path.clone())))?;
+            let transport = InProcess::new(server, TENANT);
+            if create { SseIndex::create(transport, scheme) } else { SseIndex::open(transport, scheme) }
+        };
+
+        let mut index = open_index(true).unwrap();
+        index.update(&[add("a", 1), add("a", 2), add("b", 3)]).unwrap();
+        index.update(&[del("a", 1)]).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![2]);
+        assert!(state_path.exists());
+        drop(index); // closes the redb database
+
+        let mut index = open_index(false).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![2]);
+        assert_eq!(index.search_keyword(&kw("b")).unwrap(), vec![3]);
+        // The counters continue: new updates go to new addresses and old ones stay readable.
+        index.update(&[add("a", 1), del("b", 3), add("b", 4)]).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![1, 2]);
+        assert_eq!(index.search_keyword(&kw("b")).unwrap(), vec![4]);
+        let (a, b) = (addresses(&index, "a"), addresses(&index, "b"));
+        assert_eq!((a.len(), b.len()), (4, 3));
+        drop(index);
+
+        // Every update has its own entry: nothing was overwritten.
+        let store = RedbStore::open(&db_path).unwrap();
+        let mut entries = 0;
+        store
+            .scan_prefix(Table::Entries, &crate::sse::server::instance_prefix(TENANT, INSTANCE), &mut |_, _| {
+                entries += 1;
+                Ok(true)
+            })
+            .unwrap();
+        assert_eq!(entries, 7);
+        drop(store);
+
+        // A third session sees the last state too.
+        let mut index = open_index(false).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![1, 2]);
+        drop(index);
+
+        // Another master key cannot open the state file.
+        let other = MasterKey::generate().unwrap();
+        let err = Mitra::open(&other, TENANT, &config(Some(state_path.clone()))).unwrap_err();
+        assert!(matches!(err, Error::StateFile { .. }), "{err}");
+    }
+
+    #[test]
+    fn damaged_values_are_clear_errors_and_missing_ones_are_skipped() {
+        let master = MasterKey::generate().unwrap();
+        let (server, mut index) = memory_index(&master);
+        index.update(&[add("a", 1), add("a", 2), add("a", 3)]).unwrap();
+        let addrs = addresses(&index, "a");
+        let store: &dyn Store = server.store();
+        let reader = EntryReader::new(store, TENANT, INSTANCE);
+        let original = reader.get(&EntryLocation::Dictionary(addrs[1])).unwrap().unwrap();
+
+        // Wrong length.
+        put_raw(store, addrs[1], vec![0; 7]);
+        let err = index.search_keyword(&kw("a")).unwrap_err();
+        assert!(matches!(&err, Error::DataCorruption { reason, .. } if reason.contains("7 bytes")), "{err}");
+
+        // Right length, but the operation byte opens to 2 or 3.
+        let mut flipped = original.clone();
+        flipped[4] ^= 0x02;
+        put_raw(store, addrs[1], flipped);
+        let err = index.search_keyword(&kw("a")).unwrap_err();
+        assert!(matches!(&err, Error::DataCorruption { reason, .. } if reason.contains("operation byte")), "{err}");
+
+        // A missing entry (a batch the server lost) is skipped, not an error.
+        let mut batch = WriteBatch::new();
+        batch.delete(Table::Entries, reader.key(&EntryLocation::Dictionary(addrs[1])));
+        store.write(batch).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![1, 3]);
+
+        put_raw(store, addrs[1], original);
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn answers_of_the_wrong_shape_are_rejected() {
+        let master = MasterKey::generate().unwrap();
+        let mut m = Mitra::open(&master, TENANT, &config(None)).unwrap();
+        let entries = m.update(&[add("a", 1), add("a", 2)]).unwrap();
+        let values: Vec<Vec<u8>> = entries.iter().map(|e| e.value.clone()).collect();
+        assert_eq!(m.resolve(&kw("a"), SearchResult::Values(values.clone())).unwrap(), vec![1, 2]);
+        let short = SearchResult::Values(values[..1].to_vec());
+        assert!(matches!(m.resolve(&kw("a"), short), Err(Error::Protocol(_))));
+        assert!(matches!(m.resolve(&kw("a"), SearchResult::Ids(vec![1, 2])), Err(Error::Protocol(_))));
+        assert!(matches!(m.resolve(&kw("zz"), SearchResult::Values(values)), Err(Error::Protocol(_))));
+        assert!(m.resolve(&kw("zz"), SearchResult::Values(Vec::new())).unwrap().is_empty());
+    }
+
+    #[test]
+    fn server_answer_is_aligned_with_the_addresses() {
+        let store = MemoryStore::new();
+        let reader = EntryReader::new(&store, TENANT, INSTANCE);
+        put_raw(&store, [1; 16], vec![1, 2, 3, 4, 5]);
+        put_raw(&store, [3; 16], vec![9; 5]);
+        let got = server::search(&reader, &[[1; 16], [2; 16], [3; 16], [1; 16]]).unwrap();
+        assert_eq!(got, SearchResult::Values(vec![vec![1, 2, 3, 4, 5], vec![], vec![9; 5], vec![1, 2, 3, 4, 5]]));
+        assert_eq!(server::search(&reader, &[]).unwrap(), SearchResult::Values(Vec::new()));
+    }
+
+    #[test]
+    fn update_entries_look_unlinkable() {
+        let master = MasterKey::generate().unwrap();
+        let mut m = Mitra::open(&master, TENANT, &config(None)).unwrap();
+        // The same pair added again and again: every entry must still differ.
+        let a: Vec<_> = m.update(&vec![add("a", 7); 2000]).unwrap();
+        let b: Vec<_> = m.update(&[add("b", 7)]).unwrap();
+        let labels: Vec<Label> = a
+            .iter()
+            .chain(&b)
+            .map(|e| match e.location {
+                EntryLocation::Dictionary(l) => l,
+                EntryLocation::Array(_) => panic!("Mitra uses dictionary entries"),
+            })
+            .collect();
+        assert_eq!(labels.iter().collect::<HashSet<_>>().len(), labels.len(), "addresses repeat");
+        assert!(a.iter().chain(&b).all(|e| e.value.len() == client::VALUE_LEN));
+        let distinct_values = a.iter().map(|e| e.value.clone()).collect::<HashSet<_>>().len();
+        assert!(distinct_values > 1990, "equal updates give equal values ({distinct_values} distinct)");
+        // Address bits look balanced (a counter or keyword pattern would skew them).
+        let ones: u32 = labels.iter().flatten().map(|b| b.count_ones()).sum();
+        let share = f64::from(ones) / (labels.len() * 128) as f64;
+        assert!((0.49..0.51).contains(&share), "share of one bits {share}");
+
+        // Forward privacy sanity: a token issued now does not contain the
+        // address of a later update; the later token extends the earlier one.
+        let Some(SearchToken::Addresses(before)) = m.token(&kw("b")) else { panic!() };
+        let next = m.update(&[add("b", 8)]).unwrap();
+        let EntryLocation::Dictionary(new_address) = next[0].location else { panic!() };
+        assert!(!before.contains(&new_address));
+        let Some(SearchToken::Addresses(after)) = m.token(&kw("b")) else { panic!() };
+        assert_eq!(&after[..before.len()], &before[..]);
+        assert_eq!(after.last(), Some(&new_address));
+
+        // Another instance (or master key) gives unrelated addresses for the same keyword.
+        let mut other = Mitra::open(&MasterKey::generate().unwrap(), TENANT, &config(None)).unwrap();
+        let o = other.update(&[add("b", 7)]).unwrap();
+        assert_ne!(o[0].location, b[0].location);
+        // Debug output never shows keywords.
+        assert!(!format!("{m:?}").contains("body"));
+    }
+
+    /// End-to-end update cost: client entries, in-process transport (encode,
+    /// decode), memory store; two rounds of 500 000 adds over 20 000 keywords
+    /// (the second onto a store that already holds the first), then the
+    /// client alone. Run with `RAYON_NUM_THREADS=1 taskset -c 0 cargo test
+    /// --lib sse::mitra::tests::update_throughput -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "timing; run by hand"]
+    fn update_throughput() {
+        let master = MasterKey::generate().unwrap();
+        let (_server, mut index) = memory_index(&master);
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let words: Vec<Keyword> = (0..20_000).map(|i| kw(&format!("word{i}"))).collect();
+        let n = 500_000;
+        let mut batch = |round: u32| -> Vec<Update> {
+            (0..n)
+                .map(|i| {
+                    let w = rng.random_range(0..words.len()).min(rng.random_range(0..words.len()));
+                    Update { op: UpdateOp::Add, keyword: words[w].clone(), id: round * n + i / 40 }
+                })
+                .collect()
+        };
+        // Process CPU time (user + system, all threads) in seconds, from
+        // /proc/self/stat in clock ticks of 10 ms: on a shared machine, wall
+        // time also counts other processes' turns.
+        let cpu = || -> f64 {
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let f: Vec<f64> = after.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+            (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+        };
+        let report = |what: &str, wall: std::time::Instant, cpu0: f64| {
+            let us = |secs: f64| secs * 1e6 / f64::from(n);
+            println!(
+                "mitra update, {what}: {:.3} us per entry wall, {:.3} us CPU",
+                us(wall.elapsed().as_secs_f64()),
+                us(cpu() - cpu0)
+            );
+        };
+        for round in 0..2 {
+            let updates = batch(round);
+            let (wall, cpu0) = (std::time::Instant::now(), cpu());
+            index.update(&updates).unwrap();
+            report(&format!("end to end, round {round}"), wall, cpu0);
+        }
+        let updates = batch(2);
+        let mut alone = Mitra::open(&master, TENANT, &config(None)).unwrap();
+        let (wall, cpu0) = (std::time::Instant::now(), cpu());
+        let sent: usize = updates.chunks(sse::ENTRY_CHUNK).map(|c| alone.update(c).unwrap().len()).sum();
+        report("client alone", wall, cpu0);
+        assert_eq!(sent, updates.len());
+
+        let start = std::time::Instant::now();
+        let found: usize = words[..100].iter().map(|w| index.search_keyword(w).unwrap().len()).sum();
+        println!("mitra search: 100 keywords, {found} updates, {:?}", start.elapsed());
+    }
+}

@@ -1,0 +1,216 @@
+//! Server side of every SSE scheme: where entries live in the [`Store`], the
+//! instance registry, and dispatch of a search token to its scheme's server half.
+//!
+//! Storage layout, in [`Table::Entries`]: `keyspace(tenant) || len(instance) ||
+//! instance || 'D' || label` for dictionary entries and `... || 'A' ||
+//! position (u32 BE)` for array slots. Descriptors live in [`Table::Meta`]
+//! under `keyspace(tenant) || "sse/" || instance`.
+//!
+//! Like [`crate::server`], nothing here imports a key type: the server halves
+//! get only protocol messages and stored bytes.
+
+use crate::protocol::{self, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
+use crate::server::keyspace;
+use crate::store::{Store, Table, WriteBatch};
+use crate::{Error, Result};
+
+/// Longest accepted instance name in bytes.
+pub const MAX_INSTANCE: usize = 64;
+/// Largest accepted entry value in bytes.
+pub const MAX_VALUE: usize = 64 * 1024;
+/// Most addresses or GGM nodes one search token may carry.
+pub const MAX_TOKEN_ITEMS: usize = 4_000_000;
+
+/// The key prefix of an instance's entries.
+pub fn instance_prefix(tenant: &str, instance: &str) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.push(u8::try_from(instance.len()).unwrap_or(u8::MAX));
+    k.extend_from_slice(instance.as_bytes());
+    k
+}
+
+fn descriptor_key(tenant: &str, instance: &str) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.extend_from_slice(b"sse/");
+    k.extend_from_slice(instance.as_bytes());
+    k
+}
+
+fn check_instance(instance: &str) -> Result<()> {
+    if instance.is_empty() || instance.len() > MAX_INSTANCE {
+        return Err(Error::Protocol(format!(
+            "SSE instance name of {} bytes (1 to {MAX_INSTANCE} allowed)",
+            instance.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Reads one instance's entries.
+#[derive(Debug)]
+pub struct EntryReader<'a> {
+    store: &'a dyn Store,
+    prefix: Vec<u8>,
+}
+
+impl<'a> EntryReader<'a> {
+    /// A reader of `tenant`'s `instance`.
+    pub fn new(store: &'a dyn Store, tenant: &str, instance: &str) -> Self {
+        EntryReader { store, prefix: instance_prefix(tenant, instance) }
+    }
+
+    /// The store key of a location.
+    pub fn key(&self, location: &EntryLocation) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.prefix.len() + 17);
+        k.extend_from_slice(&self.prefix);
+        match location {
+            EntryLocation::Dictionary(label) => {
+                k.push(b'D');
+                k.extend_from_slice(label);
+            }
+            EntryLocation::Array(pos) => {
+                k.push(b'A');
+                k.extend_from_slice(&pos.to_be_bytes());
+            }
+        }
+        k
+    }
+
+    /// Reads one entry.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn get(&self, location: &EntryLocation) -> Result<Option<Vec<u8>>> {
+        self.store.get(Table::Entries, &self.key(location))
+    }
+
+    /// Reads many entries in one snapshot, aligned with `locations`.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn get_many(&self, locations: impl Iterator<Item = EntryLocation>) -> crate::store::ManyValues {
+        let keys: Vec<Vec<u8>> = locations.map(|l| self.key(&l)).collect();
+        self.store.get_many(Table::Entries, &keys)
+    }
+
+    /// Reads the values of dictionary labels `labels(start, n)` for counters
+    /// `0, 1, 2, ...` until the first missing one, fetching in growing batches
+    /// so that a long list costs few store round trips and a short one few
+    /// wasted lookups. `visit` gets each value with its counter.
+    ///
+    /// # Errors
+    /// Store errors and the first error of `visit`.
+    pub fn walk_counters(
+        &self,
+        labels: impl Fn(u64, usize) -> Vec<protocol::Label>,
+        mut visit: impl FnMut(u64, Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        let mut counter = 0u64;
+        let mut batch = 4usize;
+        loop {
+            let values = self.get_many(labels(counter, batch).into_iter().map(EntryLocation::Dictionary))?;
+            for v in values {
+                match v {
+                    Some(v) => visit(counter, v)?,
+                    None => return Ok(()),
+                }
+                counter += 1;
+            }
+            batch = (batch * 2).min(4096);
+        }
+    }
+}
+
+/// Registers an instance. Re-registering the same descriptor is a no-op;
+/// a different one under the same name is refused.
+///
+/// # Errors
+/// [`Error::Protocol`] for a bad name or a conflicting descriptor; store errors.
+pub fn create(store: &dyn Store, tenant: &str, descriptor: &SseDescriptor) -> Result<()> {
+    check_instance(&descriptor.instance)?;
+    if !crate::sse::SCHEMES.contains(&descriptor.scheme.as_str()) {
+        return Err(Error::Protocol(format!("unknown SSE scheme {:?}", descriptor.scheme)));
+    }
+    if descriptor.block == 0 {
+        return Err(Error::Protocol("SSE block size 0".into()));
+    }
+    match describe(store, tenant, &descriptor.instance)? {
+        Some(existing) if &existing == descriptor => Ok(()),
+        Some(_) => Err(Error::Protocol(format!(
+            "SSE instance {:?} already exists with another scheme or parameters",
+            descriptor.instance
+        ))),
+        None => {
+            let mut batch = WriteBatch::new();
+            batch.put(Table::Meta, descriptor_key(tenant, &descriptor.instance), protocol::encode(descriptor));
+            store.write(batch)
+        }
+    }
+}
+
+/// The descriptor of an instance, if registered.
+///
+/// # Errors
+/// [`Error::DataCorruption`] if the stored descriptor does not decode; store errors.
+pub fn describe(store: &dyn Store, tenant: &str, instance: &str) -> Result<Option<SseDescriptor>> {
+    check_instance(instance)?;
+    match store.get(Table::Meta, &descriptor_key(tenant, instance))? {
+        None => Ok(None),
+        Some(bytes) => protocol::decode::<SseDescriptor>(&bytes).map(Some).map_err(|e| Error::DataCorruption {
+            table: Table::Meta.name(),
+            reason: format!("SSE descriptor does not decode: {e}"),
+        }),
+    }
+}
+
+/// Stores entries of a registered instance, atomically.
+///
+/// # Errors
+/// [`Error::NotFound`] for an unregistered instance; [`Error::Protocol`] for an
+/// oversized value; store errors.
+pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<EncryptedEntry>) -> Result<()> {
+    if describe(store, tenant, instance)?.is_none() {
+        return Err(Error::NotFound(format!("no SSE instance {instance:?} for this tenant")));
+    }
+    let reader = EntryReader::new(store, tenant, instance);
+    let mut batch = WriteBatch::new();
+    for e in entries {
+        if e.value.len() > MAX_VALUE {
+            return Err(Error::Protocol(format!("SSE entry value of {} bytes exceeds {MAX_VALUE}", e.value.len())));
+        }
+        batch.put(Table::Entries, reader.key(&e.location), e.value);
+    }
+    store.write(batch)
+}
+
+/// Answers a search. An unknown instance or keyword gives an empty result:
+/// the answer reveals nothing the token's owner does not know.
+///
+/// # Errors
+/// [`Error::Protocol`] for a token of another scheme or an oversized token;
+/// [`Error::DataCorruption`] for stored values that do not parse; store errors.
+pub fn search(store: &dyn Store, tenant: &str, instance: &str, token: &SearchToken) -> Result<SearchResult> {
+    let Some(descriptor) = describe(store, tenant, instance)? else {
+        return Ok(SearchResult::Ids(Vec::new()));
+    };
+    let reader = EntryReader::new(store, tenant, instance);
+    let scheme = descriptor.scheme.as_str();
+    match (scheme, token) {
+        ("pibas" | "pack", SearchToken::Dictionary { label_key, value_key }) => {
+            crate::sse::pibas::server::search(&reader, label_key, value_key.as_ref())
+        }
+        ("2lev", SearchToken::TwoLevel { label_key, pointer_key, leaf_key }) => {
+            crate::sse::twolev::server::search(&reader, label_key, pointer_key, leaf_key.as_ref())
+        }
+        ("mitra", SearchToken::Addresses(addresses)) => {
+            if addresses.len() > MAX_TOKEN_ITEMS {
+                return Err(Error::Protocol(format!("token of {} addresses is too large", addresses.len())));
+            }
+            crate::sse::mitra::server::search(&reader, addresses)
+        }
+        ("diana", SearchToken::Ggm { nodes, count, hash_key }) => {
+            crate::sse::diana::server::search(&reader, nodes, *count, hash_key)
+        }
+        _ => Err(Error::Protocol(format!("search token does not fit SSE scheme {scheme:?}"))),
+    }
+}
