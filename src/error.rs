@@ -124,6 +124,11 @@ pub enum Error {
         reason: String,
     },
 
+    /// A write would overwrite something that must be written once (an SSE
+    /// entry: a re-run static setup or a client whose state file is stale).
+    #[error("conflict: {0}")]
+    Conflict(String),
+
     /// A named resource (an SSE instance, say) does not exist.
     #[error("not found: {0}")]
     NotFound(String),

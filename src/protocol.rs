@@ -159,6 +159,9 @@ pub struct SseDescriptor {
     /// Whether the server learns result ids (response-revealing) or returns
     /// encrypted values for the client to open (response-hiding).
     pub response_revealing: bool,
+    /// Key version the instance was built under, so a client holding another
+    /// version is refused at open instead of silently finding nothing.
+    pub key_version: u32,
 }
 
 /// One seed of a GGM tree node, as Diana's constrained search token carries it.

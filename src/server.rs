@@ -135,6 +135,8 @@ impl<S: Store> Server<S> {
             }
             Request::SseInsert { instance, entries } => {
                 check_batch(entries.len())?;
+                // The no-overwrite check and the write must not interleave with another insert.
+                let _guard = self.merge_lock.lock().map_err(|_| Error::Store("merge lock poisoned".into()))?;
                 sse::insert(&self.store, tenant, &instance, entries)?;
                 Ok(Response::Ok)
             }
@@ -178,6 +180,7 @@ fn error_response(e: &Error) -> Response {
     let code = match e {
         Error::ProtocolVersion { .. } => 422,
         Error::NotFound(_) => 404,
+        Error::Conflict(_) => 409,
         Error::DataCorruption { .. } | Error::Store(_) | Error::Io { .. } => 500,
         _ => 400,
     };

@@ -85,7 +85,9 @@ fn absent_keywords_instances_and_tenants_give_empty_answers() {
         "alice",
         Request::SseSearch { instance: "mitra".into(), token: SearchToken::Addresses(vec![[9; 16]; 3]) },
     );
-    assert!(matches!(r, Response::SseResult(_)), "{r:?}");
+    let Response::SseResult(sseek::protocol::SearchResult::Values(values)) = r else { panic!("{r:?}") };
+    assert_eq!(values.len(), 3);
+    assert!(values.iter().all(Vec::is_empty), "random addresses matched stored entries");
 }
 
 #[test]
@@ -107,6 +109,7 @@ fn malformed_requests_are_4xx_and_change_nothing() {
             scheme: "pack".into(),
             block: 4,
             response_revealing: true,
+            key_version: 1,
         }),
     ];
     let mut rng = ChaCha8Rng::seed_from_u64(9);
@@ -121,12 +124,15 @@ fn malformed_requests_are_4xx_and_change_nothing() {
             bodies.push(b);
         }
         for body in bodies {
+            let before = snapshot(server.store());
             let answer = server.handle_bytes("alice", &body);
             let r: Response = protocol::decode(&answer).expect("the server always answers with a valid response");
-            // A corrupted body may still decode to some other valid request;
-            // what matters is that nothing panics and errors are 4xx.
+            // A corrupted body may still decode to some other valid request
+            // (which may then store something); a rejected one is 4xx and
+            // changes nothing.
             if let Response::Error { code, .. } = r {
                 assert!((400..500).contains(&code), "code {code}");
+                assert!(snapshot(server.store()) == before, "a rejected request changed the store");
             }
         }
     }
@@ -208,10 +214,65 @@ fn corrupted_stored_values_are_clear_errors_never_panics() {
 fn static_instances_are_built_once_and_dynamic_updates_need_a_dynamic_scheme() {
     let server = Arc::new(Server::new(MemoryStore::new()));
     let mut indexes = built(&server, "alice");
+    // Opening an existing static instance and running setup again is refused
+    // on the client, and a raw re-insert of a stored label on the server:
+    // overwriting would reuse keystreams and return stale ids.
+    let config = variant_config("pibas").unwrap();
+    let other = sse::open_client(&MasterKey::generate().unwrap(), "alice", &config).unwrap();
+    let mut reopened = SseIndex::open(InProcess::new(Arc::clone(&server), "alice"), other).unwrap();
+    let e = reopened.setup(&db()).unwrap_err();
+    assert!(e.to_string().contains("built once"), "{e}");
+    let mut stored = None;
+    server
+        .store()
+        .scan_prefix(Table::Entries, &sse::server::instance_prefix("alice", "pibas"), &mut |k, v| {
+            stored = Some((k.to_vec(), v.to_vec()));
+            Ok(false)
+        })
+        .unwrap();
+    let (key, value) = stored.unwrap();
+    let label: [u8; 16] = key[key.len() - 16..].try_into().unwrap();
+    let before = snapshot(server.store());
+    let r = server.handle(
+        "alice",
+        Request::SseInsert {
+            instance: "pibas".into(),
+            entries: vec![EncryptedEntry { location: EntryLocation::Dictionary(label), value: vec![0; value.len()] }],
+        },
+    );
+    assert!(matches!(r, Response::Error { code: 409, .. }), "{r:?}");
+    assert!(snapshot(server.store()) == before);
     let again = sse::open_client(&MasterKey::generate().unwrap(), "alice", &variant_config("pack").unwrap()).unwrap();
     let e = SseIndex::create(InProcess::new(Arc::clone(&server), "alice"), again).unwrap_err();
     assert!(e.to_string().contains("built once"), "{e}");
     let pack = indexes.iter_mut().find(|i| i.scheme().descriptor().instance == "pack").unwrap();
     let e = pack.update(&[Update { op: UpdateOp::Add, keyword: b"k".to_vec(), id: 1 }]).unwrap_err();
     assert!(e.to_string().contains("static"), "{e}");
+}
+
+#[test]
+fn a_lost_state_file_cannot_overwrite_earlier_updates() {
+    // Mitra and Diana derive entry labels from per-keyword counters. A client
+    // whose state file was lost restarts them; its first update would land on
+    // an address already used, under the same pad. The server refuses it.
+    for scheme in ["mitra", "diana"] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Arc::new(Server::new(MemoryStore::new()));
+        let master = MasterKey::generate().unwrap();
+        let mut config = variant_config(scheme).unwrap();
+        config.state_path = Some(dir.path().join("state"));
+        let k = sse::keyword("body", &["lost"]);
+        let add = |id| Update { op: UpdateOp::Add, keyword: k.clone(), id };
+        let scheme_client = sse::open_client(&master, "t", &config).unwrap();
+        let mut index = SseIndex::create(InProcess::new(Arc::clone(&server), "t"), scheme_client).unwrap();
+        index.update(&[add(7), add(8)]).unwrap();
+        drop(index);
+        std::fs::remove_file(dir.path().join("state")).unwrap();
+        let before = snapshot(server.store());
+        let scheme_client = sse::open_client(&master, "t", &config).unwrap();
+        let mut index = SseIndex::create(InProcess::new(Arc::clone(&server), "t"), scheme_client).unwrap();
+        let e = index.update(&[add(9)]).unwrap_err();
+        assert!(matches!(e, sseek::Error::Server { code: 409, .. }), "{scheme}: {e}");
+        assert!(snapshot(server.store()) == before, "{scheme}: the refused update changed the store");
+    }
 }

@@ -58,6 +58,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::path::PathBuf;
 
+use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use roaring::{MultiOps, RoaringBitmap};
 
@@ -88,9 +89,10 @@ pub type MultiMap = BTreeMap<Keyword, Vec<DocId>>;
 
 /// The keyword of a value tuple of an index.
 pub fn keyword(index: &str, values: &[&str]) -> Keyword {
-    let mut k = Vec::with_capacity(index.len() + values.iter().map(|v| v.len() + 2).sum::<usize>() + 2);
+    let mut k = Vec::with_capacity(index.len() + values.iter().map(|v| v.len() + 4).sum::<usize>() + 4);
     for part in std::iter::once(index).chain(values.iter().copied()) {
-        k.extend_from_slice(&u16::try_from(part.len()).unwrap_or(u16::MAX).to_be_bytes());
+        // u32 lengths: no part of a message comes near 4 GiB, so the encoding stays injective.
+        k.extend_from_slice(&u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
         k.extend_from_slice(part.as_bytes());
     }
     k
@@ -287,6 +289,8 @@ pub fn open_client(master: &MasterKey, tenant: &str, config: &SchemeConfig) -> R
 pub struct SseIndex<T: Transport> {
     transport: T,
     scheme: SchemeClient,
+    /// Whether this handle registered the instance (only then may a static setup run).
+    created: bool,
 }
 
 impl<T: Transport> SseIndex<T> {
@@ -305,7 +309,7 @@ impl<T: Transport> SseIndex<T> {
             )));
         }
         expect_ok(transport.call(&Request::SseCreate(descriptor))?)?;
-        Ok(SseIndex { transport, scheme })
+        Ok(SseIndex { transport, scheme, created: true })
     }
 
     /// Opens an existing instance, checking that the server's descriptor matches.
@@ -316,7 +320,7 @@ impl<T: Transport> SseIndex<T> {
     pub fn open(transport: T, scheme: SchemeClient) -> Result<Self> {
         let descriptor = scheme.descriptor();
         match describe(&transport, &descriptor.instance)? {
-            Some(d) if &d == descriptor => Ok(SseIndex { transport, scheme }),
+            Some(d) if &d == descriptor => Ok(SseIndex { transport, scheme, created: false }),
             Some(d) => Err(Error::Config(format!("SSE instance {:?} was created as {d:?}", descriptor.instance))),
             None => Err(Error::NotFound(format!("SSE instance {:?}", descriptor.instance))),
         }
@@ -345,16 +349,27 @@ impl<T: Transport> SseIndex<T> {
     pub fn setup(&mut self, db: &MultiMap) -> Result<()> {
         match &mut self.scheme {
             SchemeClient::Static(s) => {
+                if !self.created {
+                    return Err(Error::Config(format!(
+                        "SSE instance {:?} was opened, not created: a static index is built once",
+                        s.descriptor().instance
+                    )));
+                }
+                self.created = false;
                 let (transport, instance) = (&self.transport, s.descriptor().instance.clone());
-                s.setup(db, &mut |entries| {
+                s.setup(db, &mut |mut entries| {
+                    sort_by_location(&mut entries);
                     expect_ok(transport.call(&Request::SseInsert { instance: instance.clone(), entries })?)
                 })?;
             }
             SchemeClient::Dynamic(_) => {
-                let updates: Vec<Update> = db
+                let mut updates: Vec<Update> = db
                     .iter()
                     .flat_map(|(k, ids)| ids.iter().map(|id| Update { op: UpdateOp::Add, keyword: k.clone(), id: *id }))
                     .collect();
+                // All adds, so order does not change the result; shuffled so
+                // that which updates travel together says nothing about keywords.
+                updates.shuffle(&mut setup_rng()?);
                 for chunk in updates.chunks(ENTRY_CHUNK) {
                     self.update(chunk)?;
                 }
@@ -374,7 +389,8 @@ impl<T: Transport> SseIndex<T> {
             return Err(Error::Config("static SSE schemes take no updates; run setup once".into()));
         };
         for chunk in updates.chunks(ENTRY_CHUNK) {
-            let entries = d.update(chunk)?;
+            let mut entries = d.update(chunk)?;
+            sort_by_location(&mut entries);
             // Save the advanced counters before sending: a crash in between
             // leaves gaps the server skips, never a counter used twice (a
             // reused counter would overwrite an entry and link two updates).
@@ -427,6 +443,24 @@ impl<T: Transport> SseIndex<T> {
             Query::Or(qs) => Ok(qs.iter().map(|q| self.eval(q)).collect::<Result<Vec<_>>>()?.union()),
         }
     }
+}
+
+/// Sorts a request's entries by label (or position): the order in which a
+/// scheme produced them (keyword by keyword, counter by counter) would tell
+/// the server which entries belong together.
+fn sort_by_location(entries: &mut [EncryptedEntry]) {
+    entries.sort_unstable_by_key(|e| e.location);
+}
+
+/// A generator for setup-time shuffles, seeded from the OS.
+///
+/// # Errors
+/// The OS RNG fails.
+pub fn setup_rng() -> Result<rand_chacha::ChaCha20Rng> {
+    use rand::SeedableRng;
+    let mut seed = [0u8; 32];
+    crate::keys::os_random(&mut seed)?;
+    Ok(rand_chacha::ChaCha20Rng::from_seed(seed))
 }
 
 fn describe<T: Transport>(transport: &T, instance: &str) -> Result<Option<SseDescriptor>> {

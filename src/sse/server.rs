@@ -18,6 +18,8 @@ use crate::{Error, Result};
 pub const MAX_INSTANCE: usize = 64;
 /// Largest accepted entry value in bytes.
 pub const MAX_VALUE: usize = 64 * 1024;
+/// Largest block (ids per entry or array block): its value must fit [`MAX_VALUE`].
+pub const MAX_BLOCK: usize = MAX_VALUE / 4;
 /// Most addresses or GGM nodes one search token may carry.
 pub const MAX_TOKEN_ITEMS: usize = 4_000_000;
 
@@ -131,8 +133,8 @@ pub fn create(store: &dyn Store, tenant: &str, descriptor: &SseDescriptor) -> Re
     if !crate::sse::SCHEMES.contains(&descriptor.scheme.as_str()) {
         return Err(Error::Protocol(format!("unknown SSE scheme {:?}", descriptor.scheme)));
     }
-    if descriptor.block == 0 {
-        return Err(Error::Protocol("SSE block size 0".into()));
+    if descriptor.block == 0 || usize::from(descriptor.block) > MAX_BLOCK {
+        return Err(Error::Protocol(format!("SSE block size {} outside 1..={MAX_BLOCK}", descriptor.block)));
     }
     match describe(store, tenant, &descriptor.instance)? {
         Some(existing) if &existing == descriptor => Ok(()),
@@ -163,22 +165,42 @@ pub fn describe(store: &dyn Store, tenant: &str, instance: &str) -> Result<Optio
     }
 }
 
-/// Stores entries of a registered instance, atomically.
+/// Stores entries of a registered instance, atomically. Entries are written
+/// once: a location that is already stored, or repeated in the batch, is
+/// refused and nothing of the batch is written. Every scheme derives a fresh
+/// label (or, for 2Lev, a fresh position) per entry, so a collision means a
+/// static index built twice or a dynamic client whose counters went back
+/// (a lost or restored state file); overwriting would reuse a keystream and
+/// link the two entries. The caller serializes inserts.
 ///
 /// # Errors
 /// [`Error::NotFound`] for an unregistered instance; [`Error::Protocol`] for an
-/// oversized value; store errors.
+/// oversized value; [`Error::Conflict`] for a location already written; store errors.
 pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<EncryptedEntry>) -> Result<()> {
     if describe(store, tenant, instance)?.is_none() {
         return Err(Error::NotFound(format!("no SSE instance {instance:?} for this tenant")));
     }
     let reader = EntryReader::new(store, tenant, instance);
-    let mut batch = WriteBatch::new();
-    for e in entries {
+    let mut keys = Vec::with_capacity(entries.len());
+    for e in &entries {
         if e.value.len() > MAX_VALUE {
             return Err(Error::Protocol(format!("SSE entry value of {} bytes exceeds {MAX_VALUE}", e.value.len())));
         }
-        batch.put(Table::Entries, reader.key(&e.location), e.value);
+        keys.push(reader.key(&e.location));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    if !keys.iter().all(|k| seen.insert(k.as_slice())) {
+        return Err(Error::Conflict(format!("an SSE insert into {instance:?} names one location twice")));
+    }
+    if store.get_many(Table::Entries, &keys)?.iter().any(Option::is_some) {
+        return Err(Error::Conflict(format!(
+            "an SSE entry of {instance:?} is already stored: a static index is built once, and a dynamic \
+             client whose state file is stale or lost must not write again"
+        )));
+    }
+    let mut batch = WriteBatch::new();
+    for (k, e) in keys.into_iter().zip(entries) {
+        batch.put(Table::Entries, k, e.value);
     }
     store.write(batch)
 }
@@ -199,9 +221,13 @@ pub fn search(store: &dyn Store, tenant: &str, instance: &str, token: &SearchTok
         ("pibas" | "pack", SearchToken::Dictionary { label_key, value_key }) => {
             crate::sse::pibas::server::search(&reader, label_key, value_key.as_ref())
         }
-        ("2lev", SearchToken::TwoLevel { label_key, pointer_key, leaf_key }) => {
-            crate::sse::twolev::server::search(&reader, label_key, pointer_key, leaf_key.as_ref())
-        }
+        ("2lev", SearchToken::TwoLevel { label_key, pointer_key, leaf_key }) => crate::sse::twolev::server::search(
+            &reader,
+            usize::from(descriptor.block),
+            label_key,
+            pointer_key,
+            leaf_key.as_ref(),
+        ),
         ("mitra", SearchToken::Addresses(addresses)) => {
             if addresses.len() > MAX_TOKEN_ITEMS {
                 return Err(Error::Protocol(format!("token of {} addresses is too large", addresses.len())));

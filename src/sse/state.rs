@@ -69,6 +69,10 @@ impl StateFile {
             .map_err(|e| Error::io(path, e))?;
         tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
         tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+        // The rename is durable only once the directory entry is on disk;
+        // without this a power loss could roll the counters back after the
+        // server already stored entries under them.
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
         Ok(())
     }
 

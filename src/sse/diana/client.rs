@@ -20,18 +20,28 @@ use crate::{Error, Result};
 const PARALLEL_UPDATES: usize = 256;
 
 /// What the state file holds: the number of adds so far per keyword.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Default, Serialize, Deserialize)]
 struct State {
     counters: HashMap<Vec<u8>, u32>,
 }
 
 /// The client half of Diana (add-only, forward private).
-#[derive(Debug)]
 pub struct Diana {
     descriptor: SseDescriptor,
     prf: KeywordPrf,
     state: State,
     file: Option<(StateFile, PathBuf)>,
+}
+
+impl std::fmt::Debug for Diana {
+    /// Shows sizes, never keywords (the counters name them in plaintext).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Diana")
+            .field("descriptor", &self.descriptor)
+            .field("keywords", &self.state.counters.len())
+            .field("state_path", &self.file.as_ref().map(|(_, p)| p))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Diana {
@@ -74,6 +84,7 @@ impl Diana {
             scheme: "diana".to_owned(),
             block: 1,
             response_revealing: true,
+            key_version: config.key_version,
         };
         Ok(Diana { descriptor, prf, state, file })
     }

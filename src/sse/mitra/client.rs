@@ -93,6 +93,7 @@ impl Mitra {
             scheme: SCHEME.to_owned(),
             block: 1,
             response_revealing: false,
+            key_version: config.key_version,
         };
         Ok(Mitra { descriptor, prf, counters, state })
     }
@@ -179,7 +180,8 @@ impl DynamicScheme for Mitra {
     /// whole batch is encrypted.
     ///
     /// # Errors
-    /// [`Error::Config`] if a keyword would pass 2^32 - 1 updates.
+    /// [`Error::Config`] if a keyword would pass the server's token limit
+    /// ([`crate::sse::server::MAX_TOKEN_ITEMS`] updates).
     fn update(&mut self, updates: &[Update]) -> Result<Vec<EncryptedEntry>> {
         // 1. Counters, sequentially and in order: one slot per distinct
         //    keyword, holding its counter before the batch and after it.
@@ -193,9 +195,16 @@ impl DynamicScheme for Mitra {
                 slots.len() - 1
             });
             let counter = &mut slots[s].2;
-            *counter = counter.checked_add(1).ok_or_else(|| {
-                Error::Config("a Mitra keyword reached 2^32 - 1 updates; its counter cannot advance".into())
-            })?;
+            // A search sends one address per update, and the server takes at
+            // most MAX_TOKEN_ITEMS: refuse the update rather than create a
+            // keyword that can no longer be searched.
+            if *counter as usize >= crate::sse::server::MAX_TOKEN_ITEMS {
+                return Err(Error::Config(format!(
+                    "a Mitra keyword reached {} updates, the most one search token can cover",
+                    crate::sse::server::MAX_TOKEN_ITEMS
+                )));
+            }
+            *counter += 1;
             assigned.push((s, *counter));
         }
 

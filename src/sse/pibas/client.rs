@@ -1,5 +1,6 @@
 //! Client half of Pi_bas / Pi_pack: per-keyword keys, setup, tokens, opening answers.
 
+use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use crate::keys::MasterKey;
@@ -37,6 +38,7 @@ impl PiBas {
             scheme: scheme.to_owned(),
             block,
             response_revealing: config.response_revealing,
+            key_version: config.key_version,
         };
         Ok(PiBas { descriptor, prf, block: usize::from(block) })
     }
@@ -80,7 +82,11 @@ impl StaticScheme for PiBas {
             group.clear();
             sink(entries)
         };
-        for (k, ids) in db {
+        // Keywords in random order: the order of the requests must not
+        // reveal a keyword's rank among the others once it is searched.
+        let mut keywords: Vec<(&Vec<u8>, &Vec<DocId>)> = db.iter().collect();
+        keywords.shuffle(&mut crate::sse::setup_rng()?);
+        for (k, ids) in keywords {
             let n = ids.len().div_ceil(self.block);
             if group_entries + n > ENTRY_CHUNK && !group.is_empty() {
                 flush(&mut group, sink)?;

@@ -82,6 +82,7 @@ impl TwoLev {
             scheme: "2lev".to_owned(),
             block,
             response_revealing: config.response_revealing,
+            key_version: config.key_version,
         };
         Ok(TwoLev { descriptor, keyword: prf("keyword")?, leaf: prf("leaf")?, block: usize::from(block) })
     }

@@ -143,7 +143,7 @@ mod tests {
         }
         store.write(batch).unwrap();
         let SearchToken::TwoLevel { label_key, pointer_key, leaf_key } = s.token(b"big") else { unreachable!() };
-        let r = server::search(&reader, &label_key, &pointer_key, leaf_key.as_ref()).unwrap();
+        let r = server::search(&reader, 256, &label_key, &pointer_key, leaf_key.as_ref()).unwrap();
         assert_eq!(s.resolve(b"big", r).unwrap().len(), 1 << 20);
 
         db.insert(b"big".to_vec(), (0..(1u32 << 20) + 1).collect());
@@ -223,8 +223,8 @@ mod tests {
     fn missing_keyword_gives_the_empty_answer_of_its_variant() {
         let store = MemoryStore::new();
         let reader = EntryReader::new(&store, "t", "t2");
-        assert_eq!(server::search(&reader, &[1; 16], &[2; 16], Some(&[3; 16])).unwrap(), SearchResult::Ids(vec![]));
-        assert_eq!(server::search(&reader, &[1; 16], &[2; 16], None).unwrap(), SearchResult::Values(vec![]));
+        assert_eq!(server::search(&reader, 4, &[1; 16], &[2; 16], Some(&[3; 16])).unwrap(), SearchResult::Ids(vec![]));
+        assert_eq!(server::search(&reader, 4, &[1; 16], &[2; 16], None).unwrap(), SearchResult::Values(vec![]));
     }
 
     #[test]
@@ -241,7 +241,8 @@ mod tests {
         store.write(batch).unwrap();
         for (k, ids) in &db {
             let SearchToken::TwoLevel { label_key, pointer_key, leaf_key: None } = s.token(k) else { panic!() };
-            let SearchResult::Values(values) = server::search(&reader, &label_key, &pointer_key, None).unwrap() else {
+            let SearchResult::Values(values) = server::search(&reader, 4, &label_key, &pointer_key, None).unwrap()
+            else {
                 panic!("RH answered ids")
             };
             // One value per id block, or one for inline ids.
@@ -274,7 +275,7 @@ mod tests {
         store.write(batch).unwrap();
         [leaf_key.as_ref(), None]
             .into_iter()
-            .map(|leaf| server::search(&reader, &label_key, &pointer_key, leaf))
+            .map(|leaf| server::search(&reader, 4, &label_key, &pointer_key, leaf))
             .collect()
     }
 
@@ -309,6 +310,13 @@ mod tests {
             ),
             ("pointer to missing id block", dict(TAG_LARGE, &[3]), vec![(3, block(&[1, 2]))]),
             ("pointer block padding then pointer", dict(TAG_LARGE, &[3]), vec![(3, block(&[1, NO_POINTER, 2]))]),
+            ("repeated pointer", dict(TAG_MEDIUM, &[1, 1]), vec![(1, block(&[5]))]),
+            (
+                "pointer blocks aimed at one id block",
+                dict(TAG_LARGE, &[3, 4]),
+                vec![(3, block(&[1, 1, 1, 1])), (4, block(&[1])), (1, block(&[5]))],
+            ),
+            ("block longer than the instance's b", dict(TAG_MEDIUM, &[1]), vec![(1, encode_ids(&[5], 8))]),
         ];
         for (name, d, array) in cases {
             for r in search_tampered(&d, &array) {

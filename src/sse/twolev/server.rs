@@ -38,17 +38,19 @@ fn corrupt(reason: String) -> Error {
     Error::DataCorruption { table: "entries", reason }
 }
 
-/// Answers a token: ascending ids when `leaf_key` is given
+/// Answers a token for an instance of `block` ids per array block: ascending ids when `leaf_key` is given
 /// (response-revealing), otherwise [`SearchResult::Values`] holding, per id
 /// block, its position (4 bytes big-endian; [`INLINE_POSITION`] for the inline
 /// ids of a small list) followed by the block still under the leaf keystream.
 ///
 /// # Errors
 /// Store errors; [`Error::DataCorruption`] for stored values that do not
-/// parse: wrong length, unknown tag, misplaced or missing pointers, missing
-/// array blocks.
+/// parse: wrong length, unknown tag, misplaced, missing or repeated pointers
+/// (a pointer read twice would let stored data amplify one search into many
+/// reads), missing array blocks.
 pub fn search(
     reader: &EntryReader<'_>,
+    block: usize,
     label_key: &[u8; 16],
     pointer_key: &[u8; 16],
     leaf_key: Option<&[u8; 16]>,
@@ -69,13 +71,14 @@ pub fn search(
     let Some((&tag, slots)) = dict.split_first() else {
         return Err(corrupt("empty 2Lev dictionary value".into()));
     };
-    let mut block_len = None;
+    let mut block_len = Some(4 * block);
+    let mut visited = std::collections::HashSet::new();
     let id_blocks = match tag {
         TAG_SMALL => return Ok(inline(slots, leaf.as_ref())),
         TAG_MEDIUM => pointers(slots, "dictionary value")?,
         TAG_LARGE => {
             let pointer_blocks = pointers(slots, "dictionary value")?;
-            let blocks = fetch(reader, &pointer_blocks, &mut block_len)?;
+            let blocks = fetch(reader, &pointer_blocks, &mut block_len, &mut visited)?;
             let last = blocks.len().saturating_sub(1);
             let mut out = Vec::with_capacity(blocks.len() * block_len.unwrap_or(0) / 4);
             for (i, (mut block, &pos)) in blocks.into_iter().zip(&pointer_blocks).enumerate() {
@@ -91,7 +94,7 @@ pub fn search(
         }
         other => return Err(corrupt(format!("2Lev dictionary value has unknown tag {other}"))),
     };
-    let blocks = fetch(reader, &id_blocks, &mut block_len)?;
+    let blocks = fetch(reader, &id_blocks, &mut block_len, &mut visited)?;
     Ok(match leaf {
         Some(leaf) => {
             let mut ids: Vec<DocId> = Vec::with_capacity(blocks.len() * block_len.unwrap_or(0) / 4);
@@ -156,9 +159,18 @@ fn pointers(bytes: &[u8], what: &str) -> Result<Vec<u32>> {
     Ok(out)
 }
 
-/// Reads array blocks in one batch. Every block must exist, and all have the
-/// same length (a non-zero multiple of 4), which `block_len` carries across levels.
-fn fetch(reader: &EntryReader<'_>, positions: &[u32], block_len: &mut Option<usize>) -> Result<Vec<Vec<u8>>> {
+/// Reads array blocks in one batch. Every block must exist, be read once per
+/// search (`visited`), and all have the same length (a non-zero multiple of
+/// 4), which `block_len` carries across levels.
+fn fetch(
+    reader: &EntryReader<'_>,
+    positions: &[u32],
+    block_len: &mut Option<usize>,
+    visited: &mut std::collections::HashSet<u32>,
+) -> Result<Vec<Vec<u8>>> {
+    if let Some(p) = positions.iter().find(|&&p| !visited.insert(p)) {
+        return Err(corrupt(format!("2Lev array block {p} is pointed to twice")));
+    }
     let values = reader.get_many(positions.iter().map(|&p| EntryLocation::Array(p)))?;
     if values.len() != positions.len() {
         return Err(corrupt(format!("store answered {} of {} 2Lev array reads", values.len(), positions.len())));
