@@ -294,6 +294,8 @@ pub(crate) fn unexpected(r: &Response) -> Error {
         Response::SseDescriptor(_) => "SseDescriptor",
         Response::SseResult(_) => "SseResult",
         Response::Error { .. } => "Error",
+        Response::DocumentIds(_) => "DocumentIds",
+        Response::IndexStats { .. } => "IndexStats",
     };
     Error::Protocol(format!("unexpected {kind} response"))
 }

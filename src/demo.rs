@@ -16,18 +16,18 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::blind::planner::{Plan, plan_for_corpus};
-use crate::blind::server::index_prefix;
 use crate::blind::{IndexSpec, default_index_specs};
-use crate::client::Client;
+use crate::client::{Client, unexpected};
 use crate::datasets;
+use crate::http::Http;
 use crate::keys::MasterKey;
 use crate::message::{Field, Terms};
 use crate::oracle::PlainIndex;
-use crate::protocol::DocId;
+use crate::protocol::{DocId, IndexSize, Request, Response};
 use crate::query::Query;
 use crate::server::Server;
 use crate::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, UpdateOp};
-use crate::store::{RedbStore, Store, Table};
+use crate::store::{RedbStore, Store};
 use crate::text::Tokenizer;
 use crate::transport::{InProcess, Transport};
 use crate::{Error, Result};
@@ -200,6 +200,8 @@ pub struct DemoReport {
     pub boolean: Vec<WorkloadReport>,
     /// One entry per SSE scheme variant, on the same workload.
     pub sse: Vec<SchemeReport>,
+    /// Both client-only baselines (`baseline-download`, `baseline-local`) on the same workload.
+    pub baselines: Vec<crate::baseline::BaselineReport>,
 }
 
 impl DemoReport {
@@ -256,6 +258,7 @@ impl DemoReport {
                 ));
             }
         }
+        s.push_str(&crate::baseline::markdown(&self.baselines));
         s.push_str(&format!(
             "\ntotal: {} queries, {} mismatches, {} false positives filtered\n",
             self.queries, self.mismatches, self.false_positives_filtered
@@ -305,7 +308,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoReport> {
     run_with_store(opts, corpus, store, store_label)
 }
 
-/// Runs the demo on an already-open store (any backend).
+/// Runs the demo on an already-open store (any backend), in process.
 ///
 /// # Errors
 /// As [`run`].
@@ -316,13 +319,38 @@ pub fn run_with_store<S: Store + 'static>(
     store_label: String,
 ) -> Result<DemoReport> {
     let server = Arc::new(Server::new(store));
+    let tenant = opts.tenant.clone();
+    run_with_transport(opts, corpus, || Ok(InProcess::new(Arc::clone(&server), &tenant)), store_label)
+}
+
+/// Runs the demo against a running `sseek serve` at `url` with a tenant's
+/// API token. The tenant is the token's (`opts.tenant` is ignored); it must
+/// have no schema and no SSE instances yet.
+///
+/// # Errors
+/// As [`run`]; [`Error::Server`] (401) for a bad token, [`Error::Http`] if
+/// the server cannot be reached.
+pub fn run_remote(opts: &DemoOptions, corpus: datasets::Corpus, url: &str, token: &str) -> Result<DemoReport> {
+    let tenant = Http::new(url, token).tenant()?;
+    let opts = DemoOptions { tenant, ..opts.clone() };
+    run_with_transport(&opts, corpus, || Ok(Http::new(url, token)), format!("remote server {url}"))
+}
+
+/// Runs the demo over any transport: `connect` opens one transport to the
+/// server for `opts.tenant` (one for the blind-index client, one per SSE
+/// variant). Index sizes come from the server's [`Request::IndexStats`].
+///
+/// # Errors
+/// As [`run`].
+pub fn run_with_transport<T: Transport, F: Fn() -> Result<T>>(
+    opts: &DemoOptions,
+    corpus: datasets::Corpus,
+    connect: F,
+    store_label: String,
+) -> Result<DemoReport> {
     let tokenizer = Tokenizer::default();
-    let mut client = Client::connect(
-        MasterKey::generate()?,
-        &opts.tenant,
-        InProcess::new(Arc::clone(&server), &opts.tenant),
-        tokenizer,
-    )?;
+    let master = MasterKey::generate()?;
+    let mut client = Client::connect(master.clone(), &opts.tenant, connect()?, tokenizer)?;
     let n = corpus.messages.len();
 
     // Keywords are extracted once: they feed the planner, the index and the oracle.
@@ -355,7 +383,8 @@ pub fn run_with_store<S: Store + 'static>(
         if let Some((d, p)) = plans.iter().find(|(d, _)| &d.name == class) {
             r.bits = Some(d.bits);
             r.plan = Some(*p);
-            let st = server.store().stats(Table::Postings, &index_prefix(&opts.tenant, &d.name))?;
+            let (blind, _) = index_sizes(client.transport(), vec![d.name.clone()], Vec::new())?;
+            let st = blind.first().copied().unwrap_or_default();
             r.index_bytes = Some(st.bytes);
             r.tokens = Some(st.entries);
             indexes.push(r);
@@ -384,10 +413,11 @@ pub fn run_with_store<S: Store + 'static>(
     for name in &opts.schemes {
         let mut config = variant_config(name)?;
         config.state_path = Some(state_dir.join(format!("{name}.state")));
-        let r = run_scheme(&server, opts, &config, &docs, &specs, &mut db, &all_queries, &expected)?;
+        let r = run_scheme(connect()?, opts, &config, &docs, &specs, &mut db, &all_queries, &expected)?;
         sse_reports.push(r);
     }
 
+    let baselines = crate::baseline::run_workload(&connect, &master, &opts.tenant, &specs, &all_queries, &expected)?;
     let all = indexes.iter().chain(&boolean);
     let sse_mismatches: usize = sse_reports.iter().map(|r| r.mismatches).sum();
     let sse_queries: usize = sse_reports.iter().map(|r| r.queries).sum();
@@ -395,8 +425,12 @@ pub fn run_with_store<S: Store + 'static>(
         dataset: corpus.name,
         documents: n,
         skipped: corpus.skipped.len(),
-        queries: all.clone().map(|r| r.queries).sum::<usize>() + sse_queries,
-        mismatches: all.clone().map(|r| r.mismatches).sum::<usize>() + sse_mismatches,
+        queries: all.clone().map(|r| r.queries).sum::<usize>()
+            + sse_queries
+            + baselines.iter().map(|r| r.queries).sum::<usize>(),
+        mismatches: all.clone().map(|r| r.mismatches).sum::<usize>()
+            + sse_mismatches
+            + baselines.iter().map(|r| r.mismatches).sum::<usize>(),
         false_positives_filtered: all.map(|r| r.false_positives_filtered).sum(),
         store: store_label,
         setup_seconds,
@@ -405,14 +439,15 @@ pub fn run_with_store<S: Store + 'static>(
         indexes,
         boolean,
         sse: sse_reports,
+        baselines,
     })
 }
 
 /// Builds one SSE variant over the corpus (one setup, or updates in ingest
 /// chunks for a dynamic scheme) and runs the whole workload against it.
 #[allow(clippy::too_many_arguments)]
-fn run_scheme<S: Store + 'static>(
-    server: &Arc<Server<S>>,
+fn run_scheme<T: Transport>(
+    transport: T,
     opts: &DemoOptions,
     config: &SchemeConfig,
     docs: &[(DocId, &Terms)],
@@ -425,7 +460,7 @@ fn run_scheme<S: Store + 'static>(
     let scheme = sse::open_client(&master, &opts.tenant, config)?;
     let dynamic = matches!(scheme, SchemeClient::Dynamic(_));
     let descriptor = scheme.descriptor().clone();
-    let mut index = SseIndex::create(InProcess::new(Arc::clone(server), &opts.tenant), scheme)?;
+    let mut index = SseIndex::create(transport, scheme)?;
     let label: &'static str = if dynamic { "sse updates" } else { "sse setup" };
     let started;
     let pairs;
@@ -448,7 +483,8 @@ fn run_scheme<S: Store + 'static>(
         index.setup(db)?;
     }
     let setup_seconds = started.elapsed().as_secs_f64();
-    let st = server.store().stats(Table::Entries, &sse::server::instance_prefix(&opts.tenant, &config.instance))?;
+    let (_, sse_sizes) = index_sizes(index.transport(), Vec::new(), vec![config.instance.clone()])?;
+    let st = sse_sizes.first().copied().unwrap_or_default();
 
     let pb = bar(opts.progress, queries.len() as u64, "sse queries");
     let before = index.traffic();
@@ -486,6 +522,18 @@ fn run_scheme<S: Store + 'static>(
     r.bytes_sent_per_query = traffic.bytes_sent as f64 / nq;
     r.bytes_received_per_query = traffic.bytes_received as f64 / nq;
     Ok(r)
+}
+
+/// Sizes of named blind indexes and SSE instances, from the server.
+fn index_sizes<T: Transport>(
+    transport: &T,
+    blind_indexes: Vec<String>,
+    sse_instances: Vec<String>,
+) -> Result<(Vec<IndexSize>, Vec<IndexSize>)> {
+    match transport.call(&Request::IndexStats { blind_indexes, sse_instances })? {
+        Response::IndexStats { blind, sse } => Ok((blind, sse)),
+        other => Err(unexpected(&other)),
+    }
 }
 
 fn run_class<T: Transport>(

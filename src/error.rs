@@ -129,9 +129,17 @@ pub enum Error {
     #[error("conflict: {0}")]
     Conflict(String),
 
+    /// Drawing or encoding a plot failed.
+    #[error("plot error: {0}")]
+    Plot(String),
+
     /// A named resource (an SSE instance, say) does not exist.
     #[error("not found: {0}")]
     NotFound(String),
+
+    /// The HTTP transport could not reach the server or read its answer.
+    #[error("HTTP transport error: {0}")]
+    Http(String),
 }
 
 impl Error {

@@ -17,7 +17,8 @@
 //! | [`sse`] | both | SSE schemes Pi_bas, Pi_pack, 2Lev, Mitra, Diana: client halves, server halves, one API |
 //! | [`query`] | client | boolean queries, parsing, client-side filtering |
 //! | [`protocol`] | boundary | every message that crosses it; no keys, no plaintext |
-//! | [`transport`] | boundary | in-process transport (HTTP comes with `sseek serve`) |
+//! | [`transport`] | boundary | the transport trait and the in-process transport |
+//! | [`http`] | both | `sseek serve` (axum), tenants and tokens, metrics, the [`http::Http`] client transport |
 //! | [`server`] | server | request handling over a [`store::Store`] |
 //! | [`store`] | server | memory and redb backends, one conformance suite |
 //! | [`oracle`] | test | plaintext inverted index every search path is checked against |
@@ -44,12 +45,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod baseline;
+pub mod bench;
 pub mod blind;
 pub mod client;
 pub mod datasets;
 pub mod demo;
 pub mod envelope;
 mod error;
+pub mod http;
 pub mod keys;
 pub mod message;
 pub mod oracle;

@@ -14,7 +14,7 @@ use sseek::query::Query;
 use sseek::server::Server;
 use sseek::store::RedbStore;
 use sseek::text::Tokenizer;
-use sseek::transport::InProcess;
+use sseek::transport::{Http, InProcess, Transport};
 use sseek::{Error, Result, datasets};
 
 #[derive(Parser)]
@@ -30,6 +30,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Measure every scheme and both client-only baselines across corpus sizes: JSON, markdown and plots.
+    Bench(sseek::bench::BenchArgs),
     /// Encrypt a corpus, build blind indexes and every SSE scheme in the embedded store, run a query workload and check it against a plaintext index.
     Demo {
         /// `spamassassin` (shipped), `synthetic:N[:SEED]`, a directory of mail files, a .jsonl or a .tar.gz.
@@ -54,6 +56,32 @@ enum Command {
         /// (pibas, pack, 2lev, 2lev-rh, mitra, diana, pack-rh); `none` for blind indexes only.
         #[arg(long, default_value = "pibas,pack,2lev,2lev-rh,mitra,diana")]
         schemes: String,
+        /// Run against a running `sseek serve` at this URL instead of an embedded store.
+        #[arg(long, conflicts_with = "store")]
+        server: Option<String>,
+        /// API token for --server (default: $SSEEK_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+    },
+    /// Serve the HTTP API (blind indexes, every SSE scheme, documents) for all tenants of a store.
+    Serve {
+        /// `redb:PATH` (database file) or `postgres:URL`.
+        #[arg(long)]
+        store: String,
+        /// PostgreSQL schema holding the tables (postgres stores only).
+        #[arg(long, default_value = "sseek")]
+        pg_schema: String,
+        /// Address to listen on; port 0 picks a free port (the address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Largest accepted request body in bytes.
+        #[arg(long, default_value_t = sseek::http::DEFAULT_MAX_BODY)]
+        max_body: usize,
+    },
+    /// Manage tenants of a server store.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
     },
     /// Create a new master key file.
     Keygen {
@@ -79,14 +107,20 @@ enum Command {
         #[arg(long)]
         key: PathBuf,
     },
-    /// Encrypt and index your own messages into a store directory.
+    /// Encrypt and index your own messages into a store directory or a server.
     Index {
         /// The key file.
         #[arg(long)]
         key: PathBuf,
         /// Store directory (created if missing; indexing appends).
+        #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+        store: Option<PathBuf>,
+        /// A running `sseek serve` (the tenant is the token's).
         #[arg(long)]
-        store: PathBuf,
+        server: Option<String>,
+        /// API token for --server (default: $SSEEK_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
         /// A directory of mail files, a .jsonl or a .tar.gz.
         #[arg(long)]
         dataset: String,
@@ -100,14 +134,20 @@ enum Command {
         #[arg(long, default_value_t = 25.0)]
         fp_budget: f64,
     },
-    /// Search a store: `body:word AND (from:a@b.c OR day:2002-08-22)`.
+    /// Search a store or a server: `body:word AND (from:a@b.c OR day:2002-08-22)`.
     Search {
         /// The key file.
         #[arg(long)]
         key: PathBuf,
         /// Store directory.
+        #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+        store: Option<PathBuf>,
+        /// A running `sseek serve` (the tenant is the token's).
         #[arg(long)]
-        store: PathBuf,
+        server: Option<String>,
+        /// API token for --server (default: $SSEEK_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
         /// Tenant name.
         #[arg(long, default_value = "default")]
         tenant: String,
@@ -117,6 +157,28 @@ enum Command {
         /// The query.
         query: String,
     },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create an API token for a tenant (created on first token) and print it once; only its hash is stored.
+    Add {
+        /// Tenant name: letters, digits, '.', '_', '-'.
+        name: String,
+        /// `redb:PATH` or `postgres:URL` (for redb, while no server has the file open).
+        #[arg(long)]
+        store: String,
+        /// PostgreSQL schema (postgres stores only).
+        #[arg(long, default_value = "sseek")]
+        pg_schema: String,
+    },
+}
+
+/// The API token from the flag or `$SSEEK_TOKEN` (which keeps it out of `ps`).
+fn token(flag: Option<String>) -> Result<String> {
+    flag.or_else(|| std::env::var("SSEEK_TOKEN").ok())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::Config("--server needs an API token: --token or $SSEEK_TOKEN".into()))
 }
 
 fn passphrase() -> Result<String> {
@@ -133,15 +195,28 @@ fn passphrase() -> Result<String> {
     Ok(p)
 }
 
-fn open_client(key: &std::path::Path, store: &std::path::Path, tenant: &str) -> Result<Client<InProcess<RedbStore>>> {
+/// A client over a local store directory, or over HTTP to `server` (then the
+/// tenant is the token's, not `tenant`).
+fn open_client(
+    key: &std::path::Path,
+    store: Option<&std::path::Path>,
+    server: Option<(String, String)>,
+    tenant: &str,
+) -> Result<Client<Box<dyn Transport>>> {
     let master = MasterKey::load(key)?;
+    if let Some((url, token)) = server {
+        let http = Http::new(&url, &token);
+        let tenant = http.tenant()?;
+        return Client::connect(master, &tenant, Box::new(http), Tokenizer::default());
+    }
+    let store = store.ok_or_else(|| Error::Config("give --store DIR or --server URL".into()))?;
     let server = Arc::new(Server::new(RedbStore::open(&store.join("server.redb"))?));
-    Client::connect(master, tenant, InProcess::new(server, tenant), Tokenizer::default())
+    Client::connect(master, tenant, Box::new(InProcess::new(server, tenant)), Tokenizer::default())
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Demo { dataset, store, json, seed, fp_budget, queries, schemes } => {
+        Command::Demo { dataset, store, json, seed, fp_budget, queries, schemes, server, token: token_flag } => {
             let schemes: Vec<String> = if schemes == "none" {
                 Vec::new()
             } else {
@@ -159,7 +234,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 schemes,
                 ..Default::default()
             };
-            let report = demo::run(&opts)?;
+            let report = match server {
+                Some(url) => {
+                    let corpus = datasets::load(&opts.dataset)?;
+                    demo::run_remote(&opts, corpus, &url, &token(token_flag)?)?
+                }
+                None => demo::run(&opts)?,
+            };
             println!("{}", report.to_markdown());
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&report).map_err(|e| Error::Config(e.to_string()))?;
@@ -168,6 +249,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             if report.mismatches > 0 {
                 eprintln!("error: {} queries disagree with the plaintext oracle", report.mismatches);
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+        Command::Bench(args) => {
+            if !sseek::bench::run_cli(&args)? {
                 return Ok(ExitCode::FAILURE);
             }
         }
@@ -191,7 +277,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
             k.save(&key)?;
             println!("restored key {} to {}", k.key_id(), key.display());
         }
-        Command::Index { key, store, dataset, tenant, growth, fp_budget } => {
+        Command::Serve { store, pg_schema, listen, max_body } => {
+            tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).init();
+            let store = sseek::http::open_store(&store, &pg_schema)?;
+            let opts = sseek::http::ServeOptions { listen, max_body };
+            sseek::http::serve(
+                store,
+                opts,
+                |addr| {
+                    // Tests and scripts read this line to find an ephemeral port.
+                    println!("listening on http://{addr}");
+                    let _ = std::io::Write::flush(&mut std::io::stdout());
+                },
+                sseek::http::shutdown_signal(),
+            )?;
+        }
+        Command::Tenant { command: TenantCommand::Add { name, store, pg_schema } } => {
+            let store = sseek::http::open_store(&store, &pg_schema)?;
+            let token = sseek::http::auth::add_token(&*store, &name)?;
+            eprintln!("API token for tenant {name} (shown once; only its hash is stored):");
+            println!("{token}");
+        }
+        Command::Index { key, store, server, token: token_flag, dataset, tenant, growth, fp_budget } => {
             let corpus = datasets::load(&dataset)?;
             for e in corpus.skipped.iter().take(10) {
                 eprintln!("skipped: {e}");
@@ -199,7 +306,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if corpus.skipped.len() > 10 {
                 eprintln!("skipped {} more", corpus.skipped.len() - 10);
             }
-            let mut client = open_client(&key, &store, &tenant)?;
+            let remote = match server {
+                Some(url) => Some((url, token(token_flag)?)),
+                None => None,
+            };
+            let mut client = open_client(&key, store.as_deref(), remote, &tenant)?;
             let terms = client.terms(&corpus.messages);
             if client.schema().is_none() {
                 let plans = plan_for_corpus(&terms, &default_index_specs(), fp_budget, 2.0, growth);
@@ -222,10 +333,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 corpus.skipped.len()
             );
         }
-        Command::Search { key, store, tenant, show, query } => {
-            let client = open_client(&key, &store, &tenant)?;
+        Command::Search { key, store, server, token: token_flag, tenant, show, query } => {
+            let remote = match server {
+                Some(url) => Some((url, token(token_flag)?)),
+                None => None,
+            };
+            let client = open_client(&key, store.as_deref(), remote, &tenant)?;
             if client.schema().is_none() {
-                return Err(Error::Config(format!("nothing indexed for tenant {tenant} in {}", store.display())));
+                return Err(Error::Config(format!("nothing indexed for tenant {tenant}")));
             }
             let q = Query::parse(&query, client.specs(), client.tokenizer())?;
             let out = client.search(&q)?;

@@ -280,6 +280,37 @@ pub enum Request {
         /// The token.
         token: SearchToken,
     },
+    /// Deletes sealed documents by id (index entries are not touched: the
+    /// client drops a deleted id from results, as it drops false positives).
+    /// Answers [`Response::DocumentIds`] with the ids that were stored and are
+    /// now deleted.
+    DeleteDocuments(Vec<DocId>),
+    /// Lists stored document ids, ascending: at most `limit` (capped at
+    /// [`crate::server::MAX_BATCH`]) ids greater than `after`. Answers
+    /// [`Response::DocumentIds`].
+    ListDocumentIds {
+        /// Only ids greater than this one (`None`: from the first).
+        after: Option<DocId>,
+        /// Most ids to return.
+        limit: u32,
+    },
+    /// Entry counts and bytes of named blind indexes and SSE instances.
+    /// Answers [`Response::IndexStats`], aligned with the names asked for.
+    IndexStats {
+        /// Blind index names.
+        blind_indexes: Vec<String>,
+        /// SSE instance names.
+        sse_instances: Vec<String>,
+    },
+}
+
+/// Entries and bytes (keys and values) one index occupies on the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexSize {
+    /// Stored entries (posting lists, or SSE entries and array blocks).
+    pub entries: u64,
+    /// Bytes of keys and values.
+    pub bytes: u64,
 }
 
 /// Storage figures reported by the server.
@@ -328,6 +359,15 @@ pub enum Response {
         code: u16,
         /// Human-readable reason; never contains tokens or ciphertext.
         message: String,
+    },
+    /// Document ids: those deleted, or a page of stored ids.
+    DocumentIds(Vec<DocId>),
+    /// Sizes of the blind indexes and SSE instances asked for, in the order asked.
+    IndexStats {
+        /// One per blind index name.
+        blind: Vec<IndexSize>,
+        /// One per SSE instance name.
+        sse: Vec<IndexSize>,
     },
 }
 
@@ -381,12 +421,14 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
         version: u16,
         body: B,
     }
-    let env: Envelope<T> =
+    // The version is checked before the body is typed, so a message of
+    // another version is reported as such even when its body does not parse.
+    let env: Envelope<serde_json::Value> =
         serde_json::from_str(text).map_err(|e| Error::Protocol(format!("JSON decode failed: {e}")))?;
     if env.version != PROTOCOL_VERSION {
         return Err(Error::ProtocolVersion { found: env.version, supported: PROTOCOL_VERSION });
     }
-    Ok(env.body)
+    serde_json::from_value(env.body).map_err(|e| Error::Protocol(format!("JSON decode failed: {e}")))
 }
 
 #[cfg(test)]

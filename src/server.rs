@@ -5,12 +5,13 @@
 //! Every request is validated; a bad one gets a [`Response::Error`] and
 //! changes nothing.
 
-use std::sync::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use roaring::RoaringBitmap;
 
 use crate::blind::server as blind;
-use crate::protocol::{self, DocId, EncryptedDocument, Request, Response, Schema, ServerStats};
+use crate::protocol::{self, DocId, EncryptedDocument, IndexSize, Request, Response, Schema, ServerStats};
 use crate::sse::server as sse;
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
@@ -41,17 +42,25 @@ fn schema_key(tenant: &str) -> Vec<u8> {
     k
 }
 
-/// Server state: the store and a lock serializing read-modify-write merges.
+/// Server state: the store and per-tenant locks serializing read-modify-write merges.
 #[derive(Debug)]
 pub struct Server<S: Store> {
     store: S,
-    merge_lock: Mutex<()>,
+    /// One lock per tenant: merges of different tenants touch disjoint
+    /// keyspaces, so they need not wait for each other (many tenants ingest at once).
+    merge_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl<S: Store> Server<S> {
     /// A server over `store`.
     pub fn new(store: S) -> Self {
-        Server { store, merge_lock: Mutex::new(()) }
+        Server { store, merge_locks: Mutex::new(HashMap::new()) }
+    }
+
+    /// The merge lock of a tenant, created on first use.
+    fn merge_lock(&self, tenant: &str) -> Result<Arc<Mutex<()>>> {
+        let mut locks = self.merge_locks.lock().map_err(|_| Error::Store("merge lock table poisoned".into()))?;
+        Ok(Arc::clone(locks.entry(tenant.to_owned()).or_default()))
     }
 
     /// The underlying store.
@@ -100,7 +109,8 @@ impl<S: Store> Server<S> {
             }
             Request::InsertBlindPostings(p) => {
                 check_batch(p.postings.len())?;
-                let _guard = self.merge_lock.lock().map_err(|_| Error::Store("merge lock poisoned".into()))?;
+                let lock = self.merge_lock(tenant)?;
+                let _guard = lock.lock().map_err(|_| Error::Store("merge lock poisoned".into()))?;
                 blind::insert(&self.store, tenant, &p)?;
                 Ok(Response::Ok)
             }
@@ -136,12 +146,71 @@ impl<S: Store> Server<S> {
             Request::SseInsert { instance, entries } => {
                 check_batch(entries.len())?;
                 // The no-overwrite check and the write must not interleave with another insert.
-                let _guard = self.merge_lock.lock().map_err(|_| Error::Store("merge lock poisoned".into()))?;
+                let lock = self.merge_lock(tenant)?;
+                let _guard = lock.lock().map_err(|_| Error::Store("merge lock poisoned".into()))?;
                 sse::insert(&self.store, tenant, &instance, entries)?;
                 Ok(Response::Ok)
             }
             Request::SseSearch { instance, token } => {
                 Ok(Response::SseResult(sse::search(&self.store, tenant, &instance, &token)?))
+            }
+            Request::DeleteDocuments(ids) => {
+                check_batch(ids.len())?;
+                let keys: Vec<Vec<u8>> = ids.iter().map(|id| document_key(tenant, *id)).collect();
+                // Read first so the answer names only ids that existed: a
+                // REST delete of an absent (or another tenant's) id is a 404.
+                let present = self.store.get_many(Table::Documents, &keys)?;
+                let mut batch = WriteBatch::new();
+                let mut deleted = Vec::new();
+                for ((id, key), value) in ids.iter().zip(keys).zip(present) {
+                    if value.is_some() && !deleted.contains(id) {
+                        deleted.push(*id);
+                        batch.delete(Table::Documents, key);
+                    }
+                }
+                if !batch.is_empty() {
+                    self.store.write(batch)?;
+                }
+                deleted.sort_unstable();
+                Ok(Response::DocumentIds(deleted))
+            }
+            Request::ListDocumentIds { after, limit } => {
+                let limit = usize::try_from(limit).unwrap_or(MAX_BATCH).min(MAX_BATCH);
+                let prefix = keyspace(tenant);
+                let mut ids = Vec::new();
+                self.store.scan_prefix(Table::Documents, &prefix, &mut |k, _| {
+                    let id = k
+                        .get(prefix.len()..)
+                        .and_then(|rest| <[u8; 4]>::try_from(rest).ok())
+                        .map(DocId::from_be_bytes)
+                        .ok_or_else(|| Error::DataCorruption {
+                            table: Table::Documents.name(),
+                            reason: format!("document key of {} bytes", k.len()),
+                        })?;
+                    if after.is_none_or(|a| id > a) {
+                        ids.push(id);
+                    }
+                    Ok(ids.len() < limit)
+                })?;
+                Ok(Response::DocumentIds(ids))
+            }
+            Request::IndexStats { blind_indexes, sse_instances } => {
+                check_batch(blind_indexes.len() + sse_instances.len())?;
+                let sizes = |table: Table, names: &[String], prefix: fn(&str, &str) -> Vec<u8>| {
+                    names
+                        .iter()
+                        .map(|name| {
+                            if name.is_empty() || name.len() > usize::from(u8::MAX) {
+                                return Err(Error::Protocol(format!("index name of {} bytes", name.len())));
+                            }
+                            let st = self.store.stats(table, &prefix(tenant, name))?;
+                            Ok(IndexSize { entries: st.entries, bytes: st.bytes })
+                        })
+                        .collect::<Result<Vec<_>>>()
+                };
+                let blind = sizes(Table::Postings, &blind_indexes, blind::index_prefix)?;
+                let sse = sizes(Table::Entries, &sse_instances, sse::instance_prefix)?;
+                Ok(Response::IndexStats { blind, sse })
             }
             Request::Stats => {
                 let prefix = keyspace(tenant);
@@ -192,4 +261,56 @@ fn check_batch(n: usize) -> Result<()> {
         return Err(Error::Protocol(format!("batch of {n} items exceeds the limit of {MAX_BATCH}")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::protocol::PublicMetadata;
+    use crate::store::MemoryStore;
+
+    fn doc(tenant: &str, id: DocId) -> EncryptedDocument {
+        EncryptedDocument {
+            public: PublicMetadata { tenant: tenant.into(), doc_id: id, envelope_version: 1 },
+            nonce: [7; 16],
+            sealed: vec![1, 2, 3],
+        }
+    }
+
+    #[test]
+    fn delete_and_list_stay_in_the_tenant() {
+        let s = Server::new(MemoryStore::new());
+        let put = |t: &str, ids: &[DocId]| s.handle(t, Request::PutDocuments(ids.iter().map(|i| doc(t, *i)).collect()));
+        assert_eq!(put("a", &[1, 2, 3, 300]), Response::Ok);
+        assert_eq!(put("b", &[2, 9]), Response::Ok);
+        let list = |t: &str, after, limit| s.handle(t, Request::ListDocumentIds { after, limit });
+        assert_eq!(list("a", None, 10), Response::DocumentIds(vec![1, 2, 3, 300]));
+        assert_eq!(list("a", Some(2), 1), Response::DocumentIds(vec![3]));
+        assert_eq!(list("c", None, 10), Response::DocumentIds(vec![]));
+        // Deleting b's id 9 as a removes nothing; deleting 2 as a leaves b's 2.
+        assert_eq!(s.handle("a", Request::DeleteDocuments(vec![9, 2, 2])), Response::DocumentIds(vec![2]));
+        assert_eq!(list("a", None, 10), Response::DocumentIds(vec![1, 3, 300]));
+        assert_eq!(list("b", None, 10), Response::DocumentIds(vec![2, 9]));
+    }
+
+    #[test]
+    fn index_stats_are_aligned_and_validated() {
+        let s = Server::new(MemoryStore::new());
+        let p = protocol::BlindPostings { index: "body".into(), postings: vec![(5, vec![1, 2]), (6, vec![3])] };
+        assert_eq!(s.handle("a", Request::InsertBlindPostings(p)), Response::Ok);
+        let r = s.handle(
+            "a",
+            Request::IndexStats { blind_indexes: vec!["body".into(), "from".into()], sse_instances: vec!["x".into()] },
+        );
+        let Response::IndexStats { blind, sse } = r else { panic!("{r:?}") };
+        assert_eq!(blind[0].entries, 2);
+        assert_eq!(blind[1], IndexSize::default());
+        assert_eq!(sse, vec![IndexSize::default()]);
+        let r = s.handle("b", Request::IndexStats { blind_indexes: vec!["body".into()], sse_instances: vec![] });
+        assert_eq!(r, Response::IndexStats { blind: vec![IndexSize::default()], sse: vec![] });
+        let r = s.handle("a", Request::IndexStats { blind_indexes: vec![String::new()], sse_instances: vec![] });
+        assert!(matches!(r, Response::Error { code: 400, .. }));
+    }
 }

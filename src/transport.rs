@@ -1,6 +1,6 @@
 //! How requests reach the server. The in-process transport still encodes and
 //! decodes every message, so byte counts and the boundary are the same as
-//! over a network.
+//! over a network; [`Http`] goes to a remote `sseek serve`.
 
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -12,6 +12,8 @@ use crate::protocol::{self, Request, Response};
 use crate::server::Server;
 use crate::store::Store;
 use crate::{Error, Result};
+
+pub use crate::http::Http;
 
 /// Bytes and round trips seen by a transport.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -45,6 +47,18 @@ pub trait Transport: Send + Sync + Debug {
 
     /// Traffic so far.
     fn traffic(&self) -> Traffic;
+}
+
+/// Boxed transports are transports, so a client can pick one at run time
+/// (in-process or [`Http`]) behind one type.
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn call(&self, request: &Request) -> Result<Response> {
+        (**self).call(request)
+    }
+
+    fn traffic(&self) -> Traffic {
+        (**self).traffic()
+    }
 }
 
 #[derive(Debug, Default)]

@@ -1,0 +1,453 @@
+//! The axum application: routes, authentication, limits, logs, shutdown.
+//!
+//! Store calls are blocking (redb, and [`crate::store::PostgresStore`], which
+//! drives its own runtime), so every call into [`Server`] runs on tokio's
+//! blocking pool through `spawn_blocking`.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, HttpBody};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use super::metrics::Metrics;
+use super::{OPENAPI_JSON, ROUTES, auth};
+use crate::protocol::{self, DocId, EncryptedDocument, Request as ProtoRequest, Response as ProtoResponse};
+use crate::server::Server;
+use crate::store::{Store, Table};
+use crate::{Error, Result};
+
+/// The server as the HTTP layer holds it: any store backend.
+type Backend = Server<Box<dyn Store>>;
+
+/// Longest wait for a request body once its headers arrived.
+const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// After a shutdown signal, how long requests in flight may take to finish
+/// before the server stops anyway (then syncs the store and exits).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Options of [`serve`].
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Largest accepted request body in bytes; larger bodies get 413.
+    pub max_body: usize,
+}
+
+#[derive(Clone)]
+struct AppState {
+    server: Arc<Backend>,
+    metrics: Arc<Metrics>,
+    max_body: usize,
+    next_request_id: Arc<AtomicU64>,
+}
+
+/// The tenant a response was served for, for the access log.
+#[derive(Clone)]
+struct TenantTag(String);
+
+/// A rejection: HTTP status and a message that never holds a token or ciphertext.
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(code: u16, message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: message.into(),
+        }
+    }
+
+    /// The status of a library error: 422 wrong protocol version, 404 not
+    /// found, 409 conflict, 500 the server's own failures, 400 anything else the client sent.
+    fn from_error(e: &Error) -> Self {
+        let code = match e {
+            Error::ProtocolVersion { .. } => 422,
+            Error::NotFound(_) => 404,
+            Error::Conflict(_) => 409,
+            Error::DataCorruption { .. } | Error::Store(_) | Error::Io { .. } => 500,
+            _ => 400,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "code": self.status.as_u16(), "message": self.message });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = std::result::Result<T, ApiError>;
+
+/// Builds the router over a server.
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/rpc", post(rpc))
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/documents", get(list_documents))
+        .route("/v1/documents/{id}", get(get_document).put(put_document).delete(delete_document))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
+        .fallback(|| async { ApiError::new(404, "no such route") })
+        .method_not_allowed_fallback(|| async { ApiError::new(405, "method not allowed on this route") })
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Serves the API on `opts.listen` until `shutdown` completes, then finishes
+/// the requests in flight and syncs the store. `ready` gets the bound address
+/// (useful with port 0) once the socket is listening.
+///
+/// Open the store before calling this (a PostgreSQL store must not be
+/// connected from inside an async runtime).
+///
+/// # Errors
+/// Bind and runtime errors; the final sync's store error.
+pub fn serve(
+    store: Box<dyn Store>,
+    opts: ServeOptions,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Config(format!("cannot start the HTTP runtime: {e}")))?;
+    let state = AppState {
+        server: Arc::new(Server::new(store)),
+        metrics: Arc::new(Metrics::new()),
+        max_body: opts.max_body,
+        next_request_id: Arc::new(AtomicU64::new(1)),
+    };
+    let server = Arc::clone(&state.server);
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| Error::io(opts.listen.to_string(), e))?;
+        let addr = listener.local_addr().map_err(|e| Error::io(opts.listen.to_string(), e))?;
+        tracing::info!(%addr, max_body = opts.max_body, "listening");
+        ready(addr);
+        let signalled = Arc::new(tokio::sync::Notify::new());
+        let notify = Arc::clone(&signalled);
+        let graceful = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+            shutdown.await;
+            notify.notify_one();
+        });
+        tokio::select! {
+            served = graceful => {
+                served.map_err(|e| Error::io(addr.to_string(), e))?;
+                tracing::info!("shutting down: in-flight requests finished, syncing the store");
+            }
+            () = async {
+                signalled.notified().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!(grace_seconds = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period; stopping anyway");
+            }
+        }
+        Ok::<(), Error>(())
+    })?;
+    // Everything acknowledged is made durable before the process exits.
+    server.store().sync()?;
+    // Bounded: after a forced stop, a store call may still be running on the blocking pool.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+/// The route template of a path, for logs and metrics labels.
+fn route_label(path: &str) -> &'static str {
+    let is_doc = path.strip_prefix("/v1/documents/").is_some_and(|id| !id.is_empty() && !id.contains('/'));
+    ROUTES.iter().map(|(_, p)| *p).find(|p| *p == path || (is_doc && *p == "/v1/documents/{id}")).unwrap_or("other")
+}
+
+/// Access log and metrics for every request: id, route, tenant, sizes, time.
+/// Never logs headers (the token) or bodies (ciphertext).
+async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let id = st.next_request_id.fetch_add(1, Ordering::Relaxed);
+    let method = req.method().clone();
+    let route = route_label(req.uri().path());
+    let bytes_in = req.body().size_hint().exact().unwrap_or_else(|| content_length(req.headers()));
+    let started = Instant::now();
+    st.metrics.start();
+    let mut resp = next.run(req).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = resp.status().as_u16();
+    st.metrics.record(route, status, seconds);
+    let tenant = resp.extensions().get::<TenantTag>().map_or("-", |t| t.0.as_str()).to_owned();
+    let bytes_out = resp.body().size_hint().exact().unwrap_or(0);
+    tracing::info!(
+        request_id = id,
+        %method,
+        route,
+        status,
+        tenant = tenant.as_str(),
+        bytes_in,
+        bytes_out,
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+fn content_length(headers: &HeaderMap) -> u64 {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Runs a blocking server call on the blocking pool.
+async fn blocking<T: Send + 'static>(st: &AppState, f: impl FnOnce(&Backend) -> T + Send + 'static) -> ApiResult<T> {
+    let server = Arc::clone(&st.server);
+    tokio::task::spawn_blocking(move || f(&server))
+        .await
+        .map_err(|e| ApiError::new(500, format!("request task failed: {e}")))
+}
+
+/// The tenant of the request's bearer token, or 401.
+async fn authenticate(st: &AppState, headers: &HeaderMap) -> ApiResult<String> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::new(401, "missing Authorization: Bearer token"));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+        .ok_or_else(|| ApiError::new(401, "Authorization header is not a bearer token"))?;
+    match blocking(st, move |s| auth::authenticate(s.store(), &token)).await? {
+        Ok(Some(tenant)) => Ok(tenant),
+        Ok(None) => Err(ApiError::new(401, "invalid API token")),
+        Err(e) => Err(ApiError::from_error(&e)),
+    }
+}
+
+/// Authenticates, runs `f` for the tenant, and tags the response with the tenant for the log.
+async fn authed<F, Fut>(st: AppState, headers: HeaderMap, f: F) -> Response
+where
+    F: FnOnce(AppState, String, HeaderMap) -> Fut,
+    Fut: Future<Output = ApiResult<Response>>,
+{
+    let tenant = match authenticate(&st, &headers).await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let mut resp = f(st, tenant.clone(), headers).await.unwrap_or_else(IntoResponse::into_response);
+    resp.extensions_mut().insert(TenantTag(tenant));
+    resp
+}
+
+/// Reads the whole body, at most `max_body` bytes (413 beyond), within
+/// [`BODY_TIMEOUT`] (408 beyond: a client that stalls mid-body must not hold
+/// a request, and with it a graceful shutdown, forever).
+async fn read_body(st: &AppState, body: Body) -> ApiResult<axum::body::Bytes> {
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, st.max_body)).await;
+    let read =
+        read.map_err(|_| ApiError::new(408, format!("request body not received within {} s", BODY_TIMEOUT.as_secs())))?;
+    read.map_err(|e| {
+        let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            ApiError::new(413, format!("request body exceeds the limit of {} bytes", st.max_body))
+        } else {
+            ApiError::new(400, "could not read the request body")
+        }
+    })
+}
+
+fn is_json(headers: &HeaderMap, name: header::HeaderName) -> bool {
+    headers.get(name).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"))
+}
+
+/// Decodes a protocol value from a body in the encoding its content type names.
+fn decode_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> ApiResult<T> {
+    let decoded = if is_json(headers, header::CONTENT_TYPE) {
+        std::str::from_utf8(body)
+            .map_err(|_| Error::Protocol("JSON body is not UTF-8".into()))
+            .and_then(protocol::from_json)
+    } else {
+        protocol::decode(body)
+    };
+    decoded.map_err(|e| ApiError::from_error(&e))
+}
+
+/// Encodes a protocol value as JSON or binary.
+fn encode_body<T: serde::Serialize>(json: bool, value: &T) -> ApiResult<Response> {
+    if json {
+        let text = protocol::to_json(value).map_err(|e| ApiError::from_error(&e))?;
+        Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response())
+    } else {
+        Ok(([(header::CONTENT_TYPE, "application/octet-stream")], protocol::encode(value)).into_response())
+    }
+}
+
+/// Runs a protocol request for a tenant; a server-side rejection becomes an [`ApiError`].
+async fn handle(st: &AppState, tenant: String, req: ProtoRequest) -> ApiResult<ProtoResponse> {
+    match blocking(st, move |s| s.handle(&tenant, req)).await? {
+        ProtoResponse::Error { code, message } => Err(ApiError::new(code, message)),
+        r => Ok(r),
+    }
+}
+
+async fn rpc(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    authed(st, headers, |st, tenant, headers| async move {
+        let bytes = read_body(&st, body).await?;
+        let req: ProtoRequest = decode_body(&headers, &bytes)?;
+        let resp = handle(&st, tenant, req).await?;
+        encode_body(is_json(&headers, header::CONTENT_TYPE), &resp)
+    })
+    .await
+}
+
+async fn whoami(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    authed(st, headers, |_, tenant, _| async move {
+        Ok(axum::Json(serde_json::json!({ "tenant": tenant })).into_response())
+    })
+    .await
+}
+
+fn parse_id(raw: &str) -> ApiResult<DocId> {
+    raw.parse().map_err(|_| ApiError::new(400, "document id must be an integer from 0 to 4294967295"))
+}
+
+async fn list_documents(State(st): State<AppState>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    authed(st, headers, |st, tenant, _| async move {
+        let mut after = None;
+        let mut limit = 1000u32;
+        for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("after", v)) => after = Some(parse_id(v)?),
+                Some(("limit", v)) => {
+                    limit = v.parse().map_err(|_| ApiError::new(400, "limit must be a non-negative integer"))?;
+                }
+                _ => return Err(ApiError::new(400, "query parameters are after=ID and limit=N")),
+            }
+        }
+        match handle(&st, tenant, ProtoRequest::ListDocumentIds { after, limit }).await? {
+            ProtoResponse::DocumentIds(ids) => Ok(axum::Json(serde_json::json!({ "ids": ids })).into_response()),
+            _ => Err(ApiError::new(500, "unexpected server response")),
+        }
+    })
+    .await
+}
+
+async fn get_document(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    authed(st, headers, |st, tenant, headers| async move {
+        let id = parse_id(&id)?;
+        match handle(&st, tenant, ProtoRequest::GetDocuments(vec![id])).await? {
+            ProtoResponse::Documents(mut docs) => match docs.pop() {
+                Some(doc) => encode_body(is_json(&headers, header::ACCEPT), &doc),
+                None => Err(ApiError::new(404, format!("no document {id}"))),
+            },
+            _ => Err(ApiError::new(500, "unexpected server response")),
+        }
+    })
+    .await
+}
+
+async fn put_document(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Body) -> Response {
+    authed(st, headers, |st, tenant, headers| async move {
+        let id = parse_id(&id)?;
+        let bytes = read_body(&st, body).await?;
+        let doc: EncryptedDocument = decode_body(&headers, &bytes)?;
+        if doc.public.doc_id != id {
+            return Err(ApiError::new(400, format!("body is document {}, path says {id}", doc.public.doc_id)));
+        }
+        handle(&st, tenant, ProtoRequest::PutDocuments(vec![doc])).await?;
+        Ok(StatusCode::NO_CONTENT.into_response())
+    })
+    .await
+}
+
+async fn delete_document(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    authed(st, headers, |st, tenant, _| async move {
+        let id = parse_id(&id)?;
+        match handle(&st, tenant, ProtoRequest::DeleteDocuments(vec![id])).await? {
+            ProtoResponse::DocumentIds(ids) if ids == [id] => Ok(StatusCode::NO_CONTENT.into_response()),
+            ProtoResponse::DocumentIds(_) => Err(ApiError::new(404, format!("no document {id}"))),
+            _ => Err(ApiError::new(500, "unexpected server response")),
+        }
+    })
+    .await
+}
+
+async fn healthz(State(st): State<AppState>) -> Response {
+    // A read of a key no one writes proves the store answers.
+    match blocking(&st, |s| s.store().get(Table::Meta, b"\0healthz")).await {
+        Ok(Ok(_)) => axum::Json(serde_json::json!({ "status": "ok" })).into_response(),
+        Ok(Err(e)) => ApiError::new(503, format!("store unavailable: {e}")).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn metrics(State(st): State<AppState>) -> Response {
+    // Table sizes are a full scan on redb: fine for a scrape every few seconds
+    // on the stores this serves; a larger deployment would cache them.
+    let sizes =
+        blocking(&st, |s| Table::ALL.iter().map(|t| Ok((*t, s.store().stats(*t, &[])?))).collect::<Result<Vec<_>>>())
+            .await;
+    match sizes {
+        Ok(Ok(sizes)) => {
+            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render(&sizes)).into_response()
+        }
+        Ok(Err(e)) => ApiError::from_error(&e).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI_JSON).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_labelled_by_template() {
+        assert_eq!(route_label("/v1/documents/17"), "/v1/documents/{id}");
+        assert_eq!(route_label("/v1/documents"), "/v1/documents");
+        assert_eq!(route_label("/v1/rpc"), "/v1/rpc");
+        assert_eq!(route_label("/v1/documents/1/2"), "other");
+        assert_eq!(route_label("/etc/passwd"), "other");
+    }
+}
