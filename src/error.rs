@@ -143,6 +143,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// The HTTP-style status a server answers this error with: 422 for a
+    /// protocol version this build does not speak, 404 not found, 409
+    /// conflict, 500 for the server's own storage failures, 400 for anything
+    /// else the client sent.
+    pub fn status_code(&self) -> u16 {
+        match self {
+            Error::ProtocolVersion { .. } => 422,
+            Error::NotFound(_) => 404,
+            Error::Conflict(_) => 409,
+            Error::DataCorruption { .. } | Error::Store(_) | Error::Io { .. } => 500,
+            _ => 400,
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }

@@ -243,17 +243,9 @@ impl<S: Store> Server<S> {
     }
 }
 
-/// The rejection for an error: 422 for a protocol version this build does
-/// not speak, 500 for the server's own storage failures, 400 for any other bad request.
+/// The rejection for an error, with the status of [`Error::status_code`].
 fn error_response(e: &Error) -> Response {
-    let code = match e {
-        Error::ProtocolVersion { .. } => 422,
-        Error::NotFound(_) => 404,
-        Error::Conflict(_) => 409,
-        Error::DataCorruption { .. } | Error::Store(_) | Error::Io { .. } => 500,
-        _ => 400,
-    };
-    Response::Error { code, message: e.to_string() }
+    Response::Error { code: e.status_code(), message: e.to_string() }
 }
 
 fn check_batch(n: usize) -> Result<()> {

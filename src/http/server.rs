@@ -73,14 +73,7 @@ impl ApiError {
     /// The status of a library error: 422 wrong protocol version, 404 not
     /// found, 409 conflict, 500 the server's own failures, 400 anything else the client sent.
     fn from_error(e: &Error) -> Self {
-        let code = match e {
-            Error::ProtocolVersion { .. } => 422,
-            Error::NotFound(_) => 404,
-            Error::Conflict(_) => 409,
-            Error::DataCorruption { .. } | Error::Store(_) | Error::Io { .. } => 500,
-            _ => 400,
-        };
-        ApiError::new(code, e.to_string())
+        ApiError::new(e.status_code(), e.to_string())
     }
 }
 
