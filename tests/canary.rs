@@ -3,30 +3,18 @@
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-use sseek::datasets::{Corpus, Synthetic};
-use sseek::demo::{self, DemoOptions};
-use sseek::message::Message;
-use sseek::store::RedbStore;
+mod common;
 
-const CANARIES: &[&str] = &["canaryxylophone", "zebracanarytoken", "canary-sender@plant.example", "Quetzalcanary"];
+use common::CANARIES;
+use sseek::demo::{self, DemoOptions};
+use sseek::store::RedbStore;
 
 #[test]
 fn store_holds_no_plaintext() {
-    let mut messages = Synthetic::new(5).generate(400);
-    for (i, m) in messages.iter_mut().enumerate().step_by(7) {
-        m.body = format!("{} canaryxylophone {} zebracanarytoken", m.body, i);
-        m.subject = "Quetzalcanary meeting".into();
-    }
-    messages.push(Message {
-        from: "canary-sender@plant.example".into(),
-        to: vec!["someone@else.example".into()],
-        subject: "hello".into(),
-        date: "2026-11-26T10:00:00Z".into(),
-        body: "canaryxylophone alone".into(),
-    });
+    let corpus = common::canary_corpus(5, 400);
+    let messages = corpus.messages.clone();
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(&dir.path().join("server.redb")).unwrap();
-    let corpus = Corpus { name: "canary".into(), messages: messages.clone(), skipped: Vec::new() };
     let opts = DemoOptions { progress: false, queries_per_index: 10, ..Default::default() };
     let report = demo::run_with_store(&opts, corpus, store, "redb".into()).unwrap();
     assert_eq!(report.mismatches, 0);

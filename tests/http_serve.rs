@@ -8,17 +8,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::CANARIES;
 use sseek::blind::{default_index_specs, planner::plan_for_corpus};
 use sseek::client::Client;
-use sseek::datasets::{Corpus, Synthetic};
+use sseek::datasets::Synthetic;
 use sseek::demo::{self, DemoOptions, SSE_VARIANTS};
 use sseek::keys::MasterKey;
-use sseek::message::Message;
 use sseek::protocol::{self, EncryptedDocument, Request, Response};
 use sseek::query::Query;
 use sseek::sse::{self, SchemeConfig, SseIndex};
@@ -27,7 +29,6 @@ use sseek::text::Tokenizer;
 use sseek::transport::{Http, Transport};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sseek");
-const CANARIES: &[&str] = &["canaryxylophone", "zebracanarytoken", "canary-sender@plant.example", "Quetzalcanary"];
 
 /// A running `sseek serve`, stopped with SIGTERM on drop.
 struct Served {
@@ -119,23 +120,6 @@ impl Drop for PgSchema {
     }
 }
 
-/// A synthetic corpus with canary words planted in bodies, subjects and a sender.
-fn canary_corpus(n: usize) -> Corpus {
-    let mut messages = Synthetic::new(11).generate(n as u64);
-    for (i, m) in messages.iter_mut().enumerate().step_by(7) {
-        m.body = format!("{} canaryxylophone {i} zebracanarytoken", m.body);
-        m.subject = "Quetzalcanary meeting".into();
-    }
-    messages.push(Message {
-        from: "canary-sender@plant.example".into(),
-        to: vec!["someone@else.example".into()],
-        subject: "hello".into(),
-        date: "2026-11-26T10:00:00Z".into(),
-        body: "canaryxylophone alone".into(),
-    });
-    Corpus { name: "canary".into(), messages, skipped: Vec::new() }
-}
-
 fn demo_options() -> DemoOptions {
     DemoOptions {
         progress: false,
@@ -147,7 +131,7 @@ fn demo_options() -> DemoOptions {
 
 /// Runs the demo over HTTP and checks it: every scheme, zero mismatches.
 fn demo_over_http(url: &str, token: &str) {
-    let report = demo::run_remote(&demo_options(), canary_corpus(800), url, token).unwrap();
+    let report = demo::run_remote(&demo_options(), common::canary_corpus(11, 800), url, token).unwrap();
     assert_eq!(report.mismatches, 0, "{}", report.to_markdown());
     assert_eq!(report.sse.len(), SSE_VARIANTS.len());
     assert!(report.sse.iter().all(|r| r.queries > 0 && r.mismatches == 0 && r.index_bytes > 0));

@@ -82,3 +82,24 @@ pub fn query() -> impl Strategy<Value = Query> {
         ]
     })
 }
+
+/// Words planted by the canary tests; none may reach anything the server side writes.
+pub const CANARIES: &[&str] = &["canaryxylophone", "zebracanarytoken", "canary-sender@plant.example", "Quetzalcanary"];
+
+/// `n` synthetic messages (generator seed `seed`) with the canaries planted in
+/// every seventh body and subject, plus one message from a canary sender.
+pub fn canary_corpus(seed: u64, n: u64) -> sseek::datasets::Corpus {
+    let mut messages = sseek::datasets::Synthetic::new(seed).generate(n);
+    for (i, m) in messages.iter_mut().enumerate().step_by(7) {
+        m.body = format!("{} canaryxylophone {i} zebracanarytoken", m.body);
+        m.subject = "Quetzalcanary meeting".into();
+    }
+    messages.push(Message {
+        from: "canary-sender@plant.example".into(),
+        to: vec!["someone@else.example".into()],
+        subject: "hello".into(),
+        date: "2026-11-26T10:00:00Z".into(),
+        body: "canaryxylophone alone".into(),
+    });
+    sseek::datasets::Corpus { name: "canary".into(), messages, skipped: Vec::new() }
+}
