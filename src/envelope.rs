@@ -76,9 +76,30 @@ impl DocumentCipher {
     /// # Errors
     /// [`Error::Crypto`] if the RNG fails.
     pub fn seal(&self, doc_id: DocId, message: &Message) -> Result<EncryptedDocument> {
-        let plaintext = zeroize::Zeroizing::new(
+        self.seal_padded(doc_id, message, 1)
+    }
+
+    /// Seals a message with its ciphertext size rounded up to a multiple of
+    /// `bucket` bytes (1: no padding), so sizes at rest and in responses
+    /// reveal only the bucket (a countermeasure against volume attacks, see
+    /// [`crate::leakage::countermeasure::SizeBuckets`]). The padding is zero
+    /// bytes after the encoded message inside the ciphertext; [`Self::open`]
+    /// reads the message and ignores them.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] if the RNG fails.
+    pub fn seal_padded(&self, doc_id: DocId, message: &Message, bucket: u64) -> Result<EncryptedDocument> {
+        let mut plaintext = zeroize::Zeroizing::new(
             postcard::to_stdvec(message).map_err(|e| Error::Crypto(format!("encode message: {e}")))?,
         );
+        if bucket > 1 {
+            // The SIV tag adds 16 bytes: pad the plaintext so the sealed size lands on the bucket.
+            let sealed = plaintext.len() as u64 + 16;
+            let target = sealed.div_ceil(bucket) * bucket;
+            let len =
+                usize::try_from(target - 16).map_err(|_| Error::Crypto(format!("size bucket {bucket} too large")))?;
+            plaintext.resize(len, 0);
+        }
         let mut nonce = [0u8; 16];
         os_random(&mut nonce)?;
         let ad = self.associated_data(doc_id, ENVELOPE_VERSION);
@@ -123,6 +144,18 @@ impl DocumentCipher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn padded_seal_lands_on_the_bucket_and_opens() {
+        let k = MasterKey::generate().unwrap();
+        let c = DocumentCipher::new(&k, "t", 1).unwrap();
+        let m = Message { body: "short note".into(), ..Default::default() };
+        let plain = c.seal(3, &m).unwrap();
+        let padded = c.seal_padded(3, &m, 256).unwrap();
+        assert_eq!(padded.sealed.len() % 256, 0);
+        assert!(padded.sealed.len() > plain.sealed.len());
+        assert_eq!(c.open(&padded, 3).unwrap(), m);
+    }
 
     #[test]
     fn tamper_swap_and_wrong_key_fail() {

@@ -124,6 +124,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// A recorded server view (JSON lines) has a line that does not parse.
+    #[error("server view {path}, line {line}: {reason}")]
+    ViewFile {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A write would overwrite something that must be written once (an SSE
     /// entry: a re-run static setup or a client whose state file is stale).
     #[error("conflict: {0}")]

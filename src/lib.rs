@@ -21,6 +21,7 @@
 //! | [`http`] | both | `sseek serve` (axum), tenants and tokens, metrics, the [`http::Http`] client transport |
 //! | [`server`] | server | request handling over a [`store::Store`] |
 //! | [`store`] | server | memory and redb backends, one conformance suite |
+//! | [`leakage`] | analysis | the server's recorded view, declared leakage and its checks, attacks, countermeasures, `sseek attack` |
 //! | [`oracle`] | test | plaintext inverted index every search path is checked against |
 //! | [`datasets`], [`demo`] | tools | corpora, the demo |
 //!
@@ -55,6 +56,7 @@ pub mod envelope;
 mod error;
 pub mod http;
 pub mod keys;
+pub mod leakage;
 pub mod message;
 pub mod oracle;
 pub mod protocol;

@@ -32,6 +32,8 @@ struct Cli {
 enum Command {
     /// Measure every scheme and both client-only baselines across corpus sizes: JSON, markdown and plots.
     Bench(sseek::bench::BenchArgs),
+    /// Run leakage-abuse attacks on the recorded server view of real schemes: recovery with its spread, countermeasure costs; JSON, a markdown report (LEAKAGE.md) and cost-versus-recovery plots.
+    Attack(sseek::leakage::report::AttackArgs),
     /// Encrypt a corpus, build blind indexes and every SSE scheme in the embedded store, run a query workload and check it against a plaintext index.
     Demo {
         /// `spamassassin` (shipped), `synthetic:N[:SEED]`, a directory of mail files, a .jsonl or a .tar.gz.
@@ -77,6 +79,9 @@ enum Command {
         /// Largest accepted request body in bytes.
         #[arg(long, default_value_t = sseek::http::DEFAULT_MAX_BODY)]
         max_body: usize,
+        /// Record the server's view (what it receives and answers, for leakage analysis and `sseek attack`) as JSON lines into this file.
+        #[arg(long)]
+        record_view: Option<PathBuf>,
     },
     /// Manage tenants of a server store.
     Tenant {
@@ -257,6 +262,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Attack(args) => {
+            sseek::leakage::report::run_cli(&args)?;
+        }
         Command::Keygen { key } => {
             let k = MasterKey::generate()?;
             k.save(&key)?;
@@ -277,10 +285,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             k.save(&key)?;
             println!("restored key {} to {}", k.key_id(), key.display());
         }
-        Command::Serve { store, pg_schema, listen, max_body } => {
+        Command::Serve { store, pg_schema, listen, max_body, record_view } => {
             tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).init();
             let store = sseek::http::open_store(&store, &pg_schema)?;
-            let opts = sseek::http::ServeOptions { listen, max_body };
+            let opts = sseek::http::ServeOptions { listen, max_body, record_view };
             sseek::http::serve(
                 store,
                 opts,

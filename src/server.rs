@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use roaring::RoaringBitmap;
 
 use crate::blind::server as blind;
+use crate::leakage::view::Recorder;
 use crate::protocol::{self, DocId, EncryptedDocument, IndexSize, Request, Response, Schema, ServerStats};
 use crate::sse::server as sse;
 use crate::store::{Store, Table, WriteBatch};
@@ -49,12 +50,27 @@ pub struct Server<S: Store> {
     /// One lock per tenant: merges of different tenants touch disjoint
     /// keyspaces, so they need not wait for each other (many tenants ingest at once).
     merge_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Records the server's view when leakage recording is on.
+    recorder: Option<Recorder>,
 }
 
 impl<S: Store> Server<S> {
     /// A server over `store`.
     pub fn new(store: S) -> Self {
-        Server { store, merge_locks: Mutex::new(HashMap::new()) }
+        Server { store, merge_locks: Mutex::new(HashMap::new()), recorder: None }
+    }
+
+    /// Records every handled request and its response into `recorder`
+    /// (the leakage analysis' [`crate::leakage::ServerView`]).
+    #[must_use]
+    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// The view recorder, if recording is on.
+    pub fn recorder(&self) -> Option<&Recorder> {
+        self.recorder.as_ref()
     }
 
     /// The merge lock of a tenant, created on first use.
@@ -80,7 +96,17 @@ impl<S: Store> Server<S> {
 
     /// Handles a decoded request.
     pub fn handle(&self, tenant: &str, request: Request) -> Response {
-        self.dispatch(tenant, request).unwrap_or_else(|e| error_response(&e))
+        let Some(recorder) = &self.recorder else {
+            return self.dispatch(tenant, request).unwrap_or_else(|e| error_response(&e));
+        };
+        let copy = request.clone();
+        let response = self.dispatch(tenant, request).unwrap_or_else(|e| error_response(&e));
+        if let Err(e) = recorder.record(tenant, &copy, &response) {
+            // A view that silently misses events would make every leakage
+            // figure wrong: refuse to answer instead.
+            return error_response(&e);
+        }
+        response
     }
 
     fn dispatch(&self, tenant: &str, request: Request) -> Result<Response> {

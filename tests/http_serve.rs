@@ -157,9 +157,19 @@ fn demo_over_http_on_redb_leaves_no_canary_in_store_or_log() {
     let spec = format!("redb:{}", dir.path().join("server.redb").display());
     let token = add_tenant(&spec, "unused", "demo");
     let log = dir.path().join("server.log");
-    let mut served = Served::start(&spec, "unused", &log, &[]);
+    // The server records its view; the file sits in the scanned directory,
+    // so the canary scan below also proves the view holds no plaintext.
+    let view_path = dir.path().join("view.jsonl");
+    let mut served = Served::start(&spec, "unused", &log, &["--record-view", view_path.to_str().unwrap()]);
     demo_over_http(&served.url, &token);
     assert!(served.stop(), "graceful shutdown exits 0");
+
+    let view = sseek::leakage::ServerView::load(&view_path).unwrap();
+    let instances: std::collections::BTreeSet<&str> = view.searches().map(|s| s.instance).collect();
+    assert_eq!(instances.len(), SSE_VARIANTS.len(), "searches of every SSE variant recorded: {instances:?}");
+    assert!(view.events.iter().all(|e| e.tenant == "demo"));
+    let observed = sseek::leakage::observe::Observation::from_view(&view);
+    assert!(observed.queries.len() > 100 && observed.documents.len() == 800, "{} queries", observed.queries.len());
 
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("request_id="), "the log records requests");

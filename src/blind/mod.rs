@@ -20,6 +20,7 @@
 //! candidate ids (access pattern up to false positives).
 
 pub mod client;
+pub mod leakage;
 pub mod planner;
 pub mod server;
 

@@ -42,6 +42,9 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Largest accepted request body in bytes; larger bodies get 413.
     pub max_body: usize,
+    /// Record the server's view (every request and answer, as the leakage
+    /// analysis sees it) into this JSON-lines file; `None`: no recording.
+    pub record_view: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone)]
@@ -121,8 +124,13 @@ pub fn serve(
         .enable_all()
         .build()
         .map_err(|e| Error::Config(format!("cannot start the HTTP runtime: {e}")))?;
+    let mut backend = Server::new(store);
+    if let Some(path) = &opts.record_view {
+        backend = backend.with_recorder(crate::leakage::Recorder::to_file(path)?);
+        tracing::info!(path = %path.display(), "recording the server view");
+    }
     let state = AppState {
-        server: Arc::new(Server::new(store)),
+        server: Arc::new(backend),
         metrics: Arc::new(Metrics::new()),
         max_body: opts.max_body,
         next_request_id: Arc::new(AtomicU64::new(1)),

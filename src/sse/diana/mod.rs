@@ -41,6 +41,7 @@
 
 pub mod client;
 pub mod ggm;
+pub mod leakage;
 pub mod server;
 
 pub use client::Diana;

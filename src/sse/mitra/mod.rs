@@ -43,6 +43,7 @@
 //! note), so `a_w` only grows.
 
 pub mod client;
+pub mod leakage;
 pub mod server;
 
 pub use client::Mitra;

@@ -22,6 +22,7 @@
 //! `B` results.
 
 pub mod client;
+pub mod leakage;
 pub mod server;
 
 pub use client::{DEFAULT_BLOCK, PiBas};

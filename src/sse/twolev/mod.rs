@@ -49,6 +49,7 @@
 //! on the client.
 
 pub mod client;
+pub mod leakage;
 pub mod server;
 
 pub use client::{DEFAULT_BLOCK, MAX_BLOCK, TwoLev};
