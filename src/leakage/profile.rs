@@ -434,6 +434,43 @@ pub fn profiles() -> Vec<Profile> {
     ]
 }
 
+/// Update times as a server derives them from a view: walks the successful
+/// events keeping, for every dictionary label, the ordinal (among the
+/// successful inserts) of the insert that first stored it, and at each
+/// successful SSE search asks `labels_of` which labels the token covers
+/// (`None`: not a token of this scheme; `Some(Err(n))`: a malformed token
+/// covering `n` leaves). Returns, per such search in order, each covered
+/// label's insert ordinal, `None` where no insert holds it.
+pub fn update_times_by(
+    view: &ServerView,
+    labels_of: impl Fn(&crate::protocol::SearchToken) -> Option<std::result::Result<Vec<crate::protocol::Label>, usize>>,
+) -> Vec<Vec<Option<u64>>> {
+    use crate::leakage::view::Observed;
+    use crate::protocol::EntryLocation;
+    let mut stored: std::collections::HashMap<crate::protocol::Label, u64> = std::collections::HashMap::new();
+    let mut inserts = 0u64;
+    let mut out = Vec::new();
+    for e in view.events.iter().filter(|e| e.status == 200) {
+        match &e.observed {
+            Observed::SseInsert { entries, .. } => {
+                for entry in entries {
+                    if let EntryLocation::Dictionary(l) = entry.location {
+                        stored.entry(l).or_insert(inserts);
+                    }
+                }
+                inserts += 1;
+            }
+            Observed::SseSearch { token, .. } => match labels_of(token) {
+                Some(Ok(labels)) => out.push(labels.iter().map(|l| stored.get(l).copied()).collect()),
+                Some(Err(n)) => out.push(vec![None; n]),
+                None => {}
+            },
+            _ => {}
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

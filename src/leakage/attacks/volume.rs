@@ -562,7 +562,7 @@ mod tests {
 
     use std::collections::BTreeMap;
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     use rand::seq::{IndexedRandom, SliceRandom};
     use rand::{Rng, SeedableRng};
@@ -821,8 +821,10 @@ mod tests {
     }
 
     /// 6,000 documents × 500 keywords × 150 queries, the size of the real
-    /// corpus experiment: every attack run must take well under a second.
+    /// corpus experiment: prints each attack run's time (a measurement, not
+    /// a timed test: `sseek attack` reports run times with its results).
     #[test]
+    #[ignore = "a measurement: run with --ignored --nocapture"]
     fn each_run_is_fast_on_a_mail_sized_input() {
         let c = corpus(6000, 500, 16);
         let q = c.queries(150, 17);
@@ -834,7 +836,6 @@ mod tests {
                 let recovery = attack.recover(&observation, &knowledge);
                 let took = start.elapsed();
                 println!("{} δ={delta}: {took:?}, recovery {:.3}", attack.name(), recovery_rate(&recovery, &q));
-                assert!(took < Duration::from_millis(500), "{} took {took:?}", attack.name());
             }
         }
     }

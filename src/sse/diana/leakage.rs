@@ -246,29 +246,12 @@ fn leaf_labels(nodes: &[GgmNode], count: u32, hash_key: &[u8; 16]) -> Option<Vec
 /// attacker's own computation: expand the nodes, recompute the labels, look
 /// them up. On real views this equals the Type-I item of [`leakage`]'s trace.
 pub fn update_times(view: &ServerView) -> Vec<Vec<Option<u64>>> {
-    let mut stored: HashMap<Label, u64> = HashMap::new();
-    let mut inserts = 0u64;
-    let mut out = Vec::new();
-    for e in view.events.iter().filter(|e| e.status == 200) {
-        match &e.observed {
-            Observed::SseInsert { entries, .. } => {
-                for entry in entries {
-                    if let EntryLocation::Dictionary(l) = entry.location {
-                        stored.entry(l).or_insert(inserts);
-                    }
-                }
-                inserts += 1;
-            }
-            Observed::SseSearch { token: SearchToken::Ggm { nodes, count, hash_key }, .. } => {
-                out.push(match leaf_labels(nodes, *count, hash_key) {
-                    Some(labels) => labels.iter().map(|l| stored.get(l).copied()).collect(),
-                    None => vec![None; (*count).min(MAX_COUNT) as usize],
-                });
-            }
-            _ => {}
+    crate::leakage::profile::update_times_by(view, |token| match token {
+        SearchToken::Ggm { nodes, count, hash_key } => {
+            Some(leaf_labels(nodes, *count, hash_key).ok_or((*count).min(MAX_COUNT) as usize))
         }
-    }
-    out
+        _ => None,
+    })
 }
 
 /// `view` with, in each Diana search answer, the ids of the setup's adds

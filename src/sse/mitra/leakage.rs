@@ -384,26 +384,10 @@ pub fn record_dynamic(scheme: SchemeClient, workload: &Workload) -> Result<Serve
 /// [`ENTRY_CHUNK`] updates this equals the Type-II item of [`leakage`]'s
 /// trace, which a test checks.
 pub fn update_times(view: &ServerView) -> Vec<Vec<Option<u64>>> {
-    let mut stored: HashMap<Label, u64> = HashMap::new();
-    let mut inserts = 0u64;
-    let mut out = Vec::new();
-    for e in view.events.iter().filter(|e| e.status == 200) {
-        match &e.observed {
-            Observed::SseInsert { entries, .. } => {
-                for entry in entries {
-                    if let EntryLocation::Dictionary(l) = entry.location {
-                        stored.entry(l).or_insert(inserts);
-                    }
-                }
-                inserts += 1;
-            }
-            Observed::SseSearch { token: SearchToken::Addresses(a), .. } => {
-                out.push(a.iter().map(|l| stored.get(l).copied()).collect());
-            }
-            _ => {}
-        }
-    }
-    out
+    crate::leakage::profile::update_times_by(view, |token| match token {
+        SearchToken::Addresses(a) => Some(Ok(a.clone())),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
