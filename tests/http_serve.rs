@@ -169,7 +169,8 @@ fn demo_over_http_on_redb_leaves_no_canary_in_store_or_log() {
     assert_eq!(instances.len(), SSE_VARIANTS.len(), "searches of every SSE variant recorded: {instances:?}");
     assert!(view.events.iter().all(|e| e.tenant == "demo"));
     let observed = sseek::leakage::observe::Observation::from_view(&view);
-    assert!(observed.queries.len() > 100 && observed.documents.len() == 800, "{} queries", observed.queries.len());
+    assert!(observed.queries.len() > 100, "{} queries", observed.queries.len());
+    assert!(observed.documents.len() >= 800, "{} documents at rest in the view", observed.documents.len());
 
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("request_id="), "the log records requests");
