@@ -76,7 +76,9 @@ fn attack_cli_grid_writes_every_row() {
     let plots = dir.path().join("plots");
     let out = Command::new(env!("CARGO_BIN_EXE_sseek"))
         .args(["attack", "--grid", "--dataset", "synthetic:1200:5", "--keywords", "60", "--queries", "25"])
-        .args(["--scheme", "mitra", "--countermeasure", "none,pad:8", "--json"])
+        // bits:32 applies to the blind index only: with long tokens no two
+        // keywords share one, so injection's result does not hang on the key.
+        .args(["--scheme", "mitra", "--countermeasure", "none,pad:8,bits:32", "--json"])
         .arg(&json)
         .arg("--report")
         .arg(&report)
@@ -99,8 +101,11 @@ fn attack_cli_grid_writes_every_row() {
     }
     let inj = rows.iter().find(|r| r["attack"] == "injection" && r["scheme"] == "mitra").unwrap();
     assert_eq!(inj["mean"], 0.0, "Mitra is forward private: injection recovers nothing");
-    let blind_inj = rows.iter().find(|r| r["attack"] == "injection" && r["scheme"] == "blind").unwrap();
-    assert!(blind_inj["mean"].as_f64().unwrap() > 0.8, "blind tokens are linkable: {blind_inj}");
+    let blind_inj = rows
+        .iter()
+        .find(|r| r["attack"] == "injection" && r["scheme"] == "blind" && r["countermeasure"] == "bits:32")
+        .unwrap();
+    assert!(blind_inj["mean"].as_f64().unwrap() >= 0.9, "blind tokens are linkable: {blind_inj}");
     assert!(v["costs"].as_array().unwrap().iter().all(|c| c["mismatches"] == 0));
     let md = std::fs::read_to_string(&report).unwrap();
     assert!(md.contains("| count | mitra | pad:8 |") && md.contains("frontier-mitra.svg"), "{md}");
