@@ -338,7 +338,9 @@ pub fn build_scenario(corpus: &AttackCorpus, config: &ScenarioConfig) -> Result<
 
     // Document sizes the attacker could compute for known plaintexts.
     let cipher = DocumentCipher::new(&master, TENANT, 1)?;
-    let (active_index, candidate_tokens, indexed_pairs, unpadded_bytes, document_sizes) = if config.scheme == BLIND {
+    // Unpadded document bytes: `None` when documents are not padded (the
+    // sizes at rest, read off the view below, are then the unpadded ones).
+    let (active_index, candidate_tokens, indexed_pairs, unpadded_bytes) = if config.scheme == BLIND {
         if size_bucket > 1 {
             return Err(Error::Config("size buckets are not implemented for the blind-index client".into()));
         }
@@ -358,12 +360,10 @@ pub fn build_scenario(corpus: &AttackCorpus, config: &ScenarioConfig) -> Result<
         client.add_messages_with_terms(&corpus.messages, &terms, None)?;
         let indexer = crate::blind::client::BlindIndexer::new(&master, TENANT, 1, &[descriptor])?;
         let tokens = candidates.iter().map(|w| indexer.token_at(0, &[w.as_str()])).collect();
-        let sizes = recorder.view().documents_at_rest().values().copied().collect::<Vec<_>>();
-        let bytes = sizes.iter().sum();
-        (ActiveIndex::Blind(Box::new(client)), Some(tokens), pairs, bytes, sizes)
+        (ActiveIndex::Blind(Box::new(client)), Some(tokens), pairs, None)
     } else {
         let transport = InProcess::new(Arc::clone(&server), TENANT);
-        let (sizes, unpadded) = put_documents(&transport, &cipher, &corpus.messages, size_bucket)?;
+        let unpadded = put_documents(&transport, &cipher, &corpus.messages, size_bucket)?;
         let db = if padding == countermeasure::Padding::None {
             plain_db.clone()
         } else {
@@ -377,7 +377,7 @@ pub fn build_scenario(corpus: &AttackCorpus, config: &ScenarioConfig) -> Result<
         let scheme = sse::open_client(&master, TENANT, &sconfig)?;
         let mut index = SseIndex::create(InProcess::new(Arc::clone(&server), TENANT), scheme)?;
         index.setup(&db)?;
-        (ActiveIndex::Sse(Box::new(index), Arc::clone(&server)), None, sse::pair_count(&db) as u64, unpadded, sizes)
+        (ActiveIndex::Sse(Box::new(index), Arc::clone(&server)), None, sse::pair_count(&db) as u64, Some(unpadded))
     };
     let setup_seconds = started.elapsed().as_secs_f64();
 
@@ -429,12 +429,15 @@ pub fn build_scenario(corpus: &AttackCorpus, config: &ScenarioConfig) -> Result<
     let view = recorder.view();
     let observation = Observation::from_view(&view);
     let n = truth.len().max(1) as f64;
+    // Message i is document i: the sizes at rest, in id order, are what
+    // sealing each known plaintext gives the attacker.
+    let document_sizes: Vec<u64> = view.documents_at_rest().into_values().collect();
     let document_bytes = document_sizes.iter().sum();
     let cost = Cost {
         pairs,
         indexed_pairs,
         document_bytes,
-        unpadded_document_bytes: unpadded_bytes,
+        unpadded_document_bytes: unpadded_bytes.unwrap_or(document_bytes),
         bytes_per_query: bytes as f64 / n,
         discarded_per_query: discarded as f64 / n,
         ms_per_query: elapsed * 1e3 / n,
@@ -456,15 +459,14 @@ pub fn build_scenario(corpus: &AttackCorpus, config: &ScenarioConfig) -> Result<
     })
 }
 
-/// Seals and stores every message; returns the sealed sizes and the total
-/// size without padding.
+/// Seals and stores every message (ciphertexts padded to `bucket` bytes);
+/// returns the total sealed size without padding.
 fn put_documents(
     transport: &InProcess<MemoryStore>,
     cipher: &DocumentCipher,
     messages: &[Message],
     bucket: u64,
-) -> Result<(Vec<u64>, u64)> {
-    let mut sizes = Vec::with_capacity(messages.len());
+) -> Result<u64> {
     let mut unpadded = 0u64;
     for (c, chunk) in messages.chunks(PUT_CHUNK).enumerate() {
         let base = (c * PUT_CHUNK) as DocId;
@@ -472,18 +474,21 @@ fn put_documents(
             .par_iter()
             .enumerate()
             .map(|(i, m)| {
-                let id = base + i as DocId;
-                let plain = postcard::to_stdvec(m).map_err(|e| Error::Crypto(format!("encode message: {e}")))?.len()
-                    as u64
-                    + 16;
-                Ok((cipher.seal_padded(id, m, bucket)?, plain))
+                let doc = cipher.seal_padded(base + i as DocId, m, bucket)?;
+                // Without buckets the sealed size is the unpadded one; with
+                // them, the encoded message plus the 16-byte SIV tag.
+                let plain = if bucket > 1 {
+                    postcard::to_stdvec(m).map_err(|e| Error::Crypto(format!("encode message: {e}")))?.len() as u64 + 16
+                } else {
+                    doc.sealed.len() as u64
+                };
+                Ok((doc, plain))
             })
             .collect::<Result<Vec<_>>>()?;
-        sizes.extend(docs.iter().map(|(d, _)| d.sealed.len() as u64));
         unpadded += docs.iter().map(|(_, p)| p).sum::<u64>();
         expect_ok(transport.call(&Request::PutDocuments(docs.into_iter().map(|(d, _)| d).collect()))?)?;
     }
-    Ok((sizes, unpadded))
+    Ok(unpadded)
 }
 
 /// Fetches result documents, opens them, keeps those holding `word`:

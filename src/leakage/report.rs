@@ -402,23 +402,31 @@ fn run_attacks(
         .flat_map(|a| known.iter().map(move |&k| (*a, k)))
         .collect();
     let scenario_ref: &Scenario = scenario;
+    let given = |attack: &str| if attack.ends_with("-kq") { KNOWN_QUERIES } else { 0 };
+    // One knowledge per (fraction, known queries), shared by every attack
+    // that uses it rather than drawn again per attack.
+    let mut knowledges: BTreeMap<(u64, usize), attacks::Knowledge> = BTreeMap::new();
+    for &(attack, k) in &passive {
+        knowledges
+            .entry((k.to_bits(), given(attack)))
+            .or_insert_with(|| experiment::knowledge(corpus, scenario_ref, k, given(attack), seed));
+    }
     let mut out: Vec<AttackResult> = passive
         .par_iter()
         .map(|&(attack, k)| -> Result<AttackResult> {
-            let given = if attack.ends_with("-kq") { KNOWN_QUERIES } else { 0 };
-            let knowledge = experiment::knowledge(corpus, scenario_ref, k, given, seed);
+            let knowledge = &knowledges[&(k.to_bits(), given(attack))];
             let t = Instant::now();
             if attack == "frequency" {
                 let at_rest = scenario_ref.view.blind_index_at_rest();
                 let postings = at_rest.get(experiment::INDEX).cloned().unwrap_or_default();
-                let guesses = attacks::frequency::frequency_attack(&postings, &knowledge);
+                let guesses = attacks::frequency::frequency_attack(&postings, knowledge);
                 let secs = t.elapsed().as_secs_f64();
                 return Ok((attack.clone(), k, experiment::keyword_recovery(scenario_ref, &guesses), secs, "keywords"));
             }
             let a = query_attack(attack)?;
-            let recovery = a.recover(&scenario_ref.observation, &knowledge);
+            let recovery = a.recover(&scenario_ref.observation, knowledge);
             let secs = t.elapsed().as_secs_f64();
-            Ok((attack.clone(), k, experiment::query_recovery(scenario_ref, &knowledge, &recovery), secs, "queries"))
+            Ok((attack.clone(), k, experiment::query_recovery(scenario_ref, knowledge, &recovery), secs, "queries"))
         })
         .collect::<Result<_>>()?;
     if attacks.iter().any(|a| a.as_str() == "injection") {
