@@ -22,10 +22,10 @@ use rand_chacha::ChaCha8Rng;
 use sseek::blind::{default_index_specs, planner::plan_for_corpus};
 use sseek::client::Client;
 use sseek::datasets::Synthetic;
-use sseek::http::{self, ServeOptions};
 use sseek::keys::MasterKey;
 use sseek::message::Field;
 use sseek::query::Query;
+use sseek::server::http::{self, ServeOptions};
 use sseek::store::{PostgresStore, Store};
 use sseek::text::Tokenizer;
 use sseek::transport::Http;
@@ -56,11 +56,8 @@ fn start(store: Box<dyn Store>) -> (String, impl FnOnce()) {
     let (addr_tx, addr_rx) = mpsc::channel::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let handle = std::thread::spawn(move || {
-        let opts = ServeOptions {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            max_body: http::DEFAULT_MAX_BODY,
-            record_view: None,
-        };
+        let opts =
+            ServeOptions { listen: "127.0.0.1:0".parse().unwrap(), max_body: http::DEFAULT_MAX_BODY, observer: None };
         http::serve(store, opts, move |a| addr_tx.send(a).unwrap(), async move {
             let _ = stop_rx.await;
         })

@@ -43,16 +43,17 @@ use rayon::prelude::*;
 use roaring::{MultiOps, RoaringBitmap};
 use serde::Serialize;
 
-use crate::blind::IndexSpec;
-use crate::client::{INGEST_CHUNK, expect_ok, unexpected};
+use crate::client::INGEST_CHUNK;
 use crate::envelope::DocumentCipher;
 use crate::keys::MasterKey;
+use crate::message::IndexSpec;
 use crate::message::Message;
+use crate::protocol::transport::Transport;
 use crate::protocol::{DocId, EncryptedDocument, Request, Response};
+use crate::protocol::{expect_ok, unexpected};
 use crate::query::Query;
 use crate::sse::{self, Keyword};
 use crate::text::Tokenizer;
-use crate::transport::Transport;
 use crate::{Error, Result};
 
 /// Documents fetched per request while a device catches up. Small enough to
@@ -496,12 +497,12 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::blind::default_index_specs;
     use crate::datasets::Synthetic;
+    use crate::message::default_index_specs;
     use crate::oracle::PlainIndex;
+    use crate::server::InProcess;
     use crate::server::Server;
     use crate::store::MemoryStore;
-    use crate::transport::InProcess;
 
     fn queries(specs: &[IndexSpec], oracle: &PlainIndex) -> Vec<Query> {
         use crate::message::Field;
@@ -640,7 +641,6 @@ pub mod leakage {
     use rand::RngCore;
 
     use super::{Baseline, BaselineMode};
-    use crate::blind::IndexSpec;
     use crate::blind::leakage::{body_query, document_sizes, messages};
     use crate::keys::MasterKey;
     use crate::leakage::profile::{
@@ -648,10 +648,11 @@ pub mod leakage {
     };
     use crate::leakage::view::{DocumentSize, Observed, Recorder, ServerView};
     use crate::message::Field;
+    use crate::message::IndexSpec;
+    use crate::server::InProcess;
     use crate::server::Server;
     use crate::store::MemoryStore;
     use crate::text::Tokenizer;
-    use crate::transport::InProcess;
     use crate::{Error, Result};
 
     /// Download-all: the server stores sealed documents and hands them all out on a cold device's first search.
@@ -740,7 +741,7 @@ pub mod leakage {
 
         fn run(&self, workload: &Workload) -> Result<ServerView> {
             let recorder = Recorder::memory();
-            let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+            let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
             let key = MasterKey::generate()?;
             let specs = vec![IndexSpec::single(Field::Body)];
             let device = |server: Arc<Server<MemoryStore>>| {

@@ -16,20 +16,22 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::blind::planner::{Plan, plan_for_corpus};
-use crate::blind::{IndexSpec, default_index_specs};
-use crate::client::{Client, unexpected};
+use crate::client::Client;
+use crate::client::Http;
 use crate::datasets;
-use crate::http::Http;
 use crate::keys::MasterKey;
 use crate::message::{Field, Terms};
+use crate::message::{IndexSpec, default_index_specs};
 use crate::oracle::PlainIndex;
+use crate::protocol::transport::Transport;
+use crate::protocol::unexpected;
 use crate::protocol::{DocId, IndexSize, Request, Response};
 use crate::query::Query;
+use crate::server::InProcess;
 use crate::server::Server;
 use crate::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, UpdateOp};
 use crate::store::{RedbStore, Store};
 use crate::text::Tokenizer;
-use crate::transport::{InProcess, Transport};
 use crate::{Error, Result};
 
 /// Options of the demo.

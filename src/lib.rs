@@ -46,26 +46,40 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod baseline;
-pub mod bench;
-pub mod blind;
-pub mod client;
-pub mod datasets;
-pub mod demo;
-pub mod envelope;
+// 1. Base: errors, text, messages, queries, the wire, the store.
 mod error;
-pub mod http;
-pub mod keys;
-pub mod leakage;
 pub mod message;
-pub mod oracle;
 pub mod protocol;
 pub mod query;
-pub mod server;
-pub mod sse;
 pub mod store;
 pub mod text;
-pub mod transport;
+// 2. Primitives and secrets.
+pub mod envelope;
+pub mod keys;
+pub mod primitives;
+pub mod state;
+// 3. Schemes.
+pub mod blind;
+pub mod sse;
+// 4. Client and server, side by side.
+pub mod client;
+pub mod server;
+// 5. Evaluation.
+pub mod baseline;
+pub mod bench;
+pub mod datasets;
+pub mod demo;
+pub mod leakage;
+pub mod oracle;
+
+/// Transports: the [`Transport`](transport::Transport) trait (base), the
+/// in-process transport (it lives with the server) and the HTTP one (it
+/// lives with the client), under one path.
+pub mod transport {
+    pub use crate::client::Http;
+    pub use crate::protocol::transport::{Traffic, Transport};
+    pub use crate::server::InProcess;
+}
 
 pub use error::Error;
 

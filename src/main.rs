@@ -77,7 +77,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
         /// Largest accepted request body in bytes.
-        #[arg(long, default_value_t = sseek::http::DEFAULT_MAX_BODY)]
+        #[arg(long, default_value_t = sseek::server::http::DEFAULT_MAX_BODY)]
         max_body: usize,
         /// Record the server's view (what it receives and answers, for leakage analysis and `sseek attack`) as JSON lines into this file.
         #[arg(long)]
@@ -287,9 +287,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Serve { store, pg_schema, listen, max_body, record_view } => {
             tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).init();
-            let store = sseek::http::open_store(&store, &pg_schema)?;
-            let opts = sseek::http::ServeOptions { listen, max_body, record_view };
-            sseek::http::serve(
+            let store = sseek::store::open(&store, &pg_schema)?;
+            let observer = match &record_view {
+                Some(path) => {
+                    let recorder: std::sync::Arc<dyn sseek::protocol::observer::BoundaryObserver> =
+                        std::sync::Arc::new(sseek::leakage::Recorder::to_file(path)?);
+                    eprintln!("recording the server view to {}", path.display());
+                    Some(recorder)
+                }
+                None => None,
+            };
+            let opts = sseek::server::http::ServeOptions { listen, max_body, observer };
+            sseek::server::http::serve(
                 store,
                 opts,
                 |addr| {
@@ -297,12 +306,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     println!("listening on http://{addr}");
                     let _ = std::io::Write::flush(&mut std::io::stdout());
                 },
-                sseek::http::shutdown_signal(),
+                sseek::server::http::shutdown_signal(),
             )?;
         }
         Command::Tenant { command: TenantCommand::Add { name, store, pg_schema } } => {
-            let store = sseek::http::open_store(&store, &pg_schema)?;
-            let token = sseek::http::auth::add_token(&*store, &name)?;
+            let store = sseek::store::open(&store, &pg_schema)?;
+            let token = sseek::server::http::auth::add_token(&*store, &name)?;
             eprintln!("API token for tenant {name} (shown once; only its hash is stored):");
             println!("{token}");
         }

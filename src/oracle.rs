@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use roaring::{MultiOps, RoaringBitmap};
 
-use crate::blind::IndexSpec;
+use crate::message::IndexSpec;
 use crate::message::{Field, Terms};
 use crate::protocol::DocId;
 use crate::query::Query;

@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::blind::IndexSpec;
+use crate::message::IndexSpec;
 use crate::message::Terms;
 use crate::text::Tokenizer;
 use crate::{Error, Result};
@@ -224,7 +224,7 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::blind::default_index_specs;
+    use crate::message::default_index_specs;
 
     #[test]
     fn parse_errors_are_clear() {

@@ -67,7 +67,7 @@ fn kw(k: usize) -> Vec<u8> {
 /// against a plaintext model (so the histories are real), and returns the view.
 fn run(scheme: Scheme, ops: &[Op]) -> Result<sseek::leakage::ServerView, TestCaseError> {
     let recorder = Recorder::memory();
-    let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+    let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
     let master = MasterKey::generate().unwrap();
     let mut model: BTreeMap<usize, BTreeSet<DocId>> = BTreeMap::new();
     if scheme == Scheme::Blind {

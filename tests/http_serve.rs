@@ -440,7 +440,7 @@ fn malformed_input_gets_json_4xx_and_changes_nothing() {
     assert_eq!(raw("GET", &format!("{url}/healthz"), None, bin, b"").0, 200);
     let (status, spec_body) = raw("GET", &format!("{url}/openapi.json"), None, bin, b"");
     assert_eq!(status, 200);
-    assert_eq!(String::from_utf8(spec_body).unwrap(), sseek::http::OPENAPI_JSON);
+    assert_eq!(String::from_utf8(spec_body).unwrap(), sseek::server::http::OPENAPI_JSON);
     let (status, metrics) = raw("GET", &format!("{url}/metrics"), None, bin, b"");
     let metrics = String::from_utf8(metrics).unwrap();
     assert_eq!(status, 200);

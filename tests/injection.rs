@@ -96,7 +96,7 @@ fn injected_messages(plan: &InjectionPlan, candidates: &[String]) -> Vec<Message
 /// injected messages' ids.
 fn run(scheme: Scheme, s: &Setup, plan: &InjectionPlan, when: When) -> (ServerView, Vec<DocId>) {
     let recorder = Recorder::memory();
-    let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+    let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
     let master = MasterKey::generate().unwrap();
     let injected = injected_messages(plan, &s.candidates);
     let mut injected_ids = Vec::new();

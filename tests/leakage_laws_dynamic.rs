@@ -32,11 +32,11 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sseek::keys::MasterKey;
+use sseek::keys::keyword::KeywordPrf;
 use sseek::leakage::profile::{LeakageModel, Operation, Workload};
 use sseek::leakage::view::ServerView;
 use sseek::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
 use sseek::sse::diana::leakage::{self as diana, DianaModel};
-use sseek::sse::keys::KeywordPrf;
 use sseek::sse::mitra::leakage::{self as mitra, MitraModel, TENANT, record_dynamic};
 use sseek::sse::{self, DynamicScheme, Keyword, MultiMap, SchemeClient, SchemeConfig, Update, UpdateOp};
 

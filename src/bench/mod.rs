@@ -51,20 +51,21 @@ use serde::Serialize;
 
 use crate::baseline::{Baseline, BaselineMode, process_cpu_seconds};
 use crate::blind::planner::plan_for_corpus;
-use crate::blind::{IndexSpec, default_index_specs};
 use crate::client::{Client, INGEST_CHUNK};
 use crate::datasets::{self, Synthetic};
 use crate::demo;
 use crate::keys::MasterKey;
 use crate::message::{Field, Message, Terms};
+use crate::message::{IndexSpec, default_index_specs};
 use crate::oracle::PlainIndex;
 use crate::protocol::DocId;
+use crate::protocol::transport::{Traffic, Transport};
 use crate::query::Query;
+use crate::server::InProcess;
 use crate::server::Server;
 use crate::sse::{self, MultiMap, SchemeClient, SseIndex, UpdateOp};
 use crate::store::{MemoryStore, RedbStore, Store, Table};
 use crate::text::Tokenizer;
-use crate::transport::{InProcess, Traffic, Transport};
 use crate::{Error, Result};
 
 /// Tenant of the server-assisted schemes.
@@ -606,9 +607,9 @@ fn run_point<S: Store + 'static>(
     let document_bytes = p
         .server
         .store()
-        .stats(Table::Documents, &crate::server::keyspace(TENANT))?
+        .stats(Table::Documents, &crate::store::keyspace::keyspace(TENANT))?
         .bytes
-        .max(p.server.store().stats(Table::Documents, &crate::server::keyspace(BASELINE_TENANT))?.bytes);
+        .max(p.server.store().stats(Table::Documents, &crate::store::keyspace::keyspace(BASELINE_TENANT))?.bytes);
     Ok(PointResult {
         dataset: corpus.name,
         synthetic,

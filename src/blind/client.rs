@@ -9,66 +9,12 @@ use rayon::prelude::*;
 use sha2::Sha256;
 
 use crate::keys::{KeyLabel, MasterKey, Purpose};
-use crate::message::{Field, Terms};
+use crate::message::{IndexSpec, Terms};
 use crate::protocol::{BlindPostings, BlindQuery, BlindToken, DocId, IndexDescriptor};
 use crate::query::Query;
 use crate::{Error, Result};
 
 type HmacSha256 = Hmac<Sha256>;
-
-/// An index before planning: its name and fields.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IndexSpec {
-    /// Name, e.g. `body` or `from+day`.
-    pub name: String,
-    /// Fields; more than one makes a compound index.
-    pub fields: Vec<Field>,
-}
-
-impl IndexSpec {
-    /// A single-field index named after its field.
-    pub fn single(field: Field) -> Self {
-        IndexSpec { name: field.name().to_owned(), fields: vec![field] }
-    }
-
-    /// A compound index named `a+b`.
-    pub fn compound(fields: &[Field]) -> Self {
-        IndexSpec { name: fields.iter().map(|f| f.name()).collect::<Vec<_>>().join("+"), fields: fields.to_vec() }
-    }
-
-    /// The values of this index for one message: the cartesian product of its
-    /// fields' values (one tuple per single-field value).
-    pub fn values<'t>(&self, terms: &'t Terms) -> Vec<Vec<&'t str>> {
-        let mut out: Vec<Vec<&str>> = vec![Vec::new()];
-        for f in &self.fields {
-            let Some(vals) = terms.get(f) else { return Vec::new() };
-            out = out
-                .into_iter()
-                .flat_map(|prefix| {
-                    vals.iter().map(move |v| {
-                        let mut p = prefix.clone();
-                        p.push(v.as_str());
-                        p
-                    })
-                })
-                .collect();
-        }
-        out
-    }
-}
-
-impl From<&IndexDescriptor> for IndexSpec {
-    fn from(d: &IndexDescriptor) -> Self {
-        IndexSpec { name: d.name.clone(), fields: d.fields.clone() }
-    }
-}
-
-/// The default message indexes: one per field, and the compound sender + day.
-pub fn default_index_specs() -> Vec<IndexSpec> {
-    let mut v: Vec<IndexSpec> = Field::ALL.into_iter().map(IndexSpec::single).collect();
-    v.push(IndexSpec::compound(&[Field::From, Field::Day]));
-    v
-}
 
 struct KeyedIndex {
     descriptor: IndexDescriptor,
@@ -234,6 +180,7 @@ impl BlindIndexer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::message::Field;
 
     #[test]
     fn truncation_keeps_top_bits() {

@@ -30,10 +30,10 @@ use crate::leakage::view::{DocumentSize, Observed, Recorder, ServerView};
 use crate::message::{Field, Message};
 use crate::protocol::{BlindQuery, BlindToken, DocId, IndexDescriptor};
 use crate::query::Query;
+use crate::server::InProcess;
 use crate::server::Server;
 use crate::store::MemoryStore;
 use crate::text::Tokenizer;
-use crate::transport::InProcess;
 use crate::{Error, Result};
 
 /// A blind index at rest (a database thief, no queries).
@@ -255,7 +255,7 @@ impl LeakageModel for BlindModel {
 
     fn run(&self, workload: &Workload) -> Result<ServerView> {
         let recorder = Recorder::memory();
-        let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+        let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
         let mut client =
             Client::connect(MasterKey::generate()?, TENANT, InProcess::new(server, TENANT), Tokenizer::default())?;
         client.create_schema(vec![IndexDescriptor {

@@ -24,5 +24,6 @@ pub mod leakage;
 pub mod planner;
 pub mod server;
 
-pub use client::{BlindIndexer, IndexSpec, default_index_specs};
+pub use crate::message::{IndexSpec, default_index_specs};
+pub use client::BlindIndexer;
 pub use planner::{Plan, PlanInput, plan};

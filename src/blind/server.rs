@@ -7,7 +7,7 @@ use std::collections::hash_map::Entry;
 use roaring::{MultiOps, RoaringBitmap};
 
 use crate::protocol::{BlindPostings, BlindQuery};
-use crate::server::keyspace;
+use crate::store::keyspace::keyspace;
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
 

@@ -20,13 +20,13 @@ use rand::RngCore;
 
 use crate::blind::leakage::BlindModel;
 use crate::keys::MasterKey;
+use crate::keys::keyword::KeywordPrf;
 use crate::leakage::countermeasure::Padding;
 use crate::leakage::profile::{INSTANCE, LeakageModel, Profile, TENANT, Trace, Workload};
 use crate::leakage::view::ServerView;
+use crate::primitives::prf::{Domain, Prf, decode_ids, encode_ids};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use crate::sse::keys::KeywordPrf;
 use crate::sse::pibas::leakage::{PiBasModel, run_static};
-use crate::sse::prf::{Domain, Prf, decode_ids, encode_ids};
 use crate::sse::twolev::leakage::TwoLevModel;
 use crate::sse::{MultiMap, SchemeClient, StaticScheme};
 use crate::{Error, Result};

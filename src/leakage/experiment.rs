@@ -36,23 +36,25 @@ use rand_chacha::ChaCha20Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::blind::IndexSpec;
 use crate::blind::planner::plan_for_corpus;
-use crate::client::{Client, expect_ok};
+use crate::client::Client;
 use crate::envelope::DocumentCipher;
 use crate::keys::MasterKey;
 use crate::leakage::attacks::{Knowledge, KnownDocument, Recovery};
 use crate::leakage::countermeasure::{self, Countermeasure, Filler};
 use crate::leakage::observe::Observation;
 use crate::leakage::view::{Recorder, ServerView};
+use crate::message::IndexSpec;
 use crate::message::{Field, Message};
+use crate::protocol::expect_ok;
+use crate::protocol::transport::Transport;
 use crate::protocol::{DocId, IndexDescriptor, Request, Response};
 use crate::query::Query;
+use crate::server::InProcess;
 use crate::server::Server;
 use crate::sse::{self, MultiMap, SseIndex, Update, UpdateOp};
 use crate::store::MemoryStore;
 use crate::text::Tokenizer;
-use crate::transport::{InProcess, Transport};
 use crate::{Error, Result, datasets};
 
 /// The tenant of every experiment.
@@ -325,7 +327,7 @@ pub fn build_scenario(corpus: &AttackCorpus, config: &ScenarioConfig) -> Result<
     }
     let truth = draw_queries(corpus, &candidates, config.queries, config.distribution, &mut rng);
     let recorder = Recorder::memory();
-    let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+    let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
     let master = MasterKey::generate()?;
     let size_bucket = match config.countermeasure {
         Countermeasure::Size(b) => b,
@@ -506,7 +508,7 @@ fn fetch_and_filter(
     }
     let docs = match transport.call(&Request::GetDocuments(ids.to_vec()))? {
         Response::Documents(d) => d,
-        other => return Err(crate::client::unexpected(&other)),
+        other => return Err(crate::protocol::unexpected(&other)),
     };
     let mut kept: Vec<DocId> = docs
         .par_iter()

@@ -27,10 +27,10 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::keys::MasterKey;
+use crate::keys::keyword::KeywordPrf;
 use crate::leakage::view::{Observed, ServerView};
+use crate::primitives::prf::{Domain, PADDING_ID, Prf, decode_ids, encode_ids};
 use crate::protocol::{BlindQuery, DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use crate::sse::keys::KeywordPrf;
-use crate::sse::prf::{Domain, PADDING_ID, Prf, decode_ids, encode_ids};
 use crate::sse::{DynamicScheme, Keyword, SchemeConfig, Update, UpdateOp};
 use crate::store::MemoryStore;
 use crate::{Error, Result};
@@ -355,9 +355,9 @@ mod tests {
 
     use super::*;
     use crate::leakage::view::Recorder;
+    use crate::server::InProcess;
     use crate::server::Server;
     use crate::sse::{self, SchemeClient, SseIndex};
-    use crate::transport::InProcess;
 
     fn add(w: &str, id: DocId) -> Update {
         Update { op: UpdateOp::Add, keyword: sse::keyword("body", &[w]), id }
@@ -365,7 +365,7 @@ mod tests {
 
     fn leaky(rr: bool) -> (Recorder, SseIndex<InProcess<MemoryStore>>) {
         let recorder = Recorder::memory();
-        let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+        let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
         let mut cfg = SchemeConfig::new("pibas", "leaky");
         cfg.response_revealing = rr;
         let scheme = LeakyDynamicPibas::open(&MasterKey::generate().unwrap(), "t", &cfg).unwrap();
@@ -396,7 +396,7 @@ mod tests {
     fn mitra_and_diana_updates_do_not_link() {
         for scheme in ["mitra", "diana"] {
             let recorder = Recorder::memory();
-            let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+            let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
             let client =
                 sse::open_client(&MasterKey::generate().unwrap(), "t", &SchemeConfig::new(scheme, "d")).unwrap();
             let mut index = SseIndex::create(InProcess::new(server, "t"), client).unwrap();

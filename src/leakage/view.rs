@@ -29,7 +29,7 @@
 //! use sseek::sse::{self, MultiMap, SchemeConfig, SseIndex};
 //!
 //! let recorder = Recorder::memory();
-//! let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+//! let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
 //! let scheme = sse::open_client(&MasterKey::generate()?, "acme", &SchemeConfig::new("pibas", "i"))?;
 //! let mut index = SseIndex::create(InProcess::new(server, "acme"), scheme)?;
 //! let mut db = MultiMap::new();
@@ -49,6 +49,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::observer::BoundaryObserver;
 use crate::protocol::{
     BlindQuery, DocId, EncryptedDocument, EncryptedEntry, EntryLocation, Request, Response, SearchResult, SearchToken,
     SseDescriptor,
@@ -627,7 +628,7 @@ struct Sink {
 }
 
 /// Records a [`ServerView`]; attach it with
-/// [`crate::server::Server::with_recorder`]. Cloning shares the recording.
+/// [`crate::server::Server::with_observer`] (through [`Recorder::observer`]). Cloning shares the recording.
 #[derive(Debug, Clone)]
 pub struct Recorder {
     sink: Arc<Mutex<Sink>>,
@@ -656,6 +657,12 @@ impl Recorder {
                 next_seq: 0,
             })),
         })
+    }
+
+    /// This recorder as the server's boundary observer; the observer and
+    /// `self` share one recording.
+    pub fn observer(&self) -> Arc<dyn BoundaryObserver> {
+        Arc::new(self.clone())
     }
 
     /// Records one handled request.
@@ -711,13 +718,19 @@ impl Recorder {
     }
 }
 
+impl BoundaryObserver for Recorder {
+    fn observe(&self, tenant: &str, request: &Request, response: &Response) -> Result<()> {
+        self.record(tenant, request, response)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::keys::MasterKey;
+    use crate::server::InProcess;
     use crate::server::Server;
     use crate::sse::{self, MultiMap, SchemeConfig, SseIndex};
-    use crate::transport::InProcess;
 
     fn entry(label: u8, value: &[u8]) -> EncryptedEntry {
         EncryptedEntry { location: EntryLocation::Dictionary([label; 16]), value: value.to_vec() }
@@ -771,7 +784,7 @@ mod tests {
     #[test]
     fn recorded_view_round_trips_through_json_lines_and_replays() {
         let recorder = Recorder::memory();
-        let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+        let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
         let scheme = sse::open_client(&MasterKey::generate().unwrap(), "t", &SchemeConfig::new("pibas", "i")).unwrap();
         let mut index = SseIndex::create(InProcess::new(Arc::clone(&server), "t"), scheme).unwrap();
         let mut db = MultiMap::new();
@@ -823,7 +836,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("serve.jsonl");
         let recorder = Recorder::to_file(&path).unwrap();
-        let server = Server::new(MemoryStore::new()).with_recorder(recorder.clone());
+        let server = Server::new(MemoryStore::new()).with_observer(recorder.observer());
         server.handle("t", Request::GetDocuments(vec![4, 5]));
         server.handle("t", Request::Stats);
         let view = ServerView::load(&path).unwrap();

@@ -45,12 +45,9 @@
 //! ```
 
 pub mod diana;
-pub mod keys;
 pub mod mitra;
 pub mod pibas;
-pub mod prf;
 pub mod server;
-pub mod state;
 pub mod twolev;
 
 use std::borrow::Borrow;
@@ -62,13 +59,13 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use roaring::{MultiOps, RoaringBitmap};
 
-use crate::blind::IndexSpec;
-use crate::client::{expect_ok, unexpected};
 use crate::keys::MasterKey;
+use crate::message::IndexSpec;
 use crate::message::Terms;
+use crate::protocol::transport::{Traffic, Transport};
 use crate::protocol::{DocId, EncryptedEntry, Request, Response, SearchResult, SearchToken, SseDescriptor};
+use crate::protocol::{expect_ok, unexpected};
 use crate::query::Query;
-use crate::transport::{Traffic, Transport};
 use crate::{Error, Result};
 
 /// Every registered scheme name. The demo, the tests and the server pick

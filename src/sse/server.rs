@@ -10,7 +10,7 @@
 //! get only protocol messages and stored bytes.
 
 use crate::protocol::{self, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use crate::server::keyspace;
+use crate::store::keyspace::keyspace;
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
 

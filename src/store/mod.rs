@@ -16,6 +16,7 @@
 //! passes [`conformance`], the shared suite.
 
 pub mod conformance;
+pub mod keyspace;
 mod memory;
 mod postgres;
 mod redb_store;
@@ -26,7 +27,7 @@ pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use redb_store::RedbStore;
 
-use crate::Result;
+use crate::{Error, Result};
 
 /// Values read by [`Store::get_many`], aligned with the keys asked for.
 pub type ManyValues = Result<Vec<Option<Vec<u8>>>>;
@@ -219,3 +220,34 @@ macro_rules! forward_store {
 }
 forward_store!(Box);
 forward_store!(std::sync::Arc);
+
+/// Opens a store from a spec: `redb:PATH` (the database file, created if
+/// missing) or `postgres:URL` (in PostgreSQL schema `pg_schema`, migrated at
+/// connect).
+///
+/// # Errors
+/// [`Error::Config`] for an unknown spec; store errors.
+pub fn open(spec: &str, pg_schema: &str) -> Result<Box<dyn Store>> {
+    if let Some(path) = spec.strip_prefix("redb:") {
+        Ok(Box::new(RedbStore::open(std::path::Path::new(path))?))
+    } else if let Some(url) = spec.strip_prefix("postgres:") {
+        Ok(Box::new(PostgresStore::connect(url, pg_schema)?))
+    } else {
+        Err(Error::Config("store must be redb:PATH or postgres:URL".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn store_specs() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = format!("redb:{}", dir.path().join("s.redb").display());
+        assert!(open(&spec, "x").is_ok());
+        assert!(open("mysql:x", "x").is_err());
+    }
+}

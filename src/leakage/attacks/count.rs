@@ -668,10 +668,10 @@ mod tests {
     use crate::leakage::countermeasure::{Filler, Padding, pad};
     use crate::leakage::view::Recorder;
     use crate::protocol::DocId;
+    use crate::server::InProcess;
     use crate::server::Server;
     use crate::sse::{self, MultiMap, SchemeConfig, SseIndex};
     use crate::store::MemoryStore;
-    use crate::transport::InProcess;
 
     const DOCS: usize = 6000;
     const KEYWORDS: usize = 500;
@@ -804,7 +804,7 @@ mod tests {
         let lists = corpus.postings();
         let truth = queries(200, 60, 6);
         let recorder = Recorder::memory();
-        let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+        let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
         let master = MasterKey::generate().unwrap();
         let scheme = sse::open_client(&master, "acme", &SchemeConfig::new("2lev", "count")).unwrap();
         let mut index = SseIndex::create(InProcess::new(server, "acme"), scheme).unwrap();

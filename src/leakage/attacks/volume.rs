@@ -575,11 +575,12 @@ mod tests {
     use crate::leakage::countermeasure::SizeBuckets;
     use crate::leakage::view::{DocumentSize, Recorder};
     use crate::message::Message;
+    use crate::protocol::transport::Transport;
     use crate::protocol::{Request, Response};
+    use crate::server::InProcess;
     use crate::server::Server;
     use crate::sse::{self, MultiMap, SchemeConfig, SseIndex};
     use crate::store::MemoryStore;
-    use crate::transport::{InProcess, Transport};
 
     /// A synthetic mail corpus: document `i` has id `i + 1`, keyword
     /// indexes (ascending) and a ciphertext size.
@@ -943,7 +944,7 @@ mod tests {
     fn through_2lev(bucket: u64) -> crate::Result<Vec<(&'static str, f64)>> {
         let master = MasterKey::generate()?;
         let recorder = Recorder::memory();
-        let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+        let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
         let cipher = DocumentCipher::new(&master, "acme", 1)?;
         let c = corpus(300, 40, 19);
         let mut rng = ChaCha20Rng::seed_from_u64(20);

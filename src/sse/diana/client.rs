@@ -8,12 +8,12 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::MasterKey;
+use crate::keys::keyword::{KeywordKeys, KeywordPrf};
+use crate::primitives::ggm;
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use crate::sse::diana::ggm;
 use crate::sse::diana::server::MAX_COUNT;
-use crate::sse::keys::{KeywordKeys, KeywordPrf};
-use crate::sse::state::StateFile;
 use crate::sse::{DynamicScheme, SchemeConfig, Update, UpdateOp};
+use crate::state::StateFile;
 use crate::{Error, Result};
 
 /// Batches of at least this many updates are encrypted in parallel.

@@ -43,8 +43,8 @@ use crate::leakage::profile::{
     BackwardPrivacy, Leak, LeakValue, LeakageModel, Operation, OperationKind, Profile, Trace, Workload,
 };
 use crate::leakage::view::{Observed, ServerView};
+use crate::primitives::ggm::{self, HEIGHT};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, GgmNode, Label, SearchResult, SearchToken, SseDescriptor};
-use crate::sse::diana::ggm::{self, HEIGHT};
 use crate::sse::diana::server::MAX_COUNT;
 use crate::sse::mitra::leakage::{
     BatchClock, PendingOperation, TENANT, ViewBuilder, count_of, random_bytes, random_label, record_dynamic,

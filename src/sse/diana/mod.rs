@@ -6,7 +6,7 @@
 //!
 //! **Construction.** The client keeps a counter `c_w` (adds so far) per
 //! keyword and derives `(K_w, K'_w) = HMAC-SHA256(K, w)` split in halves
-//! ([`crate::sse::keys::KeywordPrf`]). `K_w` is the root seed of a GGM tree
+//! ([`crate::keys::keyword::KeywordPrf`]). `K_w` is the root seed of a GGM tree
 //! of height 32 whose leaf `i` is `ST_i` ([`ggm`]: AES-128 keyed by a node's
 //! seed on two fixed blocks gives its children).
 //! - Add `(w, id)`: `c = c_w`, `ST_c = leaf(K_w, c)`, label
@@ -40,7 +40,6 @@
 //! and one store lookup per update, fetched in batches.
 
 pub mod client;
-pub mod ggm;
 pub mod leakage;
 pub mod server;
 
@@ -51,15 +50,18 @@ mod tests {
     use std::collections::{BTreeMap, BTreeSet};
     use std::sync::Arc;
 
+    use crate::primitives::ggm;
+
     use super::*;
     use crate::Error;
     use crate::keys::MasterKey;
+    use crate::protocol::transport::Transport;
     use crate::protocol::{EntryLocation, GgmNode, SearchResult, SearchToken};
+    use crate::server::InProcess;
     use crate::server::Server;
     use crate::sse::server::EntryReader;
     use crate::sse::{self, DynamicScheme, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
     use crate::store::{MemoryStore, RedbStore, Store, Table, WriteBatch};
-    use crate::transport::{InProcess, Transport};
 
     fn add(keyword: &str, id: u32) -> Update {
         Update { op: UpdateOp::Add, keyword: sse::keyword("body", &[keyword]), id }

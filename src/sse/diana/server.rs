@@ -5,8 +5,8 @@
 
 use rayon::prelude::*;
 
+use crate::primitives::ggm::{self, HEIGHT, Seed};
 use crate::protocol::{DocId, EntryLocation, GgmNode, Label, SearchResult};
-use crate::sse::diana::ggm::{self, HEIGHT, Seed};
 use crate::sse::server::EntryReader;
 use crate::store::Table;
 use crate::{Error, Result};

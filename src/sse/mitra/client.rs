@@ -9,11 +9,11 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use crate::keys::MasterKey;
+use crate::keys::keyword::KeywordPrf;
+use crate::primitives::prf::{Domain, Prf};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, Label, SearchResult, SearchToken, SseDescriptor};
-use crate::sse::keys::KeywordPrf;
-use crate::sse::prf::{Domain, Prf};
-use crate::sse::state::StateFile;
 use crate::sse::{DynamicScheme, Keyword, SchemeConfig, Update, UpdateOp};
+use crate::state::StateFile;
 use crate::{Error, Result};
 
 /// Scheme name in descriptors, key labels and the state file.

@@ -35,10 +35,10 @@ use crate::leakage::profile::{
 };
 use crate::leakage::view::{Observed, Recorder, ServerView, ViewEvent};
 use crate::protocol::{EncryptedEntry, EntryLocation, Label, SearchResult, SearchToken, SseDescriptor};
+use crate::server::InProcess;
 use crate::server::Server;
 use crate::sse::{self, ENTRY_CHUNK, Keyword, SchemeClient, SchemeConfig, SseIndex};
 use crate::store::MemoryStore;
-use crate::transport::InProcess;
 use crate::{Error, Result};
 
 use super::client::{SCHEME, VALUE_LEN};
@@ -363,7 +363,7 @@ fn new_batch(
 /// Scheme, transport and server errors.
 pub fn record_dynamic(scheme: SchemeClient, workload: &Workload) -> Result<ServerView> {
     let recorder = Recorder::memory();
-    let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+    let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
     let mut index = SseIndex::create(InProcess::new(server, TENANT), scheme)?;
     index.setup(&workload.db)?;
     for op in &workload.operations {

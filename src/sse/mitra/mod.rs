@@ -14,7 +14,7 @@
 //! id, a delete removes it). Deletions are never applied on the server.
 //!
 //! Our `G`: per-keyword keys `(K1, K2) = HMAC-SHA256(K, w)` split in halves
-//! ([`crate::sse::keys::KeywordPrf`]); address `AES_K1(label block c)`; pad
+//! ([`crate::keys::keyword::KeywordPrf`]); address `AES_K1(label block c)`; pad
 //! `AES-CTR_K2(value domain, nonce c)`. A value is 5 bytes: the id as u32
 //! little-endian and the operation byte (0 add, 1 delete), XORed with the pad.
 //!
@@ -58,12 +58,13 @@ mod tests {
 
     use super::*;
     use crate::keys::MasterKey;
+    use crate::protocol::transport::Transport;
     use crate::protocol::{DocId, EntryLocation, Label, SearchResult, SearchToken};
+    use crate::server::InProcess;
     use crate::server::Server;
     use crate::sse::server::EntryReader;
     use crate::sse::{self, DynamicScheme, Keyword, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
     use crate::store::{MemoryStore, RedbStore, Store, Table, WriteBatch};
-    use crate::transport::{InProcess, Transport};
     use crate::{Error, Result};
 
     const TENANT: &str = "t";

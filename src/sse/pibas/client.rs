@@ -4,9 +4,9 @@ use rand::seq::SliceRandom;
 use rayon::prelude::*;
 
 use crate::keys::MasterKey;
+use crate::keys::keyword::KeywordPrf;
+use crate::primitives::prf::{Domain, PADDING_ID, Prf, decode_ids, encode_ids};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use crate::sse::keys::KeywordPrf;
-use crate::sse::prf::{Domain, PADDING_ID, Prf, decode_ids, encode_ids};
 use crate::sse::{ENTRY_CHUNK, MultiMap, SchemeConfig, StaticScheme};
 use crate::{Error, Result};
 

@@ -31,10 +31,10 @@ use crate::leakage::profile::{
 };
 use crate::leakage::view::{Observed, Recorder, ServerView};
 use crate::protocol::{EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
+use crate::server::InProcess;
 use crate::server::Server;
 use crate::sse::{self, ENTRY_CHUNK, MultiMap, SchemeClient, SchemeConfig, SseIndex};
 use crate::store::MemoryStore;
-use crate::transport::InProcess;
 use crate::{Error, Result};
 
 /// A simulated search-pattern class: label key, value key, RH answer.
@@ -146,7 +146,7 @@ impl PiBasModel {
 /// Scheme, transport and server errors.
 pub fn run_static(scheme: SchemeClient, db: &MultiMap, searches: &[&[u8]]) -> Result<ServerView> {
     let recorder = Recorder::memory();
-    let server = Arc::new(Server::new(MemoryStore::new()).with_recorder(recorder.clone()));
+    let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
     let mut index = SseIndex::create(InProcess::new(server, TENANT), scheme)?;
     index.setup(db)?;
     for k in searches {

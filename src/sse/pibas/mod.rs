@@ -4,7 +4,7 @@
 //! **Construction.** For keyword `w` the client derives `(K1, K2) =
 //! HMAC-SHA256(K, w)` split in halves. The ids of `w`, ascending, are cut into
 //! blocks of `B` (Pi_bas is `B = 1`; the last block of Pi_pack is padded with
-//! [`crate::sse::prf::PADDING_ID`]). Block `c` is stored under label
+//! [`crate::primitives::prf::PADDING_ID`]). Block `c` is stored under label
 //! `AES_K1(c)` with value `ids XOR AES-CTR_K2(c)`. A search token is
 //! `(K1, K2)` (response-revealing: the server walks `c = 0, 1, ...` until a
 //! label is missing and opens the values) or `K1` alone (response-hiding: the
@@ -33,10 +33,10 @@ mod tests {
 
     use super::*;
     use crate::keys::MasterKey;
+    use crate::server::InProcess;
     use crate::server::Server;
     use crate::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, StaticScheme};
     use crate::store::MemoryStore;
-    use crate::transport::InProcess;
 
     fn db() -> MultiMap {
         let mut db = MultiMap::new();

@@ -2,8 +2,8 @@
 //! values if the token allows it. Sees only the token's per-keyword bytes.
 
 use crate::Result;
+use crate::primitives::prf::{Domain, Prf, decode_ids};
 use crate::protocol::{DocId, SearchResult};
-use crate::sse::prf::{Domain, Prf, decode_ids};
 use crate::sse::server::EntryReader;
 
 /// Answers a token: ids when `value_key` is given (response-revealing),

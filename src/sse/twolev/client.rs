@@ -10,10 +10,10 @@ use zeroize::Zeroize;
 use super::server::{
     DICT_NONCE, DICT_SLOTS, DICT_VALUE_LEN, INLINE_NONCE, INLINE_POSITION, TAG_LARGE, TAG_MEDIUM, TAG_SMALL,
 };
+use crate::keys::keyword::{KeywordKeys, KeywordPrf};
 use crate::keys::{MasterKey, os_random};
+use crate::primitives::prf::{Domain, PADDING_ID, Prf, decode_ids, encode_ids};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use crate::sse::keys::{KeywordKeys, KeywordPrf};
-use crate::sse::prf::{Domain, PADDING_ID, Prf, decode_ids, encode_ids};
 use crate::sse::server::MAX_VALUE;
 use crate::sse::{ENTRY_CHUNK, MultiMap, SchemeConfig, StaticScheme};
 use crate::{Error, Result};

@@ -11,7 +11,7 @@
 //! are laid out by size class:
 //! - small, `n <= b'`: the ids sit in the dictionary value, padded to `b'`;
 //! - medium, `ceil(n/b) <= b'`: the ids fill `ceil(n/b)` array blocks (the
-//!   last padded with [`crate::sse::prf::PADDING_ID`]); the dictionary value
+//!   last padded with [`crate::primitives::prf::PADDING_ID`]); the dictionary value
 //!   holds their positions;
 //! - large, up to `b' * b * b` ids: id blocks as above, their positions in
 //!   pointer blocks of `b` slots, and the dictionary value holds the
@@ -62,13 +62,13 @@ mod tests {
     use super::*;
     use crate::Error;
     use crate::keys::MasterKey;
+    use crate::primitives::prf::{Domain, PADDING_ID, Prf, encode_ids};
     use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken};
+    use crate::server::InProcess;
     use crate::server::Server;
-    use crate::sse::prf::{Domain, PADDING_ID, Prf, encode_ids};
     use crate::sse::server::EntryReader;
     use crate::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, StaticScheme};
     use crate::store::{MemoryStore, Store, Table, WriteBatch};
-    use crate::transport::InProcess;
 
     fn config(block: Option<u16>, rr: bool) -> SchemeConfig {
         let mut cfg = SchemeConfig::new("2lev", "t2");
@@ -369,7 +369,7 @@ mod tests {
             .enumerate()
             .map(|(i, m)| (u32::try_from(i).unwrap(), m.terms(&tokenizer)))
             .collect();
-        let specs = crate::blind::client::default_index_specs();
+        let specs = crate::message::default_index_specs();
         let db = sse::multimap(&docs, &specs);
         let pairs = sse::pair_count(&db) as f64;
         let big: Vec<&Vec<u8>> = db.iter().filter(|(_, ids)| ids.len() > 1000).map(|(k, _)| k).collect();

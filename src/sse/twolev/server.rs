@@ -7,8 +7,8 @@
 //! values to it. Every stored value is untrusted input: a value that does not
 //! parse is an [`Error::DataCorruption`], never a panic.
 
+use crate::primitives::prf::{Domain, PADDING_ID, Prf, decode_ids};
 use crate::protocol::{DocId, EntryLocation, SearchResult};
-use crate::sse::prf::{Domain, PADDING_ID, Prf, decode_ids};
 use crate::sse::server::EntryReader;
 use crate::{Error, Result};
 

@@ -20,6 +20,7 @@ use axum::routing::{get, post};
 
 use super::metrics::Metrics;
 use super::{OPENAPI_JSON, ROUTES, auth};
+use crate::protocol::observer::BoundaryObserver;
 use crate::protocol::{self, DocId, EncryptedDocument, Request as ProtoRequest, Response as ProtoResponse};
 use crate::server::Server;
 use crate::store::{Store, Table};
@@ -42,9 +43,9 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// Largest accepted request body in bytes; larger bodies get 413.
     pub max_body: usize,
-    /// Record the server's view (every request and answer, as the leakage
-    /// analysis sees it) into this JSON-lines file; `None`: no recording.
-    pub record_view: Option<std::path::PathBuf>,
+    /// Shown every request and answer (the leakage analysis records the
+    /// server's view through it); `None`: the boundary is not observed.
+    pub observer: Option<Arc<dyn BoundaryObserver>>,
 }
 
 #[derive(Clone)]
@@ -125,9 +126,9 @@ pub fn serve(
         .build()
         .map_err(|e| Error::Config(format!("cannot start the HTTP runtime: {e}")))?;
     let mut backend = Server::new(store);
-    if let Some(path) = &opts.record_view {
-        backend = backend.with_recorder(crate::leakage::Recorder::to_file(path)?);
-        tracing::info!(path = %path.display(), "recording the server view");
+    if let Some(observer) = &opts.observer {
+        backend = backend.with_observer(Arc::clone(observer));
+        tracing::info!("observing the boundary (recording the server view)");
     }
     let state = AppState {
         server: Arc::new(backend),

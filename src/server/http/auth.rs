@@ -8,7 +8,7 @@
 //! or not); the 256-bit secret is what authenticates.
 //!
 //! Records live in [`Table::Meta`] under a key starting with byte 0. Every
-//! tenant keyspace ([`crate::server::keyspace`]) starts with the tenant name's
+//! tenant keyspace ([`crate::store::keyspace::keyspace`]) starts with the tenant name's
 //! length, which is 1 to 255, so no tenant request can read or overwrite a
 //! token record.
 
@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::protocol;
-use crate::server::MAX_TENANT;
+use crate::store::keyspace::MAX_TENANT;
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
 
@@ -113,8 +113,8 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use crate::server::keyspace;
     use crate::store::MemoryStore;
+    use crate::store::keyspace::keyspace;
 
     #[test]
     fn tokens_authenticate_their_tenant_only() {

@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::protocol::transport::{Traffic, Transport};
 use crate::protocol::{self, Request, Response};
-use crate::transport::{Traffic, Transport};
 use crate::{Error, Result};
 
 /// Largest response body the client reads (a search fetching many sealed
@@ -17,7 +17,7 @@ const TIMEOUT: Duration = Duration::from_secs(600);
 
 /// A transport to a remote server over HTTP: sends each request in the
 /// binary protocol encoding to `POST /v1/rpc` with the tenant's bearer token.
-/// Counts traffic like [`crate::transport::InProcess`]: encoded protocol
+/// Counts traffic like [`crate::server::InProcess`]: encoded protocol
 /// bytes, without HTTP headers, so figures compare across transports.
 pub struct Http {
     agent: ureq::Agent,

@@ -41,7 +41,7 @@ const LABEL_TWEAK: [u8; 16] = *b"sseek:diana:lbl\x00";
 const MASK_TWEAK: [u8; 16] = *b"sseek:diana:msk\x00";
 
 /// AES-128 under `key` of two blocks, pipelined. The same function as
-/// [`crate::sse::prf::Prf`]`::new(key).block(..)` (a test checks it), but
+/// [`crate::primitives::prf::Prf`]`::new(key).block(..)` (a test checks it), but
 /// with an encrypt-only key schedule: the tree re-keys AES at every node,
 /// and skipping the decryption round keys halves the cost of a node
 /// (measured: 43 ns against 70 to 87 ns for key schedule plus two blocks).
@@ -128,7 +128,7 @@ pub fn expand(seed: &Seed, levels: u8) -> Vec<Seed> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::prf::Prf;
+    use crate::primitives::prf::Prf;
 
     #[test]
     fn the_tree_is_aes_keyed_by_the_node_seed() {

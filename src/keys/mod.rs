@@ -12,6 +12,8 @@
 //! # Ok::<(), sseek::Error>(())
 //! ```
 
+pub mod keyword;
+
 use std::fmt;
 use std::io::Write;
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! `sseek serve`: the HTTP API in front of [`crate::server::Server`], its
-//! tenants and tokens, its metrics, and [`Http`], the client transport.
+//! tenants and tokens, and its metrics. The client side of
+//! the API is `crate::client::Http`.
 //!
 //! The API is small on purpose: `POST /v1/rpc` carries every protocol
 //! [`Request`](crate::protocol::Request) (blind indexes, every SSE scheme,
@@ -21,16 +22,11 @@
 //! The tenant comes from the token ([`auth`]), never from the request. Every
 //! rejection is JSON `{"code": .., "message": ..}` with that HTTP status.
 
+mod api;
 pub mod auth;
-pub mod client;
 pub mod metrics;
-pub mod server;
 
-pub use client::Http;
-pub use server::{ServeOptions, serve, shutdown_signal};
-
-use crate::store::{PostgresStore, RedbStore, Store};
-use crate::{Error, Result};
+pub use api::{ServeOptions, serve, shutdown_signal};
 
 /// Every route the server answers, as (method, path template), in the
 /// OpenAPI description's spelling.
@@ -47,27 +43,11 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// The OpenAPI description, as committed in `docs/openapi.json`.
-pub const OPENAPI_JSON: &str = include_str!("../../docs/openapi.json");
+pub const OPENAPI_JSON: &str = include_str!("../../../docs/openapi.json");
 
 /// Default largest accepted request body: room for a full ingest chunk or an
 /// SSE entry chunk with margin.
 pub const DEFAULT_MAX_BODY: usize = 64 << 20;
-
-/// Opens a store from a spec: `redb:PATH` (the database file, created if
-/// missing) or `postgres:URL` (in PostgreSQL schema `pg_schema`, migrated at
-/// connect).
-///
-/// # Errors
-/// [`Error::Config`] for an unknown spec; store errors.
-pub fn open_store(spec: &str, pg_schema: &str) -> Result<Box<dyn Store>> {
-    if let Some(path) = spec.strip_prefix("redb:") {
-        Ok(Box::new(RedbStore::open(std::path::Path::new(path))?))
-    } else if let Some(url) = spec.strip_prefix("postgres:") {
-        Ok(Box::new(PostgresStore::connect(url, pg_schema)?))
-    } else {
-        Err(Error::Config("store must be redb:PATH or postgres:URL".into()))
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -85,13 +65,5 @@ mod tests {
         }
         let listed: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
         assert_eq!(listed, ROUTES.len(), "the description lists a route the server does not have");
-    }
-
-    #[test]
-    fn store_specs() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = format!("redb:{}", dir.path().join("s.redb").display());
-        assert!(open_store(&spec, "x").is_ok());
-        assert!(open_store("mysql:x", "x").is_err());
     }
 }

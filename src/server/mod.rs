@@ -10,39 +10,21 @@ use std::sync::{Arc, Mutex};
 
 use roaring::RoaringBitmap;
 
+pub mod http;
+mod in_process;
+
+pub use in_process::InProcess;
+
 use crate::blind::server as blind;
-use crate::leakage::view::Recorder;
+use crate::protocol::observer::BoundaryObserver;
 use crate::protocol::{self, DocId, EncryptedDocument, IndexSize, Request, Response, Schema, ServerStats};
 use crate::sse::server as sse;
+use crate::store::keyspace::{MAX_TENANT, document_key, keyspace, schema_key};
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
 
 /// Most documents one request may put or get.
 pub const MAX_BATCH: usize = 100_000;
-/// Longest accepted tenant name in bytes.
-pub const MAX_TENANT: usize = 255;
-
-/// The key prefix of a tenant's data: its name, length-prefixed, so no tenant's
-/// keys are a prefix of another's.
-pub fn keyspace(tenant: &str) -> Vec<u8> {
-    let mut k = Vec::with_capacity(tenant.len() + 16);
-    k.push(u8::try_from(tenant.len()).unwrap_or(u8::MAX));
-    k.extend_from_slice(tenant.as_bytes());
-    k
-}
-
-fn document_key(tenant: &str, id: DocId) -> Vec<u8> {
-    let mut k = keyspace(tenant);
-    k.extend_from_slice(&id.to_be_bytes());
-    k
-}
-
-fn schema_key(tenant: &str) -> Vec<u8> {
-    let mut k = keyspace(tenant);
-    k.extend_from_slice(b"schema");
-    k
-}
-
 /// Server state: the store and per-tenant locks serializing read-modify-write merges.
 #[derive(Debug)]
 pub struct Server<S: Store> {
@@ -50,27 +32,23 @@ pub struct Server<S: Store> {
     /// One lock per tenant: merges of different tenants touch disjoint
     /// keyspaces, so they need not wait for each other (many tenants ingest at once).
     merge_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
-    /// Records the server's view when leakage recording is on.
-    recorder: Option<Recorder>,
+    /// Sees every request and response when the boundary is observed
+    /// (the leakage analysis records the server's view through it).
+    observer: Option<Arc<dyn BoundaryObserver>>,
 }
 
 impl<S: Store> Server<S> {
     /// A server over `store`.
     pub fn new(store: S) -> Self {
-        Server { store, merge_locks: Mutex::new(HashMap::new()), recorder: None }
+        Server { store, merge_locks: Mutex::new(HashMap::new()), observer: None }
     }
 
-    /// Records every handled request and its response into `recorder`
-    /// (the leakage analysis' [`crate::leakage::ServerView`]).
+    /// Shows every handled request and its response to `observer` (the
+    /// leakage analysis records the server's view this way).
     #[must_use]
-    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
-        self.recorder = Some(recorder);
+    pub fn with_observer(mut self, observer: Arc<dyn BoundaryObserver>) -> Self {
+        self.observer = Some(observer);
         self
-    }
-
-    /// The view recorder, if recording is on.
-    pub fn recorder(&self) -> Option<&Recorder> {
-        self.recorder.as_ref()
     }
 
     /// The merge lock of a tenant, created on first use.
@@ -96,12 +74,12 @@ impl<S: Store> Server<S> {
 
     /// Handles a decoded request.
     pub fn handle(&self, tenant: &str, request: Request) -> Response {
-        let Some(recorder) = &self.recorder else {
+        let Some(observer) = &self.observer else {
             return self.dispatch(tenant, request).unwrap_or_else(|e| error_response(&e));
         };
         let copy = request.clone();
         let response = self.dispatch(tenant, request).unwrap_or_else(|e| error_response(&e));
-        if let Err(e) = recorder.record(tenant, &copy, &response) {
+        if let Err(e) = observer.observe(tenant, &copy, &response) {
             // A view that silently misses events would make every leakage
             // figure wrong: refuse to answer instead.
             return error_response(&e);

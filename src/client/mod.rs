@@ -28,14 +28,20 @@ use std::ops::Range;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
-use crate::blind::{BlindIndexer, IndexSpec};
+mod http;
+
+pub use http::Http;
+
+use crate::blind::BlindIndexer;
 use crate::envelope::DocumentCipher;
 use crate::keys::MasterKey;
+use crate::message::IndexSpec;
 use crate::message::{Message, Terms};
+use crate::protocol::transport::{Traffic, Transport};
 use crate::protocol::{BlindPostings, DocId, EncryptedDocument, IndexDescriptor, Request, Response, Schema};
+use crate::protocol::{expect_ok, unexpected};
 use crate::query::Query;
 use crate::text::Tokenizer;
-use crate::transport::{Traffic, Transport};
 use crate::{Error, Result};
 
 /// Messages sealed and sent per request during ingest.
@@ -275,27 +281,4 @@ impl<T: Transport> Client<T> {
             other => Err(unexpected(&other)),
         }
     }
-}
-
-pub(crate) fn expect_ok(r: Response) -> Result<()> {
-    match r {
-        Response::Ok => Ok(()),
-        other => Err(unexpected(&other)),
-    }
-}
-
-pub(crate) fn unexpected(r: &Response) -> Error {
-    let kind = match r {
-        Response::Ok => "Ok",
-        Response::Documents(_) => "Documents",
-        Response::BlindResult { .. } => "BlindResult",
-        Response::Schema(_) => "Schema",
-        Response::Stats(_) => "Stats",
-        Response::SseDescriptor(_) => "SseDescriptor",
-        Response::SseResult(_) => "SseResult",
-        Response::Error { .. } => "Error",
-        Response::DocumentIds(_) => "DocumentIds",
-        Response::IndexStats { .. } => "IndexStats",
-    };
-    Error::Protocol(format!("unexpected {kind} response"))
 }

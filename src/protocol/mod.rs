@@ -21,7 +21,10 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::message::Field;
+pub mod observer;
+pub mod transport;
+
+use crate::message::{Field, IndexSpec};
 use crate::{Error, Result};
 
 /// The protocol version this build speaks. Bumped on any incompatible change.
@@ -429,6 +432,41 @@ pub fn from_json<T: DeserializeOwned>(text: &str) -> Result<T> {
         return Err(Error::ProtocolVersion { found: env.version, supported: PROTOCOL_VERSION });
     }
     serde_json::from_value(env.body).map_err(|e| Error::Protocol(format!("JSON decode failed: {e}")))
+}
+
+/// The spec an index descriptor was planned from.
+impl From<&IndexDescriptor> for IndexSpec {
+    fn from(d: &IndexDescriptor) -> Self {
+        IndexSpec { name: d.name.clone(), fields: d.fields.clone() }
+    }
+}
+
+/// `Ok(())` for [`Response::Ok`], else the error of [`unexpected`].
+///
+/// # Errors
+/// [`Error::Protocol`] for any other response.
+pub fn expect_ok(r: Response) -> Result<()> {
+    match r {
+        Response::Ok => Ok(()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// The error for a response of the wrong kind (a client asked one thing and got another).
+pub fn unexpected(r: &Response) -> Error {
+    let kind = match r {
+        Response::Ok => "Ok",
+        Response::Documents(_) => "Documents",
+        Response::BlindResult { .. } => "BlindResult",
+        Response::Schema(_) => "Schema",
+        Response::Stats(_) => "Stats",
+        Response::SseDescriptor(_) => "SseDescriptor",
+        Response::SseResult(_) => "SseResult",
+        Response::Error { .. } => "Error",
+        Response::DocumentIds(_) => "DocumentIds",
+        Response::IndexStats { .. } => "IndexStats",
+    };
+    Error::Protocol(format!("unexpected {kind} response"))
 }
 
 #[cfg(test)]

@@ -1,0 +1,38 @@
+//! The layout of the tenant keyspace: every key the server writes starts
+//! with its tenant's prefix, so tenants never share a key and a tenant's
+//! rows are one prefix scan.
+//!
+//! | table | key |
+//! |---|---|
+//! | documents | `keyspace(tenant) || id (u32 BE)` |
+//! | meta | `keyspace(tenant) || "schema"`, `keyspace(tenant) || "sse/" || instance` |
+//! | postings | `keyspace(tenant) || len(index) || index || token` |
+//! | entries | `keyspace(tenant) || len(instance) || instance || 'D' label / 'A' position` |
+
+use crate::protocol::DocId;
+
+/// Longest accepted tenant name in bytes.
+pub const MAX_TENANT: usize = 255;
+
+/// The key prefix of a tenant's data: its name, length-prefixed, so no tenant's
+/// keys are a prefix of another's.
+pub fn keyspace(tenant: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tenant.len() + 16);
+    k.push(u8::try_from(tenant.len()).unwrap_or(u8::MAX));
+    k.extend_from_slice(tenant.as_bytes());
+    k
+}
+
+/// The store key of a document.
+pub fn document_key(tenant: &str, id: DocId) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The store key of a tenant's schema.
+pub fn schema_key(tenant: &str) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.extend_from_slice(b"schema");
+    k
+}
