@@ -626,7 +626,7 @@ mod tests {
 /// Declared leakage of the client-only baselines.
 ///
 /// Documents are built from a workload as for the blind index
-/// ([`crate::blind::leakage::messages`]): one sending device uploads them,
+/// ([`crate::leakage::models::blind::messages`]): one sending device uploads them,
 /// then a second, cold device runs the searches.
 ///
 /// - `L_setup`: the number of documents and their ciphertext sizes.
@@ -641,7 +641,7 @@ pub mod leakage {
     use rand::RngCore;
 
     use super::{Baseline, BaselineMode};
-    use crate::blind::leakage::{body_query, document_sizes, messages};
+    use crate::leakage::models::blind::{body_query, document_sizes, messages};
     use crate::keys::MasterKey;
     use crate::leakage::profile::{
         Leak, LeakValue, LeakageModel, OperationKind, OperationLeakage, Profile, TENANT, Trace, ViewBuilder, Workload,

@@ -57,26 +57,10 @@ pub struct DemoOptions {
     pub schemes: Vec<String>,
 }
 
-/// The SSE variants the demo knows: every registered scheme, plus `2lev-rh`
-/// (2Lev response-hiding) and `pack-rh` (Pi_pack response-hiding).
-pub const SSE_VARIANTS: &[&str] = &["pibas", "pack", "2lev", "2lev-rh", "mitra", "diana", "pack-rh"];
-
-/// The scheme configuration of a demo variant name.
-///
-/// # Errors
-/// [`Error::Config`] for an unknown name.
-pub fn variant_config(name: &str) -> Result<SchemeConfig> {
-    let (scheme, rr) = match name.strip_suffix("-rh") {
-        Some(s) => (s, false),
-        None => (name, true),
-    };
-    if !sse::SCHEMES.contains(&scheme) {
-        return Err(Error::Config(format!("unknown SSE variant {name:?} (known: {})", SSE_VARIANTS.join(", "))));
-    }
-    let mut c = SchemeConfig::new(scheme, name);
-    c.response_revealing = rr;
-    Ok(c)
-}
+/// The SSE variants the demo knows: every variant of the scheme registry.
+pub use crate::sse::registry::VARIANT_NAMES as SSE_VARIANTS;
+/// The scheme configuration of a variant name (from the scheme registry).
+pub use crate::sse::registry::variant_config;
 
 impl Default for DemoOptions {
     fn default() -> Self {

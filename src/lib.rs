@@ -48,7 +48,9 @@
 
 // 1. Base: errors, text, messages, queries, the wire, the store.
 mod error;
+pub mod leakage_terms;
 pub mod message;
+pub mod multimap;
 pub mod protocol;
 pub mod query;
 pub mod store;

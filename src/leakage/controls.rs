@@ -18,7 +18,7 @@
 
 use rand::RngCore;
 
-use crate::blind::leakage::BlindModel;
+use crate::leakage::models::blind::BlindModel;
 use crate::keys::MasterKey;
 use crate::keys::keyword::KeywordPrf;
 use crate::leakage::countermeasure::Padding;
@@ -26,8 +26,8 @@ use crate::leakage::profile::{INSTANCE, LeakageModel, Profile, TENANT, Trace, Wo
 use crate::leakage::view::ServerView;
 use crate::primitives::prf::{Domain, Prf, decode_ids, encode_ids};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use crate::sse::pibas::leakage::{PiBasModel, run_static};
-use crate::sse::twolev::leakage::TwoLevModel;
+use crate::leakage::models::pibas::{PiBasModel, run_static};
+use crate::leakage::models::twolev::TwoLevModel;
 use crate::sse::{MultiMap, SchemeClient, StaticScheme};
 use crate::{Error, Result};
 
@@ -137,7 +137,7 @@ impl StaticScheme for WholeListClient {
 
 impl LeakageModel for WholeListPiBas {
     fn profile(&self) -> Profile {
-        crate::sse::pibas::leakage::PIBAS
+        crate::leakage::models::pibas::PIBAS
     }
 
     fn leakage(&self, workload: &Workload) -> Result<Trace> {

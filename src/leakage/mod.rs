@@ -13,6 +13,7 @@ pub mod controls;
 pub mod countermeasure;
 pub mod experiment;
 pub mod forward;
+pub mod models;
 pub mod observe;
 pub mod profile;
 pub mod report;

@@ -1,35 +1,19 @@
-//! Server side of every SSE scheme: where entries live in the [`Store`], the
-//! instance registry, and dispatch of a search token to its scheme's server half.
-//!
-//! Storage layout, in [`Table::Entries`]: `keyspace(tenant) || len(instance) ||
-//! instance || 'D' || label` for dictionary entries and `... || 'A' ||
-//! position (u32 BE)` for array slots. Descriptors live in [`Table::Meta`]
-//! under `keyspace(tenant) || "sse/" || instance`.
+//! Server side of every SSE scheme: registering instances, storing their
+//! entries write-once, and dispatching a search token to its scheme's server
+//! half. Entries are laid out and read by [`super::entries`]; descriptors
+//! live in [`Table::Meta`] under `keyspace(tenant) || "sse/" || instance`.
 //!
 //! Like [`crate::server`], nothing here imports a key type: the server halves
 //! get only protocol messages and stored bytes.
 
-use crate::protocol::{self, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
+use super::registry::Scheme;
+use super::entries::{EntryReader, MAX_BLOCK, MAX_INSTANCE, MAX_TOKEN_ITEMS, MAX_VALUE};
+use crate::protocol::{self, EncryptedEntry, SearchResult, SearchToken, SseDescriptor};
 use crate::store::keyspace::keyspace;
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
 
-/// Longest accepted instance name in bytes.
-pub const MAX_INSTANCE: usize = 64;
-/// Largest accepted entry value in bytes.
-pub const MAX_VALUE: usize = 64 * 1024;
-/// Largest block (ids per entry or array block): its value must fit [`MAX_VALUE`].
-pub const MAX_BLOCK: usize = MAX_VALUE / 4;
-/// Most addresses or GGM nodes one search token may carry.
-pub const MAX_TOKEN_ITEMS: usize = 4_000_000;
-
-/// The key prefix of an instance's entries.
-pub fn instance_prefix(tenant: &str, instance: &str) -> Vec<u8> {
-    let mut k = keyspace(tenant);
-    k.push(u8::try_from(instance.len()).unwrap_or(u8::MAX));
-    k.extend_from_slice(instance.as_bytes());
-    k
-}
+pub use super::entries::instance_prefix;
 
 fn descriptor_key(tenant: &str, instance: &str) -> Vec<u8> {
     let mut k = keyspace(tenant);
@@ -48,81 +32,6 @@ fn check_instance(instance: &str) -> Result<()> {
     Ok(())
 }
 
-/// Reads one instance's entries.
-#[derive(Debug)]
-pub struct EntryReader<'a> {
-    store: &'a dyn Store,
-    prefix: Vec<u8>,
-}
-
-impl<'a> EntryReader<'a> {
-    /// A reader of `tenant`'s `instance`.
-    pub fn new(store: &'a dyn Store, tenant: &str, instance: &str) -> Self {
-        EntryReader { store, prefix: instance_prefix(tenant, instance) }
-    }
-
-    /// The store key of a location.
-    pub fn key(&self, location: &EntryLocation) -> Vec<u8> {
-        let mut k = Vec::with_capacity(self.prefix.len() + 17);
-        k.extend_from_slice(&self.prefix);
-        match location {
-            EntryLocation::Dictionary(label) => {
-                k.push(b'D');
-                k.extend_from_slice(label);
-            }
-            EntryLocation::Array(pos) => {
-                k.push(b'A');
-                k.extend_from_slice(&pos.to_be_bytes());
-            }
-        }
-        k
-    }
-
-    /// Reads one entry.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub fn get(&self, location: &EntryLocation) -> Result<Option<Vec<u8>>> {
-        self.store.get(Table::Entries, &self.key(location))
-    }
-
-    /// Reads many entries in one snapshot, aligned with `locations`.
-    ///
-    /// # Errors
-    /// Store errors.
-    pub fn get_many(&self, locations: impl Iterator<Item = EntryLocation>) -> crate::store::ManyValues {
-        let keys: Vec<Vec<u8>> = locations.map(|l| self.key(&l)).collect();
-        self.store.get_many(Table::Entries, &keys)
-    }
-
-    /// Reads the values of dictionary labels `labels(start, n)` for counters
-    /// `0, 1, 2, ...` until the first missing one, fetching in growing batches
-    /// so that a long list costs few store round trips and a short one few
-    /// wasted lookups. `visit` gets each value with its counter.
-    ///
-    /// # Errors
-    /// Store errors and the first error of `visit`.
-    pub fn walk_counters(
-        &self,
-        labels: impl Fn(u64, usize) -> Vec<protocol::Label>,
-        mut visit: impl FnMut(u64, Vec<u8>) -> Result<()>,
-    ) -> Result<()> {
-        let mut counter = 0u64;
-        let mut batch = 4usize;
-        loop {
-            let values = self.get_many(labels(counter, batch).into_iter().map(EntryLocation::Dictionary))?;
-            for v in values {
-                match v {
-                    Some(v) => visit(counter, v)?,
-                    None => return Ok(()),
-                }
-                counter += 1;
-            }
-            batch = (batch * 2).min(4096);
-        }
-    }
-}
-
 /// Registers an instance. Re-registering the same descriptor is a no-op;
 /// a different one under the same name is refused.
 ///
@@ -130,7 +39,7 @@ impl<'a> EntryReader<'a> {
 /// [`Error::Protocol`] for a bad name or a conflicting descriptor; store errors.
 pub fn create(store: &dyn Store, tenant: &str, descriptor: &SseDescriptor) -> Result<()> {
     check_instance(&descriptor.instance)?;
-    if !crate::sse::SCHEMES.contains(&descriptor.scheme.as_str()) {
+    if Scheme::parse(&descriptor.scheme).is_err() {
         return Err(Error::Protocol(format!("unknown SSE scheme {:?}", descriptor.scheme)));
     }
     if descriptor.block == 0 || usize::from(descriptor.block) > MAX_BLOCK {
@@ -216,27 +125,30 @@ pub fn search(store: &dyn Store, tenant: &str, instance: &str, token: &SearchTok
         return Ok(SearchResult::Ids(Vec::new()));
     };
     let reader = EntryReader::new(store, tenant, instance);
-    let scheme = descriptor.scheme.as_str();
+    let scheme = Scheme::parse(&descriptor.scheme).map_err(|e| Error::DataCorruption {
+        table: Table::Meta.name(),
+        reason: format!("stored SSE descriptor: {e}"),
+    })?;
     match (scheme, token) {
-        ("pibas" | "pack", SearchToken::Dictionary { label_key, value_key }) => {
-            crate::sse::pibas::server::search(&reader, label_key, value_key.as_ref())
+        (Scheme::PiBas | Scheme::Pack, SearchToken::Dictionary { label_key, value_key }) => {
+            super::pibas::server::search(&reader, label_key, value_key.as_ref())
         }
-        ("2lev", SearchToken::TwoLevel { label_key, pointer_key, leaf_key }) => crate::sse::twolev::server::search(
+        (Scheme::TwoLev, SearchToken::TwoLevel { label_key, pointer_key, leaf_key }) => super::twolev::server::search(
             &reader,
             usize::from(descriptor.block),
             label_key,
             pointer_key,
             leaf_key.as_ref(),
         ),
-        ("mitra", SearchToken::Addresses(addresses)) => {
+        (Scheme::Mitra, SearchToken::Addresses(addresses)) => {
             if addresses.len() > MAX_TOKEN_ITEMS {
                 return Err(Error::Protocol(format!("token of {} addresses is too large", addresses.len())));
             }
-            crate::sse::mitra::server::search(&reader, addresses)
+            super::mitra::server::search(&reader, addresses)
         }
-        ("diana", SearchToken::Ggm { nodes, count, hash_key }) => {
-            crate::sse::diana::server::search(&reader, nodes, *count, hash_key)
+        (Scheme::Diana, SearchToken::Ggm { nodes, count, hash_key }) => {
+            super::diana::server::search(&reader, nodes, *count, hash_key)
         }
-        _ => Err(Error::Protocol(format!("search token does not fit SSE scheme {scheme:?}"))),
+        _ => Err(Error::Protocol(format!("search token does not fit SSE scheme {:?}", scheme.name()))),
     }
 }

@@ -59,7 +59,7 @@ mod tests {
     use crate::protocol::{EntryLocation, GgmNode, SearchResult, SearchToken};
     use crate::server::InProcess;
     use crate::server::Server;
-    use crate::sse::server::EntryReader;
+    use crate::sse::entries::EntryReader;
     use crate::sse::{self, DynamicScheme, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
     use crate::store::{MemoryStore, RedbStore, Store, Table, WriteBatch};
 

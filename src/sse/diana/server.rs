@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use crate::primitives::ggm::{self, HEIGHT, Seed};
 use crate::protocol::{DocId, EntryLocation, GgmNode, Label, SearchResult};
-use crate::sse::server::EntryReader;
+use crate::sse::entries::EntryReader;
 use crate::store::Table;
 use crate::{Error, Result};
 

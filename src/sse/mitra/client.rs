@@ -181,7 +181,7 @@ impl DynamicScheme for Mitra {
     ///
     /// # Errors
     /// [`Error::Config`] if a keyword would pass the server's token limit
-    /// ([`crate::sse::server::MAX_TOKEN_ITEMS`] updates).
+    /// ([`crate::sse::entries::MAX_TOKEN_ITEMS`] updates).
     fn update(&mut self, updates: &[Update]) -> Result<Vec<EncryptedEntry>> {
         // 1. Counters, sequentially and in order: one slot per distinct
         //    keyword, holding its counter before the batch and after it.
@@ -198,10 +198,10 @@ impl DynamicScheme for Mitra {
             // A search sends one address per update, and the server takes at
             // most MAX_TOKEN_ITEMS: refuse the update rather than create a
             // keyword that can no longer be searched.
-            if *counter as usize >= crate::sse::server::MAX_TOKEN_ITEMS {
+            if *counter as usize >= crate::sse::entries::MAX_TOKEN_ITEMS {
                 return Err(Error::Config(format!(
                     "a Mitra keyword reached {} updates, the most one search token can cover",
-                    crate::sse::server::MAX_TOKEN_ITEMS
+                    crate::sse::entries::MAX_TOKEN_ITEMS
                 )));
             }
             *counter += 1;

@@ -62,7 +62,7 @@ mod tests {
     use crate::protocol::{DocId, EntryLocation, Label, SearchResult, SearchToken};
     use crate::server::InProcess;
     use crate::server::Server;
-    use crate::sse::server::EntryReader;
+    use crate::sse::entries::EntryReader;
     use crate::sse::{self, DynamicScheme, Keyword, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
     use crate::store::{MemoryStore, RedbStore, Store, Table, WriteBatch};
     use crate::{Error, Result};

@@ -6,7 +6,7 @@
 
 use crate::Result;
 use crate::protocol::{EntryLocation, Label, SearchResult};
-use crate::sse::server::EntryReader;
+use crate::sse::entries::EntryReader;
 
 /// Addresses read per store snapshot: bounds the key vector built per call.
 pub const LOOKUP_CHUNK: usize = 65_536;

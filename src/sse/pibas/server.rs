@@ -4,7 +4,7 @@
 use crate::Result;
 use crate::primitives::prf::{Domain, Prf, decode_ids};
 use crate::protocol::{DocId, SearchResult};
-use crate::sse::server::EntryReader;
+use crate::sse::entries::EntryReader;
 
 /// Answers a token: ids when `value_key` is given (response-revealing),
 /// otherwise the encrypted values in counter order.

@@ -14,7 +14,7 @@ use crate::keys::keyword::{KeywordKeys, KeywordPrf};
 use crate::keys::{MasterKey, os_random};
 use crate::primitives::prf::{Domain, PADDING_ID, Prf, decode_ids, encode_ids};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use crate::sse::server::MAX_VALUE;
+use crate::sse::entries::MAX_VALUE;
 use crate::sse::{ENTRY_CHUNK, MultiMap, SchemeConfig, StaticScheme};
 use crate::{Error, Result};
 

@@ -66,7 +66,7 @@ mod tests {
     use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken};
     use crate::server::InProcess;
     use crate::server::Server;
-    use crate::sse::server::EntryReader;
+    use crate::sse::entries::EntryReader;
     use crate::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, StaticScheme};
     use crate::store::{MemoryStore, Store, Table, WriteBatch};
 

@@ -9,7 +9,7 @@
 
 use crate::primitives::prf::{Domain, PADDING_ID, Prf, decode_ids};
 use crate::protocol::{DocId, EntryLocation, SearchResult};
-use crate::sse::server::EntryReader;
+use crate::sse::entries::EntryReader;
 use crate::{Error, Result};
 
 /// `b'`: slots (4-byte words) in a dictionary value. Part of the stored

@@ -1,0 +1,292 @@
+//! The server's view: everything the server receives and sends, as the
+//! boundary observer sees it (`crate::protocol::observer`), never client
+//! state. These are the types; recording them is the leakage analysis' job
+//! (`crate::leakage::view::Recorder`).
+//!
+//! A [`ServerView`] is a list of [`ViewEvent`]s, one per handled request:
+//! tokens, labels and entries exactly as they crossed the boundary, document
+//! ids and ciphertext *sizes* (the ciphertext bytes themselves are not kept:
+//! no attack here reads them, and they are the bulk of the traffic). Views
+//! are saved and loaded as JSON lines (one event per line), so attacks run
+//! on views captured elsewhere, including by `sseek serve --record-view`.
+//! Their canonical form is in [`super::canonical`].
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::{
+    BlindQuery, DocId, EncryptedDocument, EncryptedEntry, Request, Response, SearchResult, SearchToken,
+    SseDescriptor,
+};
+use crate::{Error, Result};
+
+/// A document as the server sees it at rest or in a response: its id and
+/// the size of its sealed ciphertext.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocumentSize {
+    /// Document id.
+    pub id: DocId,
+    /// Bytes of the sealed ciphertext (nonce excluded; it is fixed-size).
+    pub bytes: u64,
+}
+
+impl DocumentSize {
+    fn of(d: &EncryptedDocument) -> Self {
+        DocumentSize { id: d.public.doc_id, bytes: d.sealed.len() as u64 }
+    }
+}
+
+/// What one request showed the server, with what it answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Observed {
+    /// Sealed documents stored.
+    PutDocuments {
+        /// Ids and ciphertext sizes.
+        documents: Vec<DocumentSize>,
+    },
+    /// Documents fetched.
+    GetDocuments {
+        /// Ids asked for.
+        ids: Vec<DocId>,
+        /// Ids and sizes returned.
+        returned: Vec<DocumentSize>,
+    },
+    /// Documents deleted.
+    DeleteDocuments {
+        /// Ids asked for.
+        ids: Vec<DocId>,
+    },
+    /// Blind-index postings added: tokens and the ids under them.
+    InsertBlindPostings {
+        /// Index name.
+        index: String,
+        /// Token value and ids, in the order sent.
+        postings: Vec<(u64, Vec<DocId>)>,
+    },
+    /// A blind search and its answer.
+    BlindSearch {
+        /// The token tree.
+        query: BlindQuery,
+        /// Candidate ids returned.
+        ids: Vec<DocId>,
+        /// Documents returned with them (if asked).
+        documents: Vec<DocumentSize>,
+    },
+    /// An SSE instance registered.
+    SseCreate {
+        /// Its public descriptor.
+        descriptor: SseDescriptor,
+    },
+    /// SSE entries stored (a setup chunk or an update batch).
+    SseInsert {
+        /// Instance name.
+        instance: String,
+        /// The entries, as sent.
+        entries: Vec<EncryptedEntry>,
+    },
+    /// An SSE search and its answer.
+    SseSearch {
+        /// Instance name.
+        instance: String,
+        /// The token.
+        token: SearchToken,
+        /// What the server returned.
+        result: SearchResult,
+    },
+    /// A request that carries no index or document content (schema, stats,
+    /// sync, listing, describe); only its kind is kept.
+    Other {
+        /// Request kind.
+        request: String,
+    },
+}
+
+/// One handled request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ViewEvent {
+    /// Position in the transcript, from 0.
+    pub seq: u64,
+    /// Tenant the request came from (the server authenticates tenants).
+    pub tenant: String,
+    /// Status the server answered: 200, or the error code.
+    pub status: u16,
+    /// What the request and its answer showed.
+    pub observed: Observed,
+}
+
+impl Observed {
+    /// What `request` and its `response` show the server. `None` for
+    /// requests the server's answer drops (errors are recorded with the
+    /// request kind only).
+    pub fn of(request: &Request, response: &Response) -> Observed {
+        let other = |kind: &str| Observed::Other { request: kind.to_owned() };
+        match request {
+            Request::PutDocuments(docs) => {
+                Observed::PutDocuments { documents: docs.iter().map(DocumentSize::of).collect() }
+            }
+            Request::GetDocuments(ids) => Observed::GetDocuments {
+                ids: ids.clone(),
+                returned: match response {
+                    Response::Documents(d) => d.iter().map(DocumentSize::of).collect(),
+                    _ => Vec::new(),
+                },
+            },
+            Request::DeleteDocuments(ids) => Observed::DeleteDocuments { ids: ids.clone() },
+            Request::InsertBlindPostings(p) => {
+                Observed::InsertBlindPostings { index: p.index.clone(), postings: p.postings.clone() }
+            }
+            Request::BlindSearch { query, .. } => {
+                let (ids, documents) = match response {
+                    Response::BlindResult { ids, documents } => {
+                        (ids.clone(), documents.iter().map(DocumentSize::of).collect())
+                    }
+                    _ => (Vec::new(), Vec::new()),
+                };
+                Observed::BlindSearch { query: query.clone(), ids, documents }
+            }
+            Request::SseCreate(descriptor) => Observed::SseCreate { descriptor: descriptor.clone() },
+            Request::SseInsert { instance, entries } => {
+                Observed::SseInsert { instance: instance.clone(), entries: entries.clone() }
+            }
+            Request::SseSearch { instance, token } => Observed::SseSearch {
+                instance: instance.clone(),
+                token: token.clone(),
+                result: match response {
+                    Response::SseResult(r) => r.clone(),
+                    _ => SearchResult::Ids(Vec::new()),
+                },
+            },
+            Request::PutSchema(_) => other("put_schema"),
+            Request::GetSchema => other("get_schema"),
+            Request::Sync => other("sync"),
+            Request::Stats => other("stats"),
+            Request::SseDescribe { .. } => other("sse_describe"),
+            Request::ListDocumentIds { .. } => other("list_document_ids"),
+            Request::IndexStats { .. } => other("index_stats"),
+        }
+    }
+}
+
+/// One SSE search as the server saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct SseSearchEvent<'a> {
+    /// Position in the transcript.
+    pub seq: u64,
+    /// Instance searched.
+    pub instance: &'a str,
+    /// The token.
+    pub token: &'a SearchToken,
+    /// The answer.
+    pub result: &'a SearchResult,
+}
+
+/// A transcript of what the server saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerView {
+    /// Events in the order the server handled them.
+    pub events: Vec<ViewEvent>,
+}
+
+impl ServerView {
+    /// Writes the view as JSON lines, one event per line.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let io = |e| Error::io(path, e);
+        let mut out = BufWriter::new(File::create(path).map_err(io)?);
+        for e in &self.events {
+            serde_json::to_writer(&mut out, e).map_err(|e| io(std::io::Error::other(e)))?;
+            out.write_all(b"\n").map_err(io)?;
+        }
+        out.flush().map_err(io)
+    }
+
+    /// Reads a view written by [`ServerView::save`] or recorded by
+    /// `sseek serve --record-view`. Blank lines are skipped.
+    ///
+    /// # Errors
+    /// [`Error::ViewFile`] naming the line that does not parse; I/O errors.
+    pub fn load(path: &Path) -> Result<ServerView> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut events = Vec::new();
+        for (n, line) in BufReader::new(file).lines().enumerate() {
+            let line =
+                line.map_err(|e| Error::ViewFile { path: path.to_path_buf(), line: n + 1, reason: e.to_string() })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event: ViewEvent = serde_json::from_str(&line).map_err(|e| Error::ViewFile {
+                path: path.to_path_buf(),
+                line: n + 1,
+                reason: e.to_string(),
+            })?;
+            events.push(event);
+        }
+        Ok(ServerView { events })
+    }
+
+    /// The events of one tenant, in order.
+    pub fn tenant(&self, tenant: &str) -> ServerView {
+        ServerView { events: self.events.iter().filter(|e| e.tenant == tenant).cloned().collect() }
+    }
+
+    /// Successful SSE searches, in order.
+    pub fn searches(&self) -> impl Iterator<Item = SseSearchEvent<'_>> {
+        self.events.iter().filter(|e| e.status == 200).filter_map(|e| match &e.observed {
+            Observed::SseSearch { instance, token, result } => {
+                Some(SseSearchEvent { seq: e.seq, instance, token, result })
+            }
+            _ => None,
+        })
+    }
+
+    /// Sealed document sizes at rest after the whole transcript (puts minus deletes).
+    pub fn documents_at_rest(&self) -> BTreeMap<DocId, u64> {
+        let mut docs = BTreeMap::new();
+        for e in self.events.iter().filter(|e| e.status == 200) {
+            match &e.observed {
+                Observed::PutDocuments { documents } => {
+                    for d in documents {
+                        docs.insert(d.id, d.bytes);
+                    }
+                }
+                Observed::DeleteDocuments { ids } => {
+                    for id in ids {
+                        docs.remove(id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        docs
+    }
+
+    /// Blind-index postings at rest after the whole transcript: per index,
+    /// token value → ids (the at-rest view a database thief gets).
+    pub fn blind_index_at_rest(&self) -> BTreeMap<String, BTreeMap<u64, Vec<DocId>>> {
+        let mut out: BTreeMap<String, BTreeMap<u64, Vec<DocId>>> = BTreeMap::new();
+        for e in self.events.iter().filter(|e| e.status == 200) {
+            if let Observed::InsertBlindPostings { index, postings } = &e.observed {
+                let idx = out.entry(index.clone()).or_default();
+                for (token, ids) in postings {
+                    idx.entry(*token).or_default().extend_from_slice(ids);
+                }
+            }
+        }
+        for idx in out.values_mut() {
+            for ids in idx.values_mut() {
+                ids.sort_unstable();
+                ids.dedup();
+            }
+        }
+        out
+    }
+
+
+}

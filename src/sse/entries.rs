@@ -1,0 +1,107 @@
+//! Where SSE entries live in the [`Store`], and the reader every scheme's
+//! server half walks them with.
+//!
+//! Layout, in [`Table::Entries`]: `keyspace(tenant) || len(instance) ||
+//! instance || 'D' || label` for dictionary entries and `... || 'A' ||
+//! position (u32 BE)` for array slots (see [`crate::store::keyspace`]).
+//!
+//! This module sits below the scheme server halves and above nothing but the
+//! base: it knows stores and protocol locations, no key and no scheme.
+
+use crate::Result;
+use crate::protocol::{self, EntryLocation};
+use crate::store::keyspace::keyspace;
+use crate::store::{Store, Table};
+
+/// Longest accepted instance name in bytes.
+pub const MAX_INSTANCE: usize = 64;
+/// Largest accepted entry value in bytes.
+pub const MAX_VALUE: usize = 64 * 1024;
+/// Largest block (ids per entry or array block): its value must fit [`MAX_VALUE`].
+pub const MAX_BLOCK: usize = MAX_VALUE / 4;
+/// Most addresses or GGM nodes one search token may carry.
+pub const MAX_TOKEN_ITEMS: usize = 4_000_000;
+
+/// The key prefix of an instance's entries.
+pub fn instance_prefix(tenant: &str, instance: &str) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.push(u8::try_from(instance.len()).unwrap_or(u8::MAX));
+    k.extend_from_slice(instance.as_bytes());
+    k
+}
+
+/// Reads one instance's entries.
+#[derive(Debug)]
+pub struct EntryReader<'a> {
+    store: &'a dyn Store,
+    prefix: Vec<u8>,
+}
+
+impl<'a> EntryReader<'a> {
+    /// A reader of `tenant`'s `instance`.
+    pub fn new(store: &'a dyn Store, tenant: &str, instance: &str) -> Self {
+        EntryReader { store, prefix: instance_prefix(tenant, instance) }
+    }
+
+    /// The store key of a location.
+    pub fn key(&self, location: &EntryLocation) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.prefix.len() + 17);
+        k.extend_from_slice(&self.prefix);
+        match location {
+            EntryLocation::Dictionary(label) => {
+                k.push(b'D');
+                k.extend_from_slice(label);
+            }
+            EntryLocation::Array(pos) => {
+                k.push(b'A');
+                k.extend_from_slice(&pos.to_be_bytes());
+            }
+        }
+        k
+    }
+
+    /// Reads one entry.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn get(&self, location: &EntryLocation) -> Result<Option<Vec<u8>>> {
+        self.store.get(Table::Entries, &self.key(location))
+    }
+
+    /// Reads many entries in one snapshot, aligned with `locations`.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub fn get_many(&self, locations: impl Iterator<Item = EntryLocation>) -> crate::store::ManyValues {
+        let keys: Vec<Vec<u8>> = locations.map(|l| self.key(&l)).collect();
+        self.store.get_many(Table::Entries, &keys)
+    }
+
+    /// Reads the values of dictionary labels `labels(start, n)` for counters
+    /// `0, 1, 2, ...` until the first missing one, fetching in growing batches
+    /// so that a long list costs few store round trips and a short one few
+    /// wasted lookups. `visit` gets each value with its counter.
+    ///
+    /// # Errors
+    /// Store errors and the first error of `visit`.
+    pub fn walk_counters(
+        &self,
+        labels: impl Fn(u64, usize) -> Vec<protocol::Label>,
+        mut visit: impl FnMut(u64, Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        let mut counter = 0u64;
+        let mut batch = 4usize;
+        loop {
+            let values = self.get_many(labels(counter, batch).into_iter().map(EntryLocation::Dictionary))?;
+            for v in values {
+                match v {
+                    Some(v) => visit(counter, v)?,
+                    None => return Ok(()),
+                }
+                counter += 1;
+            }
+            batch = (batch * 2).min(4096);
+        }
+    }
+}
+

@@ -1,0 +1,224 @@
+//! The client side of SSE: opening a scheme's client half by its
+//! [`Scheme`], and [`SseIndex`], which runs any scheme over any
+//! [`Transport`]. A client half never calls up into the client; this module
+//! talks to the server through the base transport trait only.
+
+use rand::seq::SliceRandom;
+use roaring::{MultiOps, RoaringBitmap};
+
+use super::{
+    ENTRY_CHUNK, MultiMap, Scheme, SchemeClient, SchemeConfig, Update, UpdateOp, diana, keyword, mitra, pibas, twolev,
+};
+use crate::keys::MasterKey;
+use crate::protocol::transport::{Traffic, Transport};
+use crate::protocol::{DocId, EncryptedEntry, Request, Response, SseDescriptor, expect_ok, unexpected};
+use crate::query::Query;
+use crate::{Error, Result};
+
+/// Opens the client half of a registered scheme. A dynamic scheme with a
+/// state file loads it if it exists.
+///
+/// # Errors
+/// [`Error::Config`] for an unknown scheme or bad parameters; key label and
+/// state file errors.
+pub fn open_client(master: &MasterKey, tenant: &str, config: &SchemeConfig) -> Result<SchemeClient> {
+    Ok(match Scheme::parse(&config.scheme)? {
+        Scheme::PiBas => SchemeClient::Static(Box::new(pibas::PiBas::new(master, tenant, config, 1)?)),
+        Scheme::Pack => SchemeClient::Static(Box::new(pibas::PiBas::new(
+            master,
+            tenant,
+            config,
+            config.block.unwrap_or(pibas::DEFAULT_BLOCK),
+        )?)),
+        Scheme::TwoLev => SchemeClient::Static(Box::new(twolev::TwoLev::new(master, tenant, config)?)),
+        Scheme::Mitra => SchemeClient::Dynamic(Box::new(mitra::Mitra::open(master, tenant, config)?)),
+        Scheme::Diana => SchemeClient::Dynamic(Box::new(diana::Diana::open(master, tenant, config)?)),
+    })
+}
+
+/// One SSE index of a tenant: a scheme's client half talking to the server
+/// over a transport.
+#[derive(Debug)]
+pub struct SseIndex<T: Transport> {
+    transport: T,
+    scheme: SchemeClient,
+    /// Whether this handle registered the instance (only then may a static setup run).
+    created: bool,
+}
+
+impl<T: Transport> SseIndex<T> {
+    /// Registers a new instance on the server. A static instance must not exist
+    /// yet (it is built once); a dynamic one may, with the same descriptor.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if a static instance exists; transport and server errors.
+    pub fn create(transport: T, scheme: SchemeClient) -> Result<Self> {
+        let descriptor = scheme.descriptor().clone();
+        let exists = describe(&transport, &descriptor.instance)?.is_some();
+        if exists && matches!(scheme, SchemeClient::Static(_)) {
+            return Err(Error::Config(format!(
+                "SSE instance {:?} already exists; a static index is built once",
+                descriptor.instance
+            )));
+        }
+        expect_ok(transport.call(&Request::SseCreate(descriptor))?)?;
+        Ok(SseIndex { transport, scheme, created: true })
+    }
+
+    /// Opens an existing instance, checking that the server's descriptor matches.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] if it does not exist; [`Error::Config`] if it was
+    /// created with another scheme or parameters.
+    pub fn open(transport: T, scheme: SchemeClient) -> Result<Self> {
+        let descriptor = scheme.descriptor();
+        match describe(&transport, &descriptor.instance)? {
+            Some(d) if &d == descriptor => Ok(SseIndex { transport, scheme, created: false }),
+            Some(d) => Err(Error::Config(format!("SSE instance {:?} was created as {d:?}", descriptor.instance))),
+            None => Err(Error::NotFound(format!("SSE instance {:?}", descriptor.instance))),
+        }
+    }
+
+    /// The scheme's client half.
+    pub fn scheme(&self) -> &SchemeClient {
+        &self.scheme
+    }
+
+    /// The transport.
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    /// Traffic over the transport so far.
+    pub fn traffic(&self) -> Traffic {
+        self.transport.traffic()
+    }
+
+    /// Builds the index from a whole multimap: a static setup, or for a
+    /// dynamic scheme one add per pair. Ends with a durability point.
+    ///
+    /// # Errors
+    /// Scheme, transport and server errors.
+    pub fn setup(&mut self, db: &MultiMap) -> Result<()> {
+        match &mut self.scheme {
+            SchemeClient::Static(s) => {
+                if !self.created {
+                    return Err(Error::Config(format!(
+                        "SSE instance {:?} was opened, not created: a static index is built once",
+                        s.descriptor().instance
+                    )));
+                }
+                self.created = false;
+                let (transport, instance) = (&self.transport, s.descriptor().instance.clone());
+                s.setup(db, &mut |mut entries| {
+                    sort_by_location(&mut entries);
+                    expect_ok(transport.call(&Request::SseInsert { instance: instance.clone(), entries })?)
+                })?;
+            }
+            SchemeClient::Dynamic(_) => {
+                let mut updates: Vec<Update> = db
+                    .iter()
+                    .flat_map(|(k, ids)| ids.iter().map(|id| Update { op: UpdateOp::Add, keyword: k.clone(), id: *id }))
+                    .collect();
+                // All adds, so order does not change the result; shuffled so
+                // that which updates travel together says nothing about keywords.
+                updates.shuffle(&mut setup_rng()?);
+                for chunk in updates.chunks(ENTRY_CHUNK) {
+                    self.update(chunk)?;
+                }
+            }
+        }
+        expect_ok(self.transport.call(&Request::Sync)?)
+    }
+
+    /// Applies updates (dynamic schemes only). The client state is saved
+    /// before each batch is sent (write-ahead), so counters are never reused.
+    ///
+    /// # Errors
+    /// [`Error::Config`] on a static scheme or a delete on an add-only one;
+    /// transport, server and state file errors.
+    pub fn update(&mut self, updates: &[Update]) -> Result<()> {
+        let SchemeClient::Dynamic(d) = &mut self.scheme else {
+            return Err(Error::Config("static SSE schemes take no updates; run setup once".into()));
+        };
+        for chunk in updates.chunks(ENTRY_CHUNK) {
+            let mut entries = d.update(chunk)?;
+            sort_by_location(&mut entries);
+            // Save the advanced counters before sending: a crash in between
+            // leaves gaps the server skips, never a counter used twice (a
+            // reused counter would overwrite an entry and link two updates).
+            d.save_state()?;
+            let instance = d.descriptor().instance.clone();
+            expect_ok(self.transport.call(&Request::SseInsert { instance, entries })?)?;
+        }
+        Ok(())
+    }
+
+    /// The ids currently holding one keyword, ascending.
+    ///
+    /// # Errors
+    /// Transport, server and parse errors.
+    pub fn search_keyword(&mut self, keyword: &[u8]) -> Result<Vec<DocId>> {
+        let instance = self.scheme.descriptor().instance.clone();
+        let token = match &self.scheme {
+            SchemeClient::Static(s) => s.token(keyword),
+            SchemeClient::Dynamic(d) => match d.token(keyword) {
+                Some(t) => t,
+                None => return Ok(Vec::new()),
+            },
+        };
+        let result = match self.transport.call(&Request::SseSearch { instance, token })? {
+            Response::SseResult(r) => r,
+            other => return Err(unexpected(&other)),
+        };
+        match &mut self.scheme {
+            SchemeClient::Static(s) => s.resolve(keyword, result),
+            SchemeClient::Dynamic(d) => d.resolve(keyword, result),
+        }
+    }
+
+    /// Evaluates a boolean query: one search per term, combined on the client.
+    ///
+    /// # Errors
+    /// As [`SseIndex::search_keyword`].
+    pub fn search(&mut self, query: &Query) -> Result<Vec<DocId>> {
+        Ok(self.eval(query)?.iter().collect())
+    }
+
+    fn eval(&mut self, query: &Query) -> Result<RoaringBitmap> {
+        match query {
+            Query::Term { index, values } => {
+                let v: Vec<&str> = values.iter().map(String::as_str).collect();
+                let ids = self.search_keyword(&keyword(index, &v))?;
+                Ok(RoaringBitmap::from_sorted_iter(ids).map_err(|e| Error::Protocol(format!("unsorted ids: {e}")))?)
+            }
+            Query::And(qs) => Ok(qs.iter().map(|q| self.eval(q)).collect::<Result<Vec<_>>>()?.intersection()),
+            Query::Or(qs) => Ok(qs.iter().map(|q| self.eval(q)).collect::<Result<Vec<_>>>()?.union()),
+        }
+    }
+}
+
+/// Sorts a request's entries by label (or position): the order in which a
+/// scheme produced them (keyword by keyword, counter by counter) would tell
+/// the server which entries belong together.
+fn sort_by_location(entries: &mut [EncryptedEntry]) {
+    entries.sort_unstable_by_key(|e| e.location);
+}
+
+/// A generator for setup-time shuffles, seeded from the OS.
+///
+/// # Errors
+/// The OS RNG fails.
+pub fn setup_rng() -> Result<rand_chacha::ChaCha20Rng> {
+    use rand::SeedableRng;
+    let mut seed = [0u8; 32];
+    crate::keys::os_random(&mut seed)?;
+    Ok(rand_chacha::ChaCha20Rng::from_seed(seed))
+}
+
+fn describe<T: Transport>(transport: &T, instance: &str) -> Result<Option<SseDescriptor>> {
+    match transport.call(&Request::SseDescribe { instance: instance.to_owned() })? {
+        Response::SseDescriptor(d) => Ok(d),
+        other => Err(unexpected(&other)),
+    }
+}
