@@ -641,8 +641,8 @@ pub mod leakage {
     use rand::RngCore;
 
     use super::{Baseline, BaselineMode};
-    use crate::leakage::models::blind::{body_query, document_sizes, messages};
     use crate::keys::MasterKey;
+    use crate::leakage::models::blind::{body_query, document_sizes, messages};
     use crate::leakage::profile::{
         Leak, LeakValue, LeakageModel, OperationKind, OperationLeakage, Profile, TENANT, Trace, ViewBuilder, Workload,
     };

@@ -25,13 +25,13 @@ use rand_chacha::ChaCha20Rng;
 
 use sseek::baseline::BaselineMode;
 use sseek::baseline::leakage::BaselineModel;
-use sseek::leakage::models::blind::BlindModel;
 use sseek::leakage::controls;
 use sseek::leakage::countermeasure::Padding;
-use sseek::leakage::profile::{LeakageModel, Operation, Workload};
-use sseek::protocol::DocId;
+use sseek::leakage::models::blind::BlindModel;
 use sseek::leakage::models::pibas::PiBasModel;
 use sseek::leakage::models::twolev::TwoLevModel;
+use sseek::leakage::profile::{LeakageModel, Operation, Workload};
+use sseek::protocol::DocId;
 use sseek::sse::{self, MultiMap};
 
 /// Keyword names: fixed width, so renaming keeps every document's size.

@@ -33,11 +33,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sseek::keys::MasterKey;
 use sseek::keys::keyword::KeywordPrf;
+use sseek::leakage::models::diana::{self as diana, DianaModel};
+use sseek::leakage::models::mitra::{self as mitra, MitraModel, TENANT, record_dynamic};
 use sseek::leakage::profile::{LeakageModel, Operation, Workload};
 use sseek::leakage::view::ServerView;
 use sseek::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use sseek::leakage::models::diana::{self as diana, DianaModel};
-use sseek::leakage::models::mitra::{self as mitra, MitraModel, TENANT, record_dynamic};
 use sseek::sse::{self, DynamicScheme, Keyword, MultiMap, SchemeClient, SchemeConfig, Update, UpdateOp};
 
 /// Keywords the generated workloads search and update.

@@ -18,16 +18,16 @@
 
 use rand::RngCore;
 
-use crate::leakage::models::blind::BlindModel;
 use crate::keys::MasterKey;
 use crate::keys::keyword::KeywordPrf;
 use crate::leakage::countermeasure::Padding;
+use crate::leakage::models::blind::BlindModel;
+use crate::leakage::models::pibas::{PiBasModel, run_static};
+use crate::leakage::models::twolev::TwoLevModel;
 use crate::leakage::profile::{INSTANCE, LeakageModel, Profile, TENANT, Trace, Workload};
 use crate::leakage::view::ServerView;
 use crate::primitives::prf::{Domain, Prf, decode_ids, encode_ids};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use crate::leakage::models::pibas::{PiBasModel, run_static};
-use crate::leakage::models::twolev::TwoLevModel;
 use crate::sse::{MultiMap, SchemeClient, StaticScheme};
 use crate::{Error, Result};
 

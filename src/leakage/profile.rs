@@ -14,12 +14,12 @@ use std::fmt;
 
 use rand::RngCore;
 
+use crate::Result;
+use crate::leakage::view::{Observed, ServerView, ViewEvent};
 pub use crate::leakage_terms::{
     BackwardPrivacy, Leak, LeakValue, Operation, OperationKind, OperationLeakage, Profile, Trace, Workload,
     first_occurrence,
 };
-use crate::Result;
-use crate::leakage::view::{Observed, ServerView, ViewEvent};
 
 /// A scheme variant with its declared leakage, a simulator and a real run:
 /// everything the leakage laws need. Implemented per variant (with its

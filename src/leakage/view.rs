@@ -177,8 +177,8 @@ impl BoundaryObserver for Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{SearchResult, SearchToken};
     use crate::keys::MasterKey;
+    use crate::protocol::{SearchResult, SearchToken};
     use crate::server::InProcess;
     use crate::server::Server;
     use crate::sse::{self, MultiMap, SchemeConfig, SseIndex};

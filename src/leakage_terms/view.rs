@@ -19,8 +19,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    BlindQuery, DocId, EncryptedDocument, EncryptedEntry, Request, Response, SearchResult, SearchToken,
-    SseDescriptor,
+    BlindQuery, DocId, EncryptedDocument, EncryptedEntry, Request, Response, SearchResult, SearchToken, SseDescriptor,
 };
 use crate::{Error, Result};
 
@@ -287,6 +286,4 @@ impl ServerView {
         }
         out
     }
-
-
 }

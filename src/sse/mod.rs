@@ -56,7 +56,9 @@ pub mod twolev;
 use std::fmt::Debug;
 use std::path::PathBuf;
 
-pub use crate::multimap::{Keyword, MultiMap, Update, UpdateOp, keyword, keywords_of, multimap, pair_count, updates_of};
+pub use crate::multimap::{
+    Keyword, MultiMap, Update, UpdateOp, keyword, keywords_of, multimap, pair_count, updates_of,
+};
 pub use index::{SseIndex, open_client, setup_rng};
 pub use registry::{Scheme, SchemeKind};
 
@@ -170,4 +172,3 @@ impl SchemeConfig {
         }
     }
 }
-

@@ -110,9 +110,19 @@ pub const VARIANTS: [Variant; 7] = [
         response_revealing: false,
         profile: super::twolev::leakage::TWOLEV_RH,
     },
-    Variant { name: "mitra", scheme: Scheme::Mitra, response_revealing: false, profile: super::mitra::leakage::PROFILE },
+    Variant {
+        name: "mitra",
+        scheme: Scheme::Mitra,
+        response_revealing: false,
+        profile: super::mitra::leakage::PROFILE,
+    },
     Variant { name: "diana", scheme: Scheme::Diana, response_revealing: true, profile: super::diana::leakage::PROFILE },
-    Variant { name: "pack-rh", scheme: Scheme::Pack, response_revealing: false, profile: super::pibas::leakage::PACK_RH },
+    Variant {
+        name: "pack-rh",
+        scheme: Scheme::Pack,
+        response_revealing: false,
+        profile: super::pibas::leakage::PACK_RH,
+    },
 ];
 
 /// The names of [`VARIANTS`], in order.
@@ -136,9 +146,10 @@ pub fn variant_names() -> Vec<&'static str> {
 /// # Errors
 /// [`Error::Config`] for a name no variant has.
 pub fn variant(name: &str) -> Result<Variant> {
-    VARIANTS.into_iter().find(|v| v.name == name).ok_or_else(|| {
-        Error::Config(format!("unknown SSE variant {name:?} (known: {})", variant_names().join(", ")))
-    })
+    VARIANTS
+        .into_iter()
+        .find(|v| v.name == name)
+        .ok_or_else(|| Error::Config(format!("unknown SSE variant {name:?} (known: {})", variant_names().join(", "))))
 }
 
 /// The scheme configuration of a variant name, with the variant's name as

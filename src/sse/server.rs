@@ -6,8 +6,8 @@
 //! Like [`crate::server`], nothing here imports a key type: the server halves
 //! get only protocol messages and stored bytes.
 
-use super::registry::Scheme;
 use super::entries::{EntryReader, MAX_BLOCK, MAX_INSTANCE, MAX_TOKEN_ITEMS, MAX_VALUE};
+use super::registry::Scheme;
 use crate::protocol::{self, EncryptedEntry, SearchResult, SearchToken, SseDescriptor};
 use crate::store::keyspace::keyspace;
 use crate::store::{Store, Table, WriteBatch};

@@ -37,8 +37,6 @@ use crate::store::MemoryStore;
 use crate::text::Tokenizer;
 use crate::{Error, Result};
 
-
-
 /// The blind index the laws use: one `body` index.
 pub const INDEX: &str = "body";
 

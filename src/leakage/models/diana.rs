@@ -40,6 +40,10 @@ use std::collections::{BTreeMap, HashMap};
 use rand::RngCore;
 
 use crate::keys::MasterKey;
+use crate::leakage::models::mitra::{
+    BatchClock, PendingOperation, TENANT, ViewBuilder, count_of, random_bytes, random_label, record_dynamic,
+    search_items, with_search_pattern,
+};
 use crate::leakage::profile::{
     BackwardPrivacy, Leak, LeakValue, LeakageModel, Operation, OperationKind, Profile, Trace, Workload,
 };
@@ -47,13 +51,8 @@ use crate::leakage::view::{Observed, ServerView};
 use crate::primitives::ggm::{self, HEIGHT};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, GgmNode, Label, SearchResult, SearchToken, SseDescriptor};
 use crate::sse::diana::server::MAX_COUNT;
-use crate::leakage::models::mitra::{
-    BatchClock, PendingOperation, TENANT, ViewBuilder, count_of, random_bytes, random_label, record_dynamic,
-    search_items, with_search_pattern,
-};
 use crate::sse::{self, Keyword, SchemeConfig, UpdateOp};
 use crate::{Error, Result};
-
 
 /// Instance name of Diana's recorded runs and simulations.
 pub const INSTANCE: &str = "diana";

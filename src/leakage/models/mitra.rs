@@ -44,7 +44,6 @@ use crate::{Error, Result};
 
 use crate::sse::mitra::client::{SCHEME, VALUE_LEN};
 
-
 /// Tenant the recorded runs and the simulator use.
 pub const TENANT: &str = "leakage";
 

@@ -16,7 +16,7 @@
 //! as many not-yet-used setup values as the padded length says (RH). Its view
 //! equals the real one after canonical renaming (law 2, exact form).
 
-pub use crate::sse::pibas::leakage::{PIBAS, PACK, PACK_RH};
+pub use crate::sse::pibas::leakage::{PACK, PACK_RH, PIBAS};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::Arc;
@@ -40,9 +40,6 @@ use crate::{Error, Result};
 
 /// A simulated search-pattern class: label key, value key, RH answer.
 type ClassToken = ([u8; 16], [u8; 16], Vec<Vec<u8>>);
-
-
-
 
 /// A Pi_bas / Pi_pack variant with its public parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

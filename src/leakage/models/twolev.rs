@@ -23,23 +23,21 @@ use std::collections::hash_map::Entry;
 use rand::RngCore;
 use rand::seq::SliceRandom;
 
-use crate::sse::twolev::server::{DICT_SLOTS, DICT_VALUE_LEN};
 use crate::keys::MasterKey;
 use crate::leakage::countermeasure::Padding;
+use crate::leakage::models::pibas::{class_of, count_of, padded_db, push_inserts, run_static, search_classes};
 use crate::leakage::profile::{
     INSTANCE, Leak, LeakValue, LeakageModel, OperationKind, OperationLeakage, Profile, TENANT, Trace, ViewBuilder,
     Workload, random_bytes, random_label,
 };
 use crate::leakage::view::{Observed, ServerView};
 use crate::protocol::{EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use crate::leakage::models::pibas::{class_of, count_of, padded_db, push_inserts, run_static, search_classes};
+use crate::sse::twolev::server::{DICT_SLOTS, DICT_VALUE_LEN};
 use crate::sse::{self, SchemeConfig};
 use crate::{Error, Result};
 
 /// A simulated search-pattern class: its three keys and its RH answer.
 type ClassToken = ([[u8; 16]; 3], Vec<Vec<u8>>);
-
-
 
 /// A 2Lev variant with its public parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
