@@ -290,8 +290,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let store = sseek::store::open(&store, &pg_schema)?;
             let observer = match &record_view {
                 Some(path) => {
-                    let recorder: std::sync::Arc<dyn sseek::protocol::observer::BoundaryObserver> =
-                        std::sync::Arc::new(sseek::leakage::Recorder::to_file(path)?);
+                    let recorder: Arc<dyn sseek::protocol::observer::BoundaryObserver> =
+                        Arc::new(sseek::leakage::Recorder::to_file(path)?);
                     eprintln!("recording the server view to {}", path.display());
                     Some(recorder)
                 }

@@ -275,7 +275,10 @@ fn read_src(dir: &Path, root: &Path, out: &mut Vec<SourceFile>) {
     }
 }
 
-fn synthetic(files: &[(&str, bool, &str)]) -> Vec<SourceFile> {
+/// A synthetic file list: (module, is a `mod.rs`, source).
+type Synthetic<'a> = &'a [(&'a str, bool, &'a str)];
+
+fn synthetic(files: Synthetic<'_>) -> Vec<SourceFile> {
     files.iter().map(|(m, d, t)| SourceFile { module: (*m).into(), dir_module: *d, text: (*t).into() }).collect()
 }
 
@@ -317,7 +320,7 @@ fn use_trees_flatten() {
 /// Negative controls: each rule fails on a file list that breaks it.
 #[test]
 fn each_rule_catches_its_violation() {
-    let cases: &[(&str, &[(&str, bool, &str)])] = &[
+    let cases: &[(&str, Synthetic<'_>)] = &[
         ("layer", &[("protocol", true, "use crate::leakage::view::Recorder;"), ("leakage::view", false, "")]),
         ("layer", &[("store::memory", false, "use crate::sse::MultiMap;"), ("sse", true, "")]),
         ("across", &[("client", true, "use crate::server::Server;"), ("server", true, "")]),

@@ -85,7 +85,7 @@ fn absent_keywords_instances_and_tenants_give_empty_answers() {
         "alice",
         Request::SseSearch { instance: "mitra".into(), token: SearchToken::Addresses(vec![[9; 16]; 3]) },
     );
-    let Response::SseResult(sseek::protocol::SearchResult::Values(values)) = r else { panic!("{r:?}") };
+    let Response::SseResult(protocol::SearchResult::Values(values)) = r else { panic!("{r:?}") };
     assert_eq!(values.len(), 3);
     assert!(values.iter().all(Vec::is_empty), "random addresses matched stored entries");
 }
@@ -104,7 +104,7 @@ fn malformed_requests_are_4xx_and_change_nothing() {
             instance: "pack".into(),
             token: SearchToken::Dictionary { label_key: [1; 16], value_key: None },
         },
-        Request::SseCreate(sseek::protocol::SseDescriptor {
+        Request::SseCreate(protocol::SseDescriptor {
             instance: "x".into(),
             scheme: "pack".into(),
             block: 4,

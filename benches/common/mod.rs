@@ -3,6 +3,6 @@
 /// Prints CPU model, core count, RUSTFLAGS, profile, sseek version and commit
 /// (from [`sseek::bench::Environment`], the same record `sseek bench` writes),
 /// so a result is never separated from the machine and build that produced it.
-pub fn print_environment() {
+pub(crate) fn print_environment() {
     eprintln!("environment: {}", sseek::bench::Environment::detect().line());
 }

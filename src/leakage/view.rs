@@ -225,7 +225,7 @@ mod tests {
 
         // The attacker's rebuilt store answers the recorded token the same way.
         let store = back.replay_store("t", None).unwrap();
-        let again = crate::sse::server::search(&store, "t", s.instance, s.token).unwrap();
+        let again = sse::server::search(&store, "t", s.instance, s.token).unwrap();
         assert_eq!(&again, s.result);
     }
 

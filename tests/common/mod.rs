@@ -19,7 +19,7 @@ use sseek::text::Tokenizer;
 use sseek::transport::InProcess;
 
 /// A client over an in-process server on `store`, with the given index descriptors, holding `msgs`.
-pub fn client_with<S: Store + 'static>(
+pub(crate) fn client_with<S: Store + 'static>(
     store: S,
     msgs: &[Message],
     descriptors: Option<Vec<IndexDescriptor>>,
@@ -41,12 +41,12 @@ pub fn client_with<S: Store + 'static>(
     (client, oracle)
 }
 
-pub const WORDS: &[&str] =
+pub(crate) const WORDS: &[&str] =
     &["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"];
-pub const USERS: &[&str] = &["ann@x.example", "bob@x.example", "cy@y.example", "dee@y.example"];
-pub const DAYS: &[&str] = &["2026-01-01", "2026-01-02", "2026-02-01"];
+pub(crate) const USERS: &[&str] = &["ann@x.example", "bob@x.example", "cy@y.example", "dee@y.example"];
+pub(crate) const DAYS: &[&str] = &["2026-01-01", "2026-01-02", "2026-02-01"];
 
-pub fn message() -> impl Strategy<Value = Message> {
+pub(crate) fn message() -> impl Strategy<Value = Message> {
     (
         0..USERS.len(),
         proptest::collection::vec(0..USERS.len(), 0..3),
@@ -63,7 +63,7 @@ pub fn message() -> impl Strategy<Value = Message> {
         })
 }
 
-pub fn term() -> impl Strategy<Value = Query> {
+pub(crate) fn term() -> impl Strategy<Value = Query> {
     prop_oneof![
         (0..WORDS.len() + 1).prop_map(|i| Query::term("body", &[WORDS.get(i).copied().unwrap_or("absentword")])),
         (0..WORDS.len()).prop_map(|i| Query::term("subject", &[WORDS[i]])),
@@ -74,7 +74,7 @@ pub fn term() -> impl Strategy<Value = Query> {
     ]
 }
 
-pub fn query() -> impl Strategy<Value = Query> {
+pub(crate) fn query() -> impl Strategy<Value = Query> {
     term().prop_recursive(3, 12, 3, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 1..4).prop_map(Query::And),
@@ -84,11 +84,11 @@ pub fn query() -> impl Strategy<Value = Query> {
 }
 
 /// Words planted by the canary tests; none may reach anything the server side writes.
-pub const CANARIES: &[&str] = &["canaryxylophone", "zebracanarytoken", "canary-sender@plant.example", "Quetzalcanary"];
+pub(crate) const CANARIES: &[&str] = &["canaryxylophone", "zebracanarytoken", "canary-sender@plant.example", "Quetzalcanary"];
 
 /// `n` synthetic messages (generator seed `seed`) with the canaries planted in
 /// every seventh body and subject, plus one message from a canary sender.
-pub fn canary_corpus(seed: u64, n: u64) -> sseek::datasets::Corpus {
+pub(crate) fn canary_corpus(seed: u64, n: u64) -> sseek::datasets::Corpus {
     let mut messages = sseek::datasets::Synthetic::new(seed).generate(n);
     for (i, m) in messages.iter_mut().enumerate().step_by(7) {
         m.body = format!("{} canaryxylophone {i} zebracanarytoken", m.body);

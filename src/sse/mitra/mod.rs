@@ -232,7 +232,7 @@ mod tests {
         let store = RedbStore::open(&db_path).unwrap();
         let mut entries = 0;
         store
-            .scan_prefix(Table::Entries, &crate::sse::server::instance_prefix(TENANT, INSTANCE), &mut |_, _| {
+            .scan_prefix(Table::Entries, &sse::server::instance_prefix(TENANT, INSTANCE), &mut |_, _| {
                 entries += 1;
                 Ok(true)
             })
