@@ -11,7 +11,6 @@
 //! ```
 
 // Float-to-integer casts here saturate and act on bounded statistics.
-#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
@@ -313,6 +312,7 @@ impl Synthetic {
     }
 
     /// Message number `i`.
+    #[allow(clippy::cast_possible_truncation)] // Zipf samples are at most the vocabulary or user count, both u32
     pub fn message(&self, i: u64) -> Message {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let words = Zipf::new(f64::from(self.vocabulary), self.zipf_exponent)

@@ -32,7 +32,6 @@
 //! ```
 
 // Float-to-integer casts here saturate and act on bounded statistics.
-#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
 use serde::Serialize;
 
@@ -66,6 +65,7 @@ pub struct Plan {
     pub hides_frequencies: bool,
 }
 
+#[allow(clippy::cast_possible_truncation)] // float estimates of counts: finite, non-negative and far below 2^63
 fn log2_ceil(x: f64) -> i64 {
     if x <= 1.0 { 0 } else { x.log2().ceil() as i64 }
 }
@@ -94,6 +94,7 @@ pub fn evaluate(input: &PlanInput, bits: u8) -> Plan {
 /// Plans every index of `specs` from the terms of a corpus (the client knows
 /// its plaintext, so it can count exactly). `growth` scales the counts for
 /// expected growth (1.0 = plan for today's size).
+#[allow(clippy::cast_possible_truncation)] // float estimates of counts: finite, non-negative and far below 2^63
 pub fn plan_for_corpus(
     terms: &[crate::message::Terms],
     specs: &[super::IndexSpec],

@@ -24,7 +24,6 @@
 
 // Document ids and candidate indexes fit u32: corpora are refused at 2^28
 // messages (below the dummy-id range), candidates are a few thousand.
-#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss, clippy::cast_sign_loss)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -145,6 +144,7 @@ impl AttackCorpus {
     }
 
     /// The plaintext multimap of the body index (what a scheme indexes).
+    #[allow(clippy::cast_possible_truncation)] // ids and candidate indexes are below the corpus size, which fits DocId (u32)
     pub fn multimap(&self) -> MultiMap {
         let mut db: HashMap<&str, Vec<DocId>> = HashMap::new();
         for (id, ks) in self.keywords.iter().enumerate() {
@@ -252,6 +252,7 @@ impl ActiveScenario {
     ///
     /// # Errors
     /// [`Error::Config`] for a static scheme (it takes no updates); transport errors.
+    #[allow(clippy::cast_possible_truncation)] // ids and candidate indexes are below the corpus size, which fits DocId (u32)
     pub fn inject(&mut self, messages: &[Message]) -> Result<Vec<DocId>> {
         let first = self.next_id;
         match &mut self.index {
@@ -319,6 +320,7 @@ pub fn is_dynamic(scheme: &str) -> bool {
 ///
 /// # Errors
 /// Configuration, scheme and transport errors.
+#[allow(clippy::cast_possible_truncation)] // ids and candidate indexes are below the corpus size, which fits DocId (u32)
 pub fn build_scenario(corpus: &AttackCorpus, config: &ScenarioConfig) -> Result<Scenario> {
     let mut rng = ChaCha20Rng::seed_from_u64(config.seed);
     let candidates = corpus.candidates(config.keywords, config.selection);
@@ -463,6 +465,7 @@ pub fn build_scenario(corpus: &AttackCorpus, config: &ScenarioConfig) -> Result<
 
 /// Seals and stores every message (ciphertexts padded to `bucket` bytes);
 /// returns the total sealed size without padding.
+#[allow(clippy::cast_possible_truncation)] // ids and candidate indexes are below the corpus size, which fits DocId (u32)
 fn put_documents(
     transport: &InProcess<MemoryStore>,
     cipher: &DocumentCipher,
@@ -532,6 +535,7 @@ fn fetch_and_filter(
 }
 
 /// Draws `n` distinct candidates (all of them if fewer).
+#[allow(clippy::cast_possible_truncation)] // ids and candidate indexes are below the corpus size, which fits DocId (u32)
 fn draw_queries(
     corpus: &AttackCorpus,
     candidates: &[String],
@@ -572,6 +576,7 @@ pub fn knowledge(
 
 /// Knowledge of a random `fraction` of the corpus' messages (message `i`
 /// is document `i`): their candidate keywords and sealed sizes (`size_of`).
+#[allow(clippy::cast_possible_truncation)] // ids and candidate indexes are below the corpus size, which fits DocId (u32)
 pub fn known_documents(
     corpus: &AttackCorpus,
     candidates: &[String],
@@ -618,6 +623,7 @@ pub fn query_recovery(scenario: &Scenario, knowledge: &Knowledge, recovery: &Rec
 
 /// Fraction of candidate keywords whose true blind token a frequency attack
 /// mapped to them (`guesses`: token → candidate index).
+#[allow(clippy::cast_possible_truncation)] // ids and candidate indexes are below the corpus size, which fits DocId (u32)
 pub fn keyword_recovery(scenario: &Scenario, guesses: &BTreeMap<u64, u32>) -> f64 {
     let Some(tokens) = &scenario.candidate_tokens else { return 0.0 };
     let right = tokens.iter().enumerate().filter(|&(i, t)| guesses.get(t) == Some(&(i as u32))).count();
