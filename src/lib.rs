@@ -6,24 +6,16 @@
 //! learning keywords or contents, and it tells you exactly what the server
 //! can learn anyway.
 //!
-//! The crate follows the data across the client/server boundary:
+//! The crate is a house in layers (`ARCHITECTURE.md` walks it; a test checks
+//! that imports only go down and that the server side never reaches a key):
 //!
-//! | module | side | what |
+//! | layer | modules | what |
 //! |---|---|---|
-//! | [`keys`] | client | master key, key file, HKDF subkeys with domain labels, passphrase backup |
-//! | [`text`], [`message`] | client | keyword extraction, messages and their fields |
-//! | [`envelope`] | client | AES-SIV sealing with tenant and id as associated data |
-//! | [`blind`] | both | blind indexes: [`blind::client`], [`blind::server`], [`blind::planner`] |
-//! | [`sse`] | both | SSE schemes Pi_bas, Pi_pack, 2Lev, Mitra, Diana: client halves, server halves, one API |
-//! | [`query`] | client | boolean queries, parsing, client-side filtering |
-//! | [`protocol`] | boundary | every message that crosses it; no keys, no plaintext |
-//! | [`transport`] | boundary | the transport trait and the in-process transport |
-//! | [`http`] | both | `sseek serve` (axum), tenants and tokens, metrics, the [`http::Http`] client transport |
-//! | [`server`] | server | request handling over a [`store::Store`] |
-//! | [`store`] | server | memory and redb backends, one conformance suite |
-//! | [`leakage`] | analysis | the server's recorded view, declared leakage and its checks, attacks, countermeasures, `sseek attack` |
-//! | [`oracle`] | test | plaintext inverted index every search path is checked against |
-//! | [`datasets`], [`demo`] | tools | corpora, the demo |
+//! | 1 base | [`text`], [`message`], [`query`], [`multimap`], [`protocol`], [`leakage_terms`], [`store`] | keywords, messages, queries, the plaintext multimap, every wire type with the [`transport::Transport`] trait, the leakage vocabulary, the `Store` trait with memory, redb and PostgreSQL backends |
+//! | 2 primitives and secrets | [`keys`], [`envelope`], [`state`], [`primitives`] | master key and HKDF subkeys, AES-SIV sealing, sealed client state, keyless PRF and GGM |
+//! | 3 schemes | [`blind`], [`sse`] | blind indexes; Pi_bas, Pi_pack, 2Lev, Mitra, Diana, each with client half, server half and declared leakage; the scheme registry [`sse::registry`] |
+//! | 4 client and server | [`client`], [`server`] | the client and its HTTP transport; the server, its in-process transport and `sseek serve` |
+//! | 5 evaluation | [`oracle`], [`datasets`], [`baseline`], [`leakage`], [`bench`](mod@bench), [`demo`] | the plaintext oracle, corpora, client-only baselines, leakage analysis (recorded views, laws, attacks, countermeasures), `sseek bench`, the demo |
 //!
 //! ```
 //! use std::sync::Arc;

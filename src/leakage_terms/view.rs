@@ -210,7 +210,7 @@ impl ServerView {
     /// `sseek serve --record-view`. Blank lines are skipped.
     ///
     /// # Errors
-    /// [`Error::ViewFile`] naming the line that does not parse; I/O errors.
+    /// [`crate::Error::ViewFile`] naming the line that does not parse; I/O errors.
     pub fn load(path: &Path) -> Result<ServerView> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut events = Vec::new();

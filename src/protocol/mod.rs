@@ -155,7 +155,7 @@ pub struct EncryptedEntry {
 pub struct SseDescriptor {
     /// Instance name, chosen by the client (e.g. `pack`).
     pub instance: String,
-    /// Scheme name, one of [`crate::sse::SCHEMES`].
+    /// Scheme name, one of `crate::sse::registry::Scheme::name` (checked by the server).
     pub scheme: String,
     /// Document ids per entry or block (1 for Pi_bas and the dynamic schemes).
     pub block: u16,

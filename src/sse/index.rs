@@ -19,7 +19,7 @@ use crate::{Error, Result};
 /// state file loads it if it exists.
 ///
 /// # Errors
-/// [`Error::Config`] for an unknown scheme or bad parameters; key label and
+/// [`crate::Error::Config`] for an unknown scheme or bad parameters; key label and
 /// state file errors.
 pub fn open_client(master: &MasterKey, tenant: &str, config: &SchemeConfig) -> Result<SchemeClient> {
     Ok(match Scheme::parse(&config.scheme)? {
@@ -51,7 +51,7 @@ impl<T: Transport> SseIndex<T> {
     /// yet (it is built once); a dynamic one may, with the same descriptor.
     ///
     /// # Errors
-    /// [`Error::Config`] if a static instance exists; transport and server errors.
+    /// [`crate::Error::Config`] if a static instance exists; transport and server errors.
     pub fn create(transport: T, scheme: SchemeClient) -> Result<Self> {
         let descriptor = scheme.descriptor().clone();
         let exists = describe(&transport, &descriptor.instance)?.is_some();
@@ -68,7 +68,7 @@ impl<T: Transport> SseIndex<T> {
     /// Opens an existing instance, checking that the server's descriptor matches.
     ///
     /// # Errors
-    /// [`Error::NotFound`] if it does not exist; [`Error::Config`] if it was
+    /// [`crate::Error::NotFound`] if it does not exist; [`crate::Error::Config`] if it was
     /// created with another scheme or parameters.
     pub fn open(transport: T, scheme: SchemeClient) -> Result<Self> {
         let descriptor = scheme.descriptor();
@@ -135,7 +135,7 @@ impl<T: Transport> SseIndex<T> {
     /// before each batch is sent (write-ahead), so counters are never reused.
     ///
     /// # Errors
-    /// [`Error::Config`] on a static scheme or a delete on an add-only one;
+    /// [`crate::Error::Config`] on a static scheme or a delete on an add-only one;
     /// transport, server and state file errors.
     pub fn update(&mut self, updates: &[Update]) -> Result<()> {
         let SchemeClient::Dynamic(d) = &mut self.scheme else {

@@ -9,12 +9,12 @@
 //! | `mitra` | [`mitra`] | dynamic, forward and Type-II backward private | one address per update | `papers/mitra.md` |
 //! | `diana` | [`diana`] | dynamic (add-only), forward private | GGM nodes, O(log n) | `papers/diana.md` |
 //!
-//! Every scheme has a client half (keys from [`keys`], local state such as
-//! counters, sealed into a state file by [`state`]) implementing
+//! Every scheme has a client half (keys from [`crate::keys::keyword`], local state such as
+//! counters, sealed into a state file by [`crate::state`]) implementing
 //! [`StaticScheme`] or [`DynamicScheme`], and a server half that takes only
 //! protocol messages and a [`crate::store::Store`] ([`server`] and each
 //! scheme's `server` module). [`SseIndex`] runs any scheme over any
-//! [`Transport`].
+//! [`Transport`](crate::protocol::transport::Transport).
 //!
 //! **Keywords.** An SSE keyword is one value of one blind-index spec
 //! ([`keyword`]): `body:noon`, or the tuple `from+day:ann@x,2002-08-22` for a
@@ -77,7 +77,7 @@ pub trait StaticScheme: Debug + Send + Sync {
     /// [`ENTRY_CHUNK`]. Parallel over keywords.
     ///
     /// # Errors
-    /// [`Error::Config`] if `db` does not fit the scheme; the first error of `sink`.
+    /// [`crate::Error::Config`] if `db` does not fit the scheme; the first error of `sink`.
     fn setup(&self, db: &MultiMap, sink: &mut dyn FnMut(Vec<EncryptedEntry>) -> Result<()>) -> Result<()>;
 
     /// The search token of a keyword.
@@ -86,7 +86,7 @@ pub trait StaticScheme: Debug + Send + Sync {
     /// Turns the server's answer into ascending ids.
     ///
     /// # Errors
-    /// [`Error::DataCorruption`] if the answer does not parse.
+    /// [`crate::Error::DataCorruption`] if the answer does not parse.
     fn resolve(&self, keyword: &[u8], result: SearchResult) -> Result<Vec<DocId>>;
 }
 
@@ -103,7 +103,7 @@ pub trait DynamicScheme: Debug + Send + Sync {
     /// before sending the entries, so a counter is never used twice.
     ///
     /// # Errors
-    /// [`Error::Config`] for a delete on an add-only scheme.
+    /// [`crate::Error::Config`] for a delete on an add-only scheme.
     fn update(&mut self, updates: &[Update]) -> Result<Vec<EncryptedEntry>>;
 
     /// The search token of a keyword, or `None` if it was never updated (the
@@ -113,7 +113,7 @@ pub trait DynamicScheme: Debug + Send + Sync {
     /// Turns the server's answer into the ascending ids currently holding the keyword.
     ///
     /// # Errors
-    /// [`Error::DataCorruption`] if the answer does not parse.
+    /// [`crate::Error::DataCorruption`] if the answer does not parse.
     fn resolve(&mut self, keyword: &[u8], result: SearchResult) -> Result<Vec<DocId>>;
 
     /// Writes the local state to its state file (if it has one), atomically.

@@ -36,7 +36,7 @@ fn check_instance(instance: &str) -> Result<()> {
 /// a different one under the same name is refused.
 ///
 /// # Errors
-/// [`Error::Protocol`] for a bad name or a conflicting descriptor; store errors.
+/// [`crate::Error::Protocol`] for a bad name or a conflicting descriptor; store errors.
 pub fn create(store: &dyn Store, tenant: &str, descriptor: &SseDescriptor) -> Result<()> {
     check_instance(&descriptor.instance)?;
     if Scheme::parse(&descriptor.scheme).is_err() {
@@ -62,7 +62,7 @@ pub fn create(store: &dyn Store, tenant: &str, descriptor: &SseDescriptor) -> Re
 /// The descriptor of an instance, if registered.
 ///
 /// # Errors
-/// [`Error::DataCorruption`] if the stored descriptor does not decode; store errors.
+/// [`crate::Error::DataCorruption`] if the stored descriptor does not decode; store errors.
 pub fn describe(store: &dyn Store, tenant: &str, instance: &str) -> Result<Option<SseDescriptor>> {
     check_instance(instance)?;
     match store.get(Table::Meta, &descriptor_key(tenant, instance))? {
@@ -83,8 +83,8 @@ pub fn describe(store: &dyn Store, tenant: &str, instance: &str) -> Result<Optio
 /// link the two entries. The caller serializes inserts.
 ///
 /// # Errors
-/// [`Error::NotFound`] for an unregistered instance; [`Error::Protocol`] for an
-/// oversized value; [`Error::Conflict`] for a location already written; store errors.
+/// [`crate::Error::NotFound`] for an unregistered instance; [`crate::Error::Protocol`] for an
+/// oversized value; [`crate::Error::Conflict`] for a location already written; store errors.
 pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<EncryptedEntry>) -> Result<()> {
     if describe(store, tenant, instance)?.is_none() {
         return Err(Error::NotFound(format!("no SSE instance {instance:?} for this tenant")));
@@ -118,8 +118,8 @@ pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<Encr
 /// the answer reveals nothing the token's owner does not know.
 ///
 /// # Errors
-/// [`Error::Protocol`] for a token of another scheme or an oversized token;
-/// [`Error::DataCorruption`] for stored values that do not parse; store errors.
+/// [`crate::Error::Protocol`] for a token of another scheme or an oversized token;
+/// [`crate::Error::DataCorruption`] for stored values that do not parse; store errors.
 pub fn search(store: &dyn Store, tenant: &str, instance: &str, token: &SearchToken) -> Result<SearchResult> {
     let Some(descriptor) = describe(store, tenant, instance)? else {
         return Ok(SearchResult::Ids(Vec::new()));

@@ -7,7 +7,7 @@
 //! **Construction.** The client keeps a counter `c_w` (adds so far) per
 //! keyword and derives `(K_w, K'_w) = HMAC-SHA256(K, w)` split in halves
 //! ([`crate::keys::keyword::KeywordPrf`]). `K_w` is the root seed of a GGM tree
-//! of height 32 whose leaf `i` is `ST_i` ([`ggm`]: AES-128 keyed by a node's
+//! of height 32 whose leaf `i` is `ST_i` ([`crate::primitives::ggm`]: AES-128 keyed by a node's
 //! seed on two fixed blocks gives its children).
 //! - Add `(w, id)`: `c = c_w`, `ST_c = leaf(K_w, c)`, label
 //!   `UT = AES_{ST_c}(K'_w xor TL)`, value `id xor AES_{ST_c}(K'_w xor TM)[..4]`
