@@ -80,10 +80,8 @@ fn corrupt_store_values_are_data_corruption_and_nothing_is_lost() {
 
     // Inserting more postings onto a corrupt list fails whole and leaves the store as it was.
     let doc_count = server.store().stats(Table::Documents, &[]).unwrap().entries;
-    let req = Request::InsertBlindPostings(protocol::BlindPostings {
-        index: "body".into(),
-        postings: vec![(1, vec![5])],
-    });
+    let req =
+        Request::InsertBlindPostings(protocol::BlindPostings { index: "body".into(), postings: vec![(1, vec![5])] });
     let _ = server.handle("t", req);
     assert_eq!(server.store().stats(Table::Documents, &[]).unwrap().entries, doc_count);
 }

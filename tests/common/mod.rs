@@ -84,7 +84,8 @@ pub(crate) fn query() -> impl Strategy<Value = Query> {
 }
 
 /// Words planted by the canary tests; none may reach anything the server side writes.
-pub(crate) const CANARIES: &[&str] = &["canaryxylophone", "zebracanarytoken", "canary-sender@plant.example", "Quetzalcanary"];
+pub(crate) const CANARIES: &[&str] =
+    &["canaryxylophone", "zebracanarytoken", "canary-sender@plant.example", "Quetzalcanary"];
 
 /// `n` synthetic messages (generator seed `seed`) with the canaries planted in
 /// every seventh body and subject, plus one message from a canary sender.

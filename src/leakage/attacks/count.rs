@@ -182,7 +182,7 @@ impl Window {
     }
 
     /// The known counts consistent with `observed`, as an inclusive range.
-    pub fn known_range(self, observed: u32) -> (u32, u32) {
+    pub(crate) fn known_range(self, observed: u32) -> (u32, u32) {
         if self.exact() {
             let lo = (f64::from(observed) * (1.0 - self.slack)).ceil();
             return (to_u32(lo), observed);
@@ -200,7 +200,7 @@ impl Window {
 
     /// How far `known` is from what `observed` predicts, in standard
     /// deviations squared (a chi-square term); 0 or infinity when δ = 1.
-    pub fn deviation(self, known: u32, observed: u32) -> f64 {
+    pub(crate) fn deviation(self, known: u32, observed: u32) -> f64 {
         let (mean, inv_var) = self.expectation(observed);
         let diff = f64::from(known) - mean;
         diff * diff * inv_var
@@ -208,7 +208,7 @@ impl Window {
 
     /// The expected known count for `observed` and the inverse of its
     /// variance (plus ¼, so that δ = 1 and zero counts stay finite).
-    pub fn expectation(self, observed: u32) -> (f64, f64) {
+    pub(crate) fn expectation(self, observed: u32) -> (f64, f64) {
         let o = f64::from(observed);
         (self.delta * o, 1.0 / (self.delta * (1.0 - self.delta) * o + 0.25))
     }
@@ -241,7 +241,7 @@ pub(crate) struct KnownCounts {
 
 impl KnownCounts {
     /// Indexes the known documents' keyword sets (their ids are not used).
-    pub fn new(knowledge: &Knowledge) -> Self {
+    pub(crate) fn new(knowledge: &Knowledge) -> Self {
         let k = knowledge.keywords.len();
         let mut postings = vec![Vec::new(); k];
         let mut documents = Vec::with_capacity(knowledge.known_documents.len());
@@ -259,18 +259,18 @@ impl KnownCounts {
     }
 
     /// Number of candidate keywords.
-    pub fn keywords(&self) -> usize {
+    pub(crate) fn keywords(&self) -> usize {
         self.postings.len()
     }
 
     /// Known documents containing keyword `k`.
-    pub fn count(&self, k: u32) -> u32 {
+    pub(crate) fn count(&self, k: u32) -> u32 {
         self.postings.get(k as usize).map_or(0, |p| u32::try_from(p.len()).unwrap_or(u32::MAX))
     }
 
     /// Known documents containing both `k` and each keyword: row `k` of the
     /// known co-occurrence matrix, computed on first use.
-    pub fn row(&mut self, k: u32) -> &[u32] {
+    pub(crate) fn row(&mut self, k: u32) -> &[u32] {
         let n = self.postings.len();
         let (postings, documents) = (&self.postings, &self.documents);
         self.rows[k as usize].get_or_insert_with(|| {

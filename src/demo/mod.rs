@@ -2,24 +2,18 @@
 //! the embedded store, runs a query workload across the frequency range, and
 //! checks every answer against the plaintext oracle.
 
-// Float-to-integer casts here saturate and act on bounded statistics.
-
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rand::seq::IndexedRandom;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 
-use crate::blind::planner::{Plan, plan_for_corpus};
+use crate::blind::planner::plan_for_corpus;
 use crate::client::Client;
 use crate::client::Http;
 use crate::datasets;
 use crate::keys::MasterKey;
-use crate::message::{Field, Terms};
+use crate::message::Terms;
 use crate::message::{IndexSpec, default_index_specs};
 use crate::oracle::PlainIndex;
 use crate::protocol::transport::Transport;
@@ -32,6 +26,14 @@ use crate::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, UpdateOp}
 use crate::store::{RedbStore, Store};
 use crate::text::Tokenizer;
 use crate::{Error, Result};
+
+mod report;
+mod scan;
+mod workload;
+
+pub use report::{DemoReport, SchemeReport, WorkloadReport};
+pub use scan::scan_for_plaintext;
+use workload::build_workload;
 
 /// Options of the demo.
 #[derive(Debug, Clone)]
@@ -74,181 +76,6 @@ impl Default for DemoOptions {
             progress: true,
             schemes: ["pibas", "pack", "2lev", "2lev-rh", "mitra", "diana"].map(String::from).to_vec(),
         }
-    }
-}
-
-/// Results for one index or one boolean query class.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct WorkloadReport {
-    /// Index name (`body`, `from+day`, ...) or query class (`and`, `or`).
-    pub name: String,
-    /// Token length in bits (indexes only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bits: Option<u8>,
-    /// The planner's figures (indexes only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Plan>,
-    /// Server bytes of this index's posting lists (indexes only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index_bytes: Option<u64>,
-    /// Distinct tokens stored (indexes only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tokens: Option<u64>,
-    /// Queries run.
-    pub queries: usize,
-    /// Queries whose result differed from the oracle.
-    pub mismatches: usize,
-    /// Exact results over all queries.
-    pub results: u64,
-    /// Candidates the server returned over all queries.
-    pub candidates: u64,
-    /// Candidates the client dropped as false positives.
-    pub false_positives_filtered: u64,
-    /// Mean end-to-end time per query (tokens, server, decrypt, filter), microseconds.
-    pub mean_query_us: f64,
-    /// Median time per query, microseconds.
-    pub p50_query_us: f64,
-    /// Mean bytes sent per query.
-    pub bytes_sent_per_query: f64,
-    /// Mean bytes received per query.
-    pub bytes_received_per_query: f64,
-}
-
-/// Results for one SSE scheme variant over the whole workload.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SchemeReport {
-    /// Variant name: `pibas`, `pack`, `2lev`, `2lev-rh`, `mitra`, `diana`, ...
-    pub name: String,
-    /// Registered scheme name.
-    pub scheme: String,
-    /// Whether the index was built by updates (dynamic scheme) or one setup.
-    pub dynamic: bool,
-    /// Whether the server opens results (response-revealing).
-    pub response_revealing: bool,
-    /// Ids per entry or block.
-    pub block: u16,
-    /// (keyword, document) pairs indexed.
-    pub pairs: u64,
-    /// Seconds to encrypt the multimap (or run all updates), send and store it.
-    pub setup_seconds: f64,
-    /// Setup time per pair, microseconds.
-    pub setup_us_per_pair: f64,
-    /// Entries stored on the server (dictionary entries and array blocks).
-    pub entries: u64,
-    /// Server bytes of the entries (keys and values).
-    pub index_bytes: u64,
-    /// Queries run (the same workload as the blind indexes).
-    pub queries: usize,
-    /// Queries whose result differed from the oracle (must be 0).
-    pub mismatches: usize,
-    /// Results over all queries.
-    pub results: u64,
-    /// Mean end-to-end time per query, microseconds.
-    pub mean_query_us: f64,
-    /// Total query time divided by total results, microseconds.
-    pub us_per_result: f64,
-    /// Mean round trips per query (a boolean query searches each term).
-    pub round_trips_per_query: f64,
-    /// Mean bytes sent per query.
-    pub bytes_sent_per_query: f64,
-    /// Mean bytes received per query.
-    pub bytes_received_per_query: f64,
-}
-
-/// The demo's report (written by `--json`).
-#[derive(Debug, Clone, Serialize)]
-pub struct DemoReport {
-    /// Dataset name.
-    pub dataset: String,
-    /// Documents indexed.
-    pub documents: usize,
-    /// Files or records skipped as malformed.
-    pub skipped: usize,
-    /// Queries run in total.
-    pub queries: usize,
-    /// Mismatches against the oracle in total (must be 0).
-    pub mismatches: usize,
-    /// False positives filtered in total.
-    pub false_positives_filtered: u64,
-    /// Store backend and location.
-    pub store: String,
-    /// Seconds to extract keywords, seal, compute tokens, upload and index
-    /// everything (planning the token lengths is not included).
-    pub setup_seconds: f64,
-    /// Sealed document bytes on the server.
-    pub document_bytes: u64,
-    /// Posting-list bytes on the server, all indexes.
-    pub index_bytes: u64,
-    /// One entry per index.
-    pub indexes: Vec<WorkloadReport>,
-    /// AND and OR query classes.
-    pub boolean: Vec<WorkloadReport>,
-    /// One entry per SSE scheme variant, on the same workload.
-    pub sse: Vec<SchemeReport>,
-    /// Both client-only baselines (`baseline-download`, `baseline-local`) on the same workload.
-    pub baselines: Vec<crate::baseline::BaselineReport>,
-}
-
-impl DemoReport {
-    /// The report as a markdown table.
-    pub fn to_markdown(&self) -> String {
-        let mut s = format!(
-            "sseek demo: {} documents from {} ({} skipped), store {}\nsetup {:.2} s, documents {} bytes, blind indexes {} bytes\n\n",
-            self.documents,
-            self.dataset,
-            self.skipped,
-            self.store,
-            self.setup_seconds,
-            self.document_bytes,
-            self.index_bytes
-        );
-        s.push_str("| index / class | bits | values/token | queries | mismatches | results | false positives filtered | index bytes | mean query µs | p50 µs | bytes out/in per query |\n");
-        s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-        for r in self.indexes.iter().chain(&self.boolean) {
-            s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} / {:.0} |\n",
-                r.name,
-                r.bits.map_or("-".into(), |b| b.to_string()),
-                r.plan.map_or("-".into(), |p| format!("{:.1}", p.values_per_token)),
-                r.queries,
-                r.mismatches,
-                r.results,
-                r.false_positives_filtered,
-                r.index_bytes.map_or("-".into(), |b| b.to_string()),
-                r.mean_query_us,
-                r.p50_query_us,
-                r.bytes_sent_per_query,
-                r.bytes_received_per_query
-            ));
-        }
-        if !self.sse.is_empty() {
-            s.push_str("\n| SSE scheme | setup s | µs/pair | entries | index bytes | queries | mismatches | results | mean query µs | µs/result | round trips/query | bytes out/in per query |\n");
-            s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-            for r in &self.sse {
-                s.push_str(&format!(
-                    "| {} | {:.2} | {:.3} | {} | {} | {} | {} | {} | {:.0} | {:.3} | {:.2} | {:.0} / {:.0} |\n",
-                    r.name,
-                    r.setup_seconds,
-                    r.setup_us_per_pair,
-                    r.entries,
-                    r.index_bytes,
-                    r.queries,
-                    r.mismatches,
-                    r.results,
-                    r.mean_query_us,
-                    r.us_per_result,
-                    r.round_trips_per_query,
-                    r.bytes_sent_per_query,
-                    r.bytes_received_per_query
-                ));
-            }
-        }
-        s.push_str(&crate::baseline::markdown(&self.baselines));
-        s.push_str(&format!(
-            "\ntotal: {} queries, {} mismatches, {} false positives filtered\n",
-            self.queries, self.mismatches, self.false_positives_filtered
-        ));
-        s
     }
 }
 
@@ -358,7 +185,7 @@ pub fn run_with_transport<T: Transport, F: Fn() -> Result<T>>(
         oracle.add(u32::try_from(id).map_err(|_| Error::Config("too many documents".into()))?, t);
     }
 
-    let workload = build_workload(&oracle, &terms, &specs, opts);
+    let workload = build_workload(&oracle, &terms, &specs, opts.seed, opts.queries_per_index);
     let total_queries: usize = workload.iter().map(|(_, qs)| qs.len()).sum();
     let pb = bar(opts.progress, total_queries as u64, "queries");
     let mut indexes = Vec::new();
@@ -553,116 +380,4 @@ fn run_class<T: Transport>(
     r.bytes_sent_per_query = traffic.bytes_sent as f64 / nq;
     r.bytes_received_per_query = traffic.bytes_received as f64 / nq;
     Ok(r)
-}
-
-/// Picks `k` values spread over the frequency range: log-spaced ranks from the
-/// most frequent down to the rarest, so the workload covers heavy and light hitters.
-#[allow(clippy::cast_possible_truncation)] // float rank below n, a usize
-fn across_frequency_range(mut values: Vec<(&str, u64)>, k: usize) -> Vec<String> {
-    values.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    if values.is_empty() {
-        return Vec::new();
-    }
-    let n = values.len();
-    let mut out: Vec<String> = Vec::new();
-    for i in 0..k.min(n) {
-        let rank = ((n as f64).powf(i as f64 / (k.max(2) - 1) as f64) as usize).saturating_sub(1).min(n - 1);
-        let v = values[rank].0.to_owned();
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
-}
-
-fn build_workload(
-    oracle: &PlainIndex,
-    terms: &[Terms],
-    specs: &[IndexSpec],
-    opts: &DemoOptions,
-) -> Vec<(String, Vec<Query>)> {
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let k = opts.queries_per_index;
-    let mut classes: Vec<(String, Vec<Query>)> = Vec::new();
-    for spec in specs {
-        let mut qs = Vec::new();
-        if let [field] = spec.fields.as_slice() {
-            for v in across_frequency_range(oracle.frequencies(*field), k) {
-                qs.push(Query::term(&spec.name, &[&v]));
-            }
-            // A value nobody has: the answer must be empty, not an error.
-            let absent = match field {
-                Field::Day => "1970-01-01".to_owned(),
-                Field::From | Field::To => "nobody@absent.invalid".to_owned(),
-                _ => "zqxjkvwabsent".to_owned(),
-            };
-            qs.push(Query::term(&spec.name, &[&absent]));
-        } else {
-            for _ in 0..k {
-                let Some(t) = terms.choose(&mut rng) else { break };
-                if let Some(tuple) = spec.values(t).choose(&mut rng) {
-                    qs.push(Query::term(&spec.name, tuple));
-                }
-            }
-        }
-        classes.push((spec.name.clone(), qs));
-    }
-    // AND of two keywords of one message (non-empty answers), OR of two random keywords.
-    let body: Vec<&Terms> = terms.iter().filter(|t| t.get(&Field::Body).is_some_and(|b| b.len() >= 2)).collect();
-    let mut and = Vec::new();
-    let mut or = Vec::new();
-    for _ in 0..k {
-        if let Some(t) = body.choose(&mut rng) {
-            let words: Vec<&String> = t[&Field::Body].iter().collect();
-            let a = words[rng.random_range(0..words.len())];
-            let b = words[rng.random_range(0..words.len())];
-            let from = t.get(&Field::From).and_then(|f| f.iter().next());
-            let mut parts = vec![Query::term("body", &[a]), Query::term("body", &[b])];
-            if let (Some(f), true) = (from, rng.random_bool(0.3)) {
-                parts.push(Query::term("from", &[f]));
-            }
-            and.push(Query::And(parts));
-        }
-        if let (Some(t1), Some(t2)) = (body.choose(&mut rng), body.choose(&mut rng)) {
-            let a = t1[&Field::Body].iter().next();
-            let b = t2[&Field::Body].iter().last();
-            if let (Some(a), Some(b)) = (a, b) {
-                or.push(Query::Or(vec![
-                    Query::term("body", &[a]),
-                    Query::And(vec![Query::term("body", &[b]), Query::term("subject", &[b])]),
-                ]));
-            }
-        }
-    }
-    classes.push(("and".into(), and));
-    classes.push(("or".into(), or));
-    classes
-}
-
-/// Scans every file below `dir` for any of `needles` (case-insensitive ASCII),
-/// returning `(file, needle)` for each hit. Used by the canary test and
-/// available to users auditing a store directory.
-///
-/// # Errors
-/// [`Error::Io`] if a file cannot be read.
-pub fn scan_for_plaintext(dir: &Path, needles: &[&str]) -> Result<Vec<(PathBuf, String)>> {
-    let lowered: Vec<Vec<u8>> = needles.iter().map(|n| n.to_ascii_lowercase().into_bytes()).collect();
-    let mut hits = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
-            let p = entry.map_err(|e| Error::io(&d, e))?.path();
-            if p.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?.to_ascii_lowercase();
-            for (needle, orig) in lowered.iter().zip(needles) {
-                if !needle.is_empty() && bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
-                    hits.push((p.clone(), (*orig).to_owned()));
-                }
-            }
-        }
-    }
-    Ok(hits)
 }
