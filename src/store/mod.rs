@@ -6,9 +6,11 @@
 //!   [`Table::Meta`] (public schema, counters). Keys and values are opaque bytes.
 //! - [`Store::write`] applies a [`WriteBatch`] atomically: readers see all of it
 //!   or none of it. It is visible to readers when `write` returns.
-//! - Durability is explicit: after [`Store::sync`] returns, every batch written
-//!   before it survives a crash. Batch many writes, then sync once: a synced
-//!   commit costs milliseconds on every engine.
+//! - Durability: after [`Store::sync`] returns, every batch written before it
+//!   survives a crash. [`RedbStore`] goes further: its `write` returns only
+//!   once the batch is on disk, and concurrent writers share one fsync (group
+//!   commit), so an acknowledged write survives a crash at any point
+//!   (`tests/redb_durability.rs` kills a writer process to check it).
 //! - Reads of missing keys return `Ok(None)`, never an error.
 //!
 //! Backends: [`MemoryStore`] (tests, benches), [`RedbStore`] (the embedded

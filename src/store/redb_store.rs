@@ -1,8 +1,19 @@
 //! redb backend: the embedded default. One database file, one redb table per
-//! [`Table`]. Batches commit without fsync; [`Store::sync`] commits with
-//! immediate durability, which makes everything before it durable.
+//! [`Table`].
+//!
+//! **Durable writes by group commit.** [`Store::write`] returns only once its
+//! batch is on disk (a redb commit with immediate durability, which fsyncs).
+//! An fsync costs milliseconds, so concurrent writers share one: the first
+//! writer to arrive becomes the leader, takes every batch queued so far,
+//! applies them in one write transaction, commits it durably, and wakes the
+//! writers whose batches it carried; writers that arrived meanwhile form the
+//! next group. Each batch still applies all-or-nothing: if the group's
+//! transaction fails, the leader retries each batch in a transaction of its
+//! own, so one bad batch does not fail its neighbours.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
 
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 
@@ -18,6 +29,24 @@ fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static 
 pub struct RedbStore {
     db: Database,
     path: PathBuf,
+    group: GroupCommit,
+}
+
+/// Batches waiting for the next durable commit, and outcomes not yet collected.
+#[derive(Debug, Default)]
+struct GroupCommit {
+    queue: Mutex<Queue>,
+    /// Signalled when a group is committed (outcomes ready, no leader).
+    committed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    next_ticket: u64,
+    pending: Vec<(u64, WriteBatch)>,
+    done: HashMap<u64, Result<()>>,
+    /// Whether a writer is committing a group now.
+    leader: bool,
 }
 
 impl RedbStore {
@@ -37,13 +66,60 @@ impl RedbStore {
             txn.open_table(definition(t))?;
         }
         txn.commit()?;
-        Ok(RedbStore { db, path: path.to_owned() })
+        Ok(RedbStore { db, path: path.to_owned(), group: GroupCommit::default() })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+impl RedbStore {
+    /// Commits a group of batches with one fsync and returns each batch's outcome.
+    fn commit_group(&self, group: Vec<(u64, WriteBatch)>) -> Vec<(u64, Result<()>)> {
+        let batches: Vec<&WriteBatch> = group.iter().map(|(_, b)| b).collect();
+        match self.commit_durably(&batches) {
+            Ok(()) => group.into_iter().map(|(t, _)| (t, Ok(()))).collect(),
+            Err(e) if group.len() == 1 => vec![(group[0].0, Err(e))],
+            // One batch may be at fault: give each its own transaction.
+            Err(_) => group.into_iter().map(|(t, b)| (t, self.commit_durably(&[&b]))).collect(),
+        }
+    }
+
+    /// Applies `batches` in one transaction and commits it with an fsync.
+    fn commit_durably(&self, batches: &[&WriteBatch]) -> Result<()> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        {
+            let mut tables: Vec<Option<redb::Table<'_, &[u8], &[u8]>>> = (0..Table::ALL.len()).map(|_| None).collect();
+            for op in batches.iter().flat_map(|b| b.ops()) {
+                let (table, key) = match op {
+                    WriteOp::Put { table, key, .. } | WriteOp::Delete { table, key } => (*table, key),
+                };
+                let slot = &mut tables[table.index()];
+                if slot.is_none() {
+                    *slot = Some(txn.open_table(definition(table))?);
+                }
+                let Some(t) = slot.as_mut() else { unreachable!("slot filled above") };
+                match op {
+                    WriteOp::Put { value, .. } => {
+                        t.insert(key.as_slice(), value.as_slice())?;
+                    }
+                    WriteOp::Delete { .. } => {
+                        t.remove(key.as_slice())?;
+                    }
+                }
+            }
+        }
+        // Dropping the transaction without commit aborts it: nothing of a failed group lands.
+        txn.commit()?;
+        Ok(())
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Store("redb group commit lock poisoned".into())
 }
 
 impl Store for RedbStore {
@@ -63,32 +139,28 @@ impl Store for RedbStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::None)?;
-        {
-            let mut tables: Vec<Option<redb::Table<'_, &[u8], &[u8]>>> = (0..Table::ALL.len()).map(|_| None).collect();
-            for op in batch.ops() {
-                let (table, key) = match op {
-                    WriteOp::Put { table, key, .. } | WriteOp::Delete { table, key } => (*table, key),
-                };
-                let slot = &mut tables[table.index()];
-                if slot.is_none() {
-                    *slot = Some(txn.open_table(definition(table))?);
-                }
-                let Some(t) = slot.as_mut() else { unreachable!("slot filled above") };
-                match op {
-                    WriteOp::Put { value, .. } => {
-                        t.insert(key.as_slice(), value.as_slice())?;
-                    }
-                    WriteOp::Delete { .. } => {
-                        t.remove(key.as_slice())?;
-                    }
-                }
+        let mut q = self.group.queue.lock().map_err(|_| poisoned())?;
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.pending.push((ticket, batch));
+        loop {
+            if let Some(outcome) = q.done.remove(&ticket) {
+                return outcome;
             }
+            if q.leader {
+                q = self.group.committed.wait(q).map_err(|_| poisoned())?;
+                continue;
+            }
+            // No group is being committed: lead the next one (it holds our batch).
+            q.leader = true;
+            let group = std::mem::take(&mut q.pending);
+            drop(q);
+            let outcomes = self.commit_group(group);
+            q = self.group.queue.lock().map_err(|_| poisoned())?;
+            q.done.extend(outcomes);
+            q.leader = false;
+            self.group.committed.notify_all();
         }
-        // Dropping the transaction without commit aborts it: nothing of a failed batch lands.
-        txn.commit()?;
-        Ok(())
     }
 
     fn sync(&self) -> Result<()> {
