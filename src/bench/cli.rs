@@ -77,7 +77,7 @@ impl BenchArgs {
 /// As [`run`]; I/O and plot errors writing the outputs.
 pub fn run_cli(args: &BenchArgs) -> Result<bool> {
     let opts = args.options()?;
-    eprintln!("environment: {}", Environment::detect().line());
+    eprintln!("environment: {}", Environment::current().line());
     let mut report = run(&opts)?;
     report.command = std::iter::once("sseek".to_owned()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
     println!("{}", report.to_markdown());

@@ -1,6 +1,16 @@
-//! The machine and build a report came from.
+//! The machine and build a report came from: read once per process and
+//! shared by `sseek bench`, `sseek attack` and the criterion benches.
+
+use std::sync::OnceLock;
 
 use serde::Serialize;
+
+/// Commit recorded by `build.rs` at build time; `unknown` if the crate was
+/// built without it (another build system).
+const COMMIT: &str = match option_env!("SSEEK_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};
 
 /// The machine and build a report came from.
 #[derive(Debug, Clone, Serialize)]
@@ -15,13 +25,25 @@ pub struct Environment {
     pub profile: &'static str,
     /// sseek version.
     pub version: &'static str,
-    /// Git commit of the source tree (`+dirty` with uncommitted changes), or `unknown`.
+    /// Git commit the binary was built from (`+dirty` with uncommitted
+    /// changes), or `unknown` when built outside a git checkout.
     pub commit: String,
 }
 
 impl Environment {
-    /// Reads the environment: what `benches/common` prints, as data.
+    /// The environment of this process, read on first use.
+    pub fn current() -> &'static Environment {
+        static CURRENT: OnceLock<Environment> = OnceLock::new();
+        CURRENT.get_or_init(Self::read)
+    }
+
+    /// Reads the environment: what `benches/common` prints, as data (a copy
+    /// of [`Environment::current`]).
     pub fn detect() -> Self {
+        Self::current().clone()
+    }
+
+    fn read() -> Self {
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
             .and_then(|s| {
@@ -31,30 +53,13 @@ impl Environment {
                     .map(|v| v.trim().to_owned())
             })
             .unwrap_or_else(|| "unknown".into());
-        let git = |args: &[&str]| {
-            std::process::Command::new("git")
-                .arg("-C")
-                .arg(env!("CARGO_MANIFEST_DIR"))
-                .args(args)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        };
-        let commit = match git(&["rev-parse", "--short", "HEAD"]) {
-            Some(c) => {
-                let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-                if dirty { format!("{c}+dirty") } else { c }
-            }
-            None => "unknown".into(),
-        };
         Environment {
             cpu,
             cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
             rustflags: std::env::var("RUSTFLAGS").unwrap_or_default(),
             profile: if cfg!(debug_assertions) { "debug" } else { "release" },
             version: env!("CARGO_PKG_VERSION"),
-            commit,
+            commit: COMMIT.to_owned(),
         }
     }
 
@@ -64,5 +69,20 @@ impl Environment {
             "cpu=\"{}\" cores={} RUSTFLAGS=\"{}\" profile={} sseek={} commit={}",
             self.cpu, self.cores, self.rustflags, self.profile, self.version, self.commit
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_comes_from_the_build() {
+        let e = Environment::current();
+        assert_eq!(e.commit, COMMIT);
+        // A short hash, optionally `+dirty`, or `unknown` outside a checkout.
+        let hash = e.commit.strip_suffix("+dirty").unwrap_or(&e.commit);
+        assert!(hash == "unknown" || (hash.len() >= 4 && hash.chars().all(|c| c.is_ascii_hexdigit())), "{}", e.commit);
+        assert!(e.line().ends_with(&format!("commit={}", e.commit)));
     }
 }

@@ -87,7 +87,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         return Err(Error::Config("nothing to run: give --sizes or a dataset".into()));
     }
     let started = Instant::now();
-    let environment = Environment::detect();
+    let environment = Environment::current().clone();
     let primitives = Primitives::measure(if opts.queries_per_class <= 3 { 5 } else { 11 })?;
     let selected: Vec<String> = if opts.schemes.is_empty() { all } else { opts.schemes.clone() };
     let pb = bar(opts.progress, (corpora.len() * selected.len()) as u64);

@@ -365,7 +365,7 @@ pub fn run(args: &AttackArgs, progress: &mut dyn FnMut(&str)) -> Result<AttackRe
         .collect();
     let costs = cost_rows(&costs);
     Ok(AttackReport {
-        environment: Environment::detect(),
+        environment: Environment::current().clone(),
         dataset: corpus.name.clone(),
         documents: corpus.messages.len(),
         pairs,
