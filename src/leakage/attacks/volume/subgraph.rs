@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+use fixedbitset::FixedBitSet;
+
 use super::{known_fraction, response_sizes};
 use crate::leakage::attacks::{Attack, Knowledge, Recovery};
 use crate::leakage::observe::Observation;
@@ -99,10 +101,10 @@ impl Attack for SubgraphId {
                 let mut ids: Vec<DocId> = q.ids.clone()?;
                 ids.sort_unstable();
                 ids.dedup();
-                let mut known = Bits::new(graph.handles);
+                let mut known = FixedBitSet::with_capacity(graph.handles);
                 for id in &ids {
                     if let Some(&h) = handle_of.get(id) {
-                        known.set(h);
+                        known.insert(h);
                     }
                 }
                 Some(ObservedNeighbours {
@@ -188,13 +190,13 @@ impl Attack for SubgraphVl {
             .map(|q| {
                 let mut volumes = response_sizes(q, observation)?;
                 volumes.sort_unstable();
-                let mut known = Bits::new(graph.handles);
+                let mut known = FixedBitSet::with_capacity(graph.handles);
                 let mut distinct = 0;
                 for (i, &v) in volumes.iter().enumerate() {
                     if i == 0 || volumes[i - 1] != v {
                         distinct += 1;
                         if let Some(h) = handle_of(v) {
-                            known.set(h);
+                            known.insert(h);
                         }
                     }
                 }
@@ -205,62 +207,23 @@ impl Attack for SubgraphVl {
     }
 }
 
-/// Fixed-size bitset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Bits(Vec<u64>);
-
-impl Bits {
-    fn new(len: usize) -> Self {
-        Bits(vec![0; len.div_ceil(64)])
-    }
-
-    fn set(&mut self, i: usize) {
-        self.0[i / 64] |= 1 << (i % 64);
-    }
-
-    fn clear(&mut self, i: usize) {
-        self.0[i / 64] &= !(1 << (i % 64));
-    }
-
-    fn count(&self) -> usize {
-        self.0.iter().map(|w| w.count_ones() as usize).sum()
-    }
-
-    fn is_subset_of(&self, other: &Bits) -> bool {
-        self.0.iter().zip(&other.0).all(|(a, b)| a & !b == 0)
-    }
-
-    fn ones(&self) -> impl Iterator<Item = usize> + '_ {
-        self.0.iter().enumerate().flat_map(|(i, &word)| {
-            let mut rest = word;
-            std::iter::from_fn(move || {
-                (rest != 0).then(|| {
-                    let bit = rest.trailing_zeros() as usize;
-                    rest &= rest - 1;
-                    i * 64 + bit
-                })
-            })
-        })
-    }
-}
-
 /// The known bipartite graph of the Subgraph framework: candidate keywords
 /// linked to handles (known document ids or sizes).
 struct KnownGraph {
     handles: usize,
     /// `N_K(w)` per candidate keyword index.
-    neighbours: Vec<Bits>,
+    neighbours: Vec<FixedBitSet>,
 }
 
 impl KnownGraph {
     fn new(keywords: usize, handles: usize) -> Self {
-        KnownGraph { handles, neighbours: vec![Bits::new(handles); keywords] }
+        KnownGraph { handles, neighbours: vec![FixedBitSet::with_capacity(handles); keywords] }
     }
 
     /// Links `w` to handle `h`; keyword indexes outside the candidates are ignored.
     fn link(&mut self, w: u32, h: usize) {
         if let Some(n) = self.neighbours.get_mut(w as usize) {
-            n.set(h);
+            n.insert(h);
         }
     }
 }
@@ -270,7 +233,7 @@ struct ObservedNeighbours {
     /// Distinct handles in the response, known or not: `|R|`.
     distinct: usize,
     /// `R ∩` known handles.
-    known: Bits,
+    known: FixedBitSet,
     /// The leakage itself, to merge identical queries.
     key: Vec<u64>,
 }
@@ -283,7 +246,7 @@ fn subgraph(
     epsilon: f64,
     cross: bool,
 ) -> Vec<Option<u32>> {
-    let degree: Vec<usize> = graph.neighbours.iter().map(Bits::count).collect();
+    let degree: Vec<usize> = graph.neighbours.iter().map(|n| n.count_ones(..)).collect();
     // One group per distinct leakage.
     let mut group_of_key: HashMap<&[u64], usize> = HashMap::new();
     let mut group_of_query: Vec<Option<usize>> = Vec::with_capacity(observed.len());
@@ -296,31 +259,31 @@ fn subgraph(
             })
         }));
     }
-    let mut candidates: Vec<Bits> = representatives
+    let mut candidates: Vec<FixedBitSet> = representatives
         .iter()
         .map(|o| {
             let floor = delta * o.distinct as f64 - epsilon;
-            let mut set = Bits::new(graph.neighbours.len());
+            let mut set = FixedBitSet::with_capacity(graph.neighbours.len());
             for (w, n) in graph.neighbours.iter().enumerate() {
-                if degree[w] == 0 || (degree[w] as f64) < floor || !n.is_subset_of(&o.known) {
+                if degree[w] == 0 || (degree[w] as f64) < floor || !n.is_subset(&o.known) {
                     continue;
                 }
-                if cross && !o.known.is_subset_of(n) {
+                if cross && !o.known.is_subset(n) {
                     continue;
                 }
-                set.set(w);
+                set.insert(w);
             }
             set
         })
         .collect();
     // Iterative elimination, lowest group first among the resolved ones.
     let mut processed = vec![false; candidates.len()];
-    while let Some(i) = (0..candidates.len()).find(|&i| !processed[i] && candidates[i].count() == 1) {
+    while let Some(i) = (0..candidates.len()).find(|&i| !processed[i] && candidates[i].count_ones(..) == 1) {
         processed[i] = true;
         let Some(w) = candidates[i].ones().next() else { continue };
         for (j, c) in candidates.iter_mut().enumerate() {
             if j != i {
-                c.clear(w);
+                c.set(w, false);
             }
         }
     }
