@@ -5,7 +5,6 @@
 //! machine without any system font.
 
 // Pixel coordinates are small and positive.
-#![allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -126,6 +125,7 @@ fn short(v: f64) -> String {
     }
 }
 
+#[allow(clippy::cast_possible_truncation)] // legend rows and decimal counts are small
 fn trim(v: f64) -> String {
     let a = v.abs();
     if a > 0.0 && a < 1e-3 {
@@ -145,6 +145,7 @@ fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     (hi > 0.0).then(|| if hi / lo < 1.5 { (lo / 3.0, hi * 3.0) } else { (lo / 1.6, hi * 1.6) })
 }
 
+#[allow(clippy::cast_possible_truncation)] // legend rows and decimal counts are small
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Result<()> {
     root.fill(&WHITE).map_err(plot_error)?;
     let pts = || chart.series.iter().flat_map(|(_, s)| s.iter());

@@ -1,48 +1,13 @@
-//! The client-only baseline: what a client can do with a server that stores
-//! only ciphertext and answers no search at all.
-//!
-//! Two variants, both over any [`Transport`]:
-//! - [`BaselineMode::DownloadAll`]: before each search the client fetches
-//!   every ciphertext it does not hold yet, then decrypts every held
-//!   ciphertext, extracts its keywords and scans it with [`Query::matches`].
-//!   The device keeps ciphertexts only, so nothing readable rests on it.
-//! - [`BaselineMode::LocalIndex`]: what many end-to-end encrypted messengers
-//!   do. Each new ciphertext is fetched once, decrypted once and added to a
-//!   plaintext inverted index on the device (one roaring bitmap per keyword);
-//!   searches never leave the device after that.
-//!
-//! Both count bytes downloaded, client CPU time (see [`process_cpu_seconds`]),
-//! client storage (ciphertexts kept plus the index), and let a caller time the
-//! first search of a cold device (nothing downloaded) against a warm one.
-//! The server learns nothing from a search here, only that a device synced.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use sseek::baseline::{Baseline, BaselineMode};
-//! use sseek::blind::default_index_specs;
-//! use sseek::{keys::MasterKey, message::Message, query::Query};
-//! use sseek::{server::Server, store::MemoryStore, text::Tokenizer, transport::InProcess};
-//!
-//! let server = Arc::new(Server::new(MemoryStore::new()));
-//! let key = MasterKey::generate()?;
-//! let specs = default_index_specs();
-//! let mut phone = Baseline::new(&key, "acme", InProcess::new(Arc::clone(&server), "acme"), Tokenizer::default(), specs.clone(), BaselineMode::DownloadAll)?;
-//! phone.upload(&[Message { body: "lunch at noon".into(), ..Default::default() }])?;
-//! // A new device with the same key: cold, it downloads everything on its first search.
-//! let mut tablet = Baseline::new(&key, "acme", InProcess::new(server, "acme"), Tokenizer::default(), specs.clone(), BaselineMode::LocalIndex)?;
-//! let q = Query::parse("body:noon", &specs, &Tokenizer::default())?;
-//! assert_eq!(tablet.search(&q)?, vec![0]);
-//! assert!(tablet.stats().bytes_downloaded > 0);
-//! # Ok::<(), sseek::Error>(())
-//! ```
+//! A client-only device: downloads sealed documents, then scans them or
+//! searches its own plaintext index.
 
-use std::collections::HashMap;
 use std::ops::Range;
 
 use rayon::prelude::*;
-use roaring::{MultiOps, RoaringBitmap};
 use serde::Serialize;
 
+use super::local_index::LocalIndex;
+use super::process_cpu_seconds;
 use crate::client::INGEST_CHUNK;
 use crate::envelope::DocumentCipher;
 use crate::keys::MasterKey;
@@ -107,38 +72,6 @@ impl BaselineStats {
     /// Everything the device stores for search: ciphertexts plus index.
     pub fn storage_bytes(&self) -> u64 {
         self.ciphertext_bytes + self.index_bytes
-    }
-}
-
-/// The device's own plaintext inverted index: one bitmap per SSE-style
-/// keyword (index name and value tuple). Built independently of
-/// [`crate::oracle::PlainIndex`], which keys by field and intersects
-/// compound terms, so comparing the two checks something.
-#[derive(Debug, Default, Clone)]
-struct LocalIndex {
-    postings: HashMap<Keyword, RoaringBitmap>,
-}
-
-impl LocalIndex {
-    fn add(&mut self, id: DocId, keywords: Vec<Keyword>) {
-        for k in keywords {
-            self.postings.entry(k).or_default().insert(id);
-        }
-    }
-
-    fn bytes(&self) -> u64 {
-        self.postings.iter().map(|(k, b)| (k.len() + b.serialized_size()) as u64).sum()
-    }
-
-    fn eval(&self, query: &Query) -> RoaringBitmap {
-        match query {
-            Query::Term { index, values } => {
-                let v: Vec<&str> = values.iter().map(String::as_str).collect();
-                self.postings.get(&sse::keyword(index, &v)).cloned().unwrap_or_default()
-            }
-            Query::And(qs) => qs.iter().map(|q| self.eval(q)).intersection(),
-            Query::Or(qs) => qs.iter().map(|q| self.eval(q)).union(),
-        }
     }
 }
 
@@ -354,115 +287,7 @@ impl<T: Transport> Baseline<T> {
     }
 }
 
-/// One baseline variant over a query workload, as the demo reports it.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct BaselineReport {
-    /// `baseline-download` or `baseline-local`.
-    pub name: String,
-    /// Queries run (the first on a cold device, the rest warm).
-    pub queries: usize,
-    /// Answers that differed from the oracle (must be 0).
-    pub mismatches: usize,
-    /// Results over all queries.
-    pub results: u64,
-    /// Time from a cold device (nothing downloaded) to the first result, seconds.
-    pub cold_first_result_seconds: f64,
-    /// Bytes downloaded until that first result.
-    pub cold_bytes_downloaded: u64,
-    /// Client CPU seconds until that first result.
-    pub cold_cpu_seconds: f64,
-    /// Mean time per query on the warm device, microseconds.
-    pub warm_mean_query_us: f64,
-    /// Client CPU seconds over all queries, cold one included.
-    pub cpu_seconds: f64,
-    /// Bytes of the ciphertexts kept on the device.
-    pub ciphertext_bytes: u64,
-    /// Bytes of the local index (0 for download-all).
-    pub index_bytes: u64,
-}
-
-/// Seconds of warm scanning after which the download-all variant in
-/// [`run_workload`] skips the rest of the workload: each of its queries
-/// decrypts the whole corpus (about a second for the shipped corpus), so the
-/// full demo workload would take minutes. At least 3 queries always run.
-pub const SCAN_BUDGET_SECONDS: f64 = 2.0;
-
-/// Runs both baselines over a workload against a tenant already holding
-/// the sealed documents of `master`: per variant, a new device (from
-/// `connect`) answers the first query cold, then the rest warm (download-all:
-/// within [`SCAN_BUDGET_SECONDS`]); every answer is compared with `expected`.
-///
-/// # Errors
-/// Transport, server and decryption errors.
-pub fn run_workload<T: Transport, F: Fn() -> Result<T>>(
-    connect: F,
-    master: &MasterKey,
-    tenant: &str,
-    specs: &[IndexSpec],
-    queries: &[&Query],
-    expected: &[Vec<DocId>],
-) -> Result<Vec<BaselineReport>> {
-    let mut out = Vec::new();
-    for mode in BaselineMode::ALL {
-        let mut dev = Baseline::new(master, tenant, connect()?, Tokenizer::default(), specs.to_vec(), mode)?;
-        let mut r = BaselineReport { name: mode.name().into(), ..Default::default() };
-        let mut warm_us = 0.0;
-        for (i, (q, want)) in queries.iter().zip(expected).enumerate() {
-            if mode == BaselineMode::DownloadAll && i >= 3 && warm_us / 1e6 > SCAN_BUDGET_SECONDS {
-                break;
-            }
-            r.queries += 1;
-            let t = std::time::Instant::now();
-            let got = dev.search(q)?;
-            let us = t.elapsed().as_secs_f64() * 1e6;
-            if i == 0 {
-                let s = dev.stats();
-                r.cold_first_result_seconds = us / 1e6;
-                r.cold_bytes_downloaded = s.bytes_downloaded;
-                r.cold_cpu_seconds = s.cpu_seconds;
-            } else {
-                warm_us += us;
-            }
-            r.mismatches += usize::from(&got != want);
-            r.results += got.len() as u64;
-        }
-        let s = dev.stats();
-        r.warm_mean_query_us = warm_us / r.queries.saturating_sub(1).max(1) as f64;
-        r.cpu_seconds = s.cpu_seconds;
-        r.ciphertext_bytes = s.ciphertext_bytes;
-        r.index_bytes = s.index_bytes;
-        out.push(r);
-    }
-    Ok(out)
-}
-
-/// The baseline rows of the demo's markdown report.
-pub fn markdown(reports: &[BaselineReport]) -> String {
-    if reports.is_empty() {
-        return String::new();
-    }
-    let mut s = String::from(
-        "\n| client-only baseline | queries | mismatches | results | cold: first result s | cold: bytes downloaded | cold: CPU s | warm: mean query µs | CPU s (all queries) | device storage bytes (ciphertexts + index) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for r in reports {
-        s.push_str(&format!(
-            "| {} | {} | {} | {} | {:.3} | {} | {:.3} | {:.0} | {:.2} | {} + {} |\n",
-            r.name,
-            r.queries,
-            r.mismatches,
-            r.results,
-            r.cold_first_result_seconds,
-            r.cold_bytes_downloaded,
-            r.cold_cpu_seconds,
-            r.warm_mean_query_us,
-            r.cpu_seconds,
-            r.ciphertext_bytes,
-            r.index_bytes
-        ));
-    }
-    s
-}
-
+/// Checks that every index `query` names exists.
 fn validate(query: &Query, specs: &[IndexSpec]) -> Result<()> {
     match query {
         Query::Term { index, .. } => {
@@ -474,22 +299,6 @@ fn validate(query: &Query, specs: &[IndexSpec]) -> Result<()> {
         }
         Query::And(qs) | Query::Or(qs) => qs.iter().try_for_each(|q| validate(q, specs)),
     }
-}
-
-/// CPU seconds used by this process so far, all threads, from
-/// `/proc/self/task/*/schedstat` (nanosecond resolution, unlike the 10 ms
-/// ticks of `/proc/self/stat`). Threads that already exited are not counted,
-/// which is why callers measure deltas around work done by long-lived
-/// threads (rayon's pool). 0 where `/proc` is unavailable.
-pub fn process_cpu_seconds() -> f64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return 0.0 };
-    let mut ns: u64 = 0;
-    for t in tasks.flatten() {
-        if let Ok(s) = std::fs::read_to_string(t.path().join("schedstat")) {
-            ns += s.split_whitespace().next().and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-        }
-    }
-    ns as f64 / 1e9
 }
 
 #[cfg(test)]
@@ -609,157 +418,5 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(b.sync(), Err(Error::Decrypt { doc_id: 0 })));
-    }
-
-    #[test]
-    fn cpu_time_advances() {
-        let a = process_cpu_seconds();
-        let mut x = 0u64;
-        for i in 0..5_000_000u64 {
-            x = x.wrapping_mul(31).wrapping_add(i);
-        }
-        std::hint::black_box(x);
-        assert!(process_cpu_seconds() >= a);
-    }
-}
-
-/// Declared leakage of the client-only baselines.
-///
-/// Documents are built from a workload as for the blind index
-/// ([`crate::leakage::models::blind::messages`]): one sending device uploads them,
-/// then a second, cold device runs the searches.
-///
-/// - `L_setup`: the number of documents and their ciphertext sizes.
-/// - `L_search`: that a search happened. Each search starts with a sync
-///   (the device asks for the document count), and the first one downloads
-///   every document, whatever the query; the server never sees a keyword.
-///   The local-index device syncs the same way, so it leaks the same; a
-///   device that synced on its own schedule would leak nothing per query.
-pub mod leakage {
-    use std::sync::Arc;
-
-    use rand::RngCore;
-
-    use super::{Baseline, BaselineMode};
-    use crate::keys::MasterKey;
-    use crate::leakage::models::blind::{body_query, document_sizes, messages};
-    use crate::leakage::profile::{
-        Leak, LeakValue, LeakageModel, OperationKind, OperationLeakage, Profile, TENANT, Trace, ViewBuilder, Workload,
-    };
-    use crate::leakage::view::{DocumentSize, Observed, Recorder, ServerView};
-    use crate::message::Field;
-    use crate::message::IndexSpec;
-    use crate::server::InProcess;
-    use crate::server::Server;
-    use crate::store::MemoryStore;
-    use crate::text::Tokenizer;
-    use crate::{Error, Result};
-
-    /// Download-all: the server stores sealed documents and hands them all out on a cold device's first search.
-    pub const DOWNLOAD_ALL: Profile = Profile {
-        scheme: "client-download-all",
-        setup: &[Leak::DocumentCount, Leak::DocumentSizes],
-        search: &[Leak::SearchOccurred],
-        update: &[],
-        forward_private: true,
-        backward: None,
-        notes: "a search syncs (the first downloads every document): the server learns only that it happened",
-    };
-
-    /// Local index: the device indexes what it downloads; searches run on the device after a sync.
-    pub const LOCAL_INDEX: Profile = Profile {
-        scheme: "client-local-index",
-        setup: &[Leak::DocumentCount, Leak::DocumentSizes],
-        search: &[Leak::SearchOccurred],
-        update: &[],
-        forward_private: true,
-        backward: None,
-        notes: "the sync before a search shows when it happened; the query never reaches the server",
-    };
-
-    /// A client-only baseline device.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub struct BaselineModel {
-        /// Download-all or local index.
-        pub mode: BaselineMode,
-    }
-
-    impl LeakageModel for BaselineModel {
-        fn profile(&self) -> Profile {
-            match self.mode {
-                BaselineMode::DownloadAll => DOWNLOAD_ALL,
-                BaselineMode::LocalIndex => LOCAL_INDEX,
-            }
-        }
-
-        fn leakage(&self, workload: &Workload) -> Result<Trace> {
-            if workload.has_updates() {
-                return Err(Error::Config("baseline workloads upload documents at setup only".into()));
-            }
-            let sizes = document_sizes(workload)?;
-            let mut trace = Trace::new(self.profile().scheme);
-            trace.setup = vec![
-                (Leak::DocumentCount, LeakValue::Count(sizes.len() as u64)),
-                (Leak::DocumentSizes, LeakValue::Sizes(sizes)),
-            ];
-            trace.operations = workload
-                .searches()
-                .map(|_| OperationLeakage {
-                    kind: OperationKind::Search,
-                    values: vec![(Leak::SearchOccurred, LeakValue::Flag(true))],
-                })
-                .collect();
-            Ok(trace)
-        }
-
-        fn simulate(&self, trace: &Trace, _rng: &mut dyn RngCore) -> Result<ServerView> {
-            let Some(LeakValue::Sizes(sizes)) = trace.setup_value(Leak::DocumentSizes) else {
-                return Err(Error::Config("trace: no document sizes".into()));
-            };
-            let documents: Vec<DocumentSize> = sizes.iter().map(|(&id, &bytes)| DocumentSize { id, bytes }).collect();
-            let mut view = ViewBuilder::new();
-            // Upload: the document count (no schema yet, so the stats), the documents, the next id.
-            view.other("get_schema");
-            view.other("stats");
-            for chunk in documents.chunks(crate::client::INGEST_CHUNK) {
-                view.push(Observed::PutDocuments { documents: chunk.to_vec() });
-            }
-            view.other("get_schema");
-            view.other("put_schema");
-            view.other("sync");
-            for (i, _) in trace.operations.iter().enumerate() {
-                view.other("get_schema");
-                if i == 0 {
-                    for chunk in documents.chunks(super::DOWNLOAD_CHUNK) {
-                        let ids = chunk.iter().map(|d| d.id).collect();
-                        view.push(Observed::GetDocuments { ids, returned: chunk.to_vec() });
-                    }
-                }
-            }
-            Ok(view.finish())
-        }
-
-        fn run(&self, workload: &Workload) -> Result<ServerView> {
-            let recorder = Recorder::memory();
-            let server = Arc::new(Server::new(MemoryStore::new()).with_observer(recorder.observer()));
-            let key = MasterKey::generate()?;
-            let specs = vec![IndexSpec::single(Field::Body)];
-            let device = |server: Arc<Server<MemoryStore>>| {
-                Baseline::new(
-                    &key,
-                    TENANT,
-                    InProcess::new(server, TENANT),
-                    Tokenizer::default(),
-                    specs.clone(),
-                    self.mode,
-                )
-            };
-            device(Arc::clone(&server))?.upload(&messages(workload)?)?;
-            let mut searcher = device(server)?;
-            for k in workload.searches() {
-                searcher.search(&body_query(k)?)?;
-            }
-            Ok(recorder.view())
-        }
     }
 }

@@ -1,0 +1,95 @@
+//! `sseek bench` on the command line: its arguments and the run that prints
+//! and writes the report.
+
+use super::{BenchOptions, Environment, run};
+use crate::Result;
+use crate::datasets;
+
+/// Arguments of `sseek bench`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Synthetic corpus sizes in messages, comma-separated (default 1000,10000,100000,1000000; with --quick 1000,10000).
+    #[arg(long, value_delimiter = ',')]
+    pub sizes: Option<Vec<u64>>,
+    /// Real corpora to add, comma-separated (`spamassassin`, a mail directory, .jsonl, .tar.gz); `none` for none.
+    #[arg(long, default_value = datasets::SPAMASSASSIN)]
+    pub datasets: String,
+    /// Schemes to run, comma-separated (default: all; see the JSON for names).
+    #[arg(long, value_delimiter = ',')]
+    pub schemes: Option<Vec<String>>,
+    /// Server store: memory or redb (in a temporary directory).
+    #[arg(long, default_value = "redb")]
+    pub store: String,
+    /// A small run: two sizes, few queries, short time budgets (under 2 minutes on 2 cores).
+    #[arg(long)]
+    pub quick: bool,
+    /// Queries per query class (default 8; 3 with --quick).
+    #[arg(long)]
+    pub queries: Option<usize>,
+    /// Seconds of searching per scheme and point before the rest of the workload is skipped (default 20; 2 with --quick).
+    #[arg(long)]
+    pub query_budget: Option<f64>,
+    /// Seed of the synthetic corpora and workload.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also write the JSON report to this file.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
+    /// Directory for report.json, report.md and the plots (SVG and PNG).
+    #[arg(long, default_value = "bench-out")]
+    pub out: std::path::PathBuf,
+}
+
+impl BenchArgs {
+    /// The options these arguments select.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::Error::Config) for an unknown store.
+    pub fn options(&self) -> Result<BenchOptions> {
+        let mut o = if self.quick { BenchOptions::quick() } else { BenchOptions::full() };
+        if let Some(s) = &self.sizes {
+            o.sizes.clone_from(s);
+        }
+        o.datasets = if self.datasets == "none" {
+            Vec::new()
+        } else {
+            self.datasets.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+        };
+        if let Some(s) = &self.schemes {
+            o.schemes.clone_from(s);
+        }
+        o.store = self.store.parse()?;
+        if let Some(q) = self.queries {
+            o.queries_per_class = q.max(1);
+        }
+        if let Some(b) = self.query_budget {
+            o.query_budget_seconds = b;
+        }
+        o.seed = self.seed;
+        Ok(o)
+    }
+}
+
+/// Runs `sseek bench`: prints the markdown report, writes the files, and
+/// returns whether every answer equalled the oracle.
+///
+/// # Errors
+/// As [`run`]; I/O and plot errors writing the outputs.
+pub fn run_cli(args: &BenchArgs) -> Result<bool> {
+    let opts = args.options()?;
+    eprintln!("environment: {}", Environment::current().line());
+    let mut report = run(&opts)?;
+    report.command = std::iter::once("sseek".to_owned()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
+    println!("{}", report.to_markdown());
+    for f in report.write_all(&args.out)? {
+        eprintln!("wrote {}", f.display());
+    }
+    if let Some(path) = &args.json {
+        report.write_json(path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    if report.mismatches > 0 {
+        eprintln!("error: {} answers disagree with the plaintext oracle", report.mismatches);
+    }
+    Ok(report.mismatches == 0)
+}

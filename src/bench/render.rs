@@ -1,0 +1,111 @@
+//! The report as markdown and JSON, and the files `sseek bench` writes.
+
+use std::path::Path;
+
+use super::{BenchReport, plot};
+use crate::{Error, Result};
+
+impl BenchReport {
+    /// The report as markdown: environment, primitives, one table per point,
+    /// crossovers and slopes.
+    pub fn to_markdown(&self) -> String {
+        let e = &self.environment;
+        let pr = &self.primitives;
+        let mut s = format!(
+            "# sseek bench\n\n`{}`\n\nenvironment: {}\n\nstore: {:?}; raw primitives this run: HMAC-SHA256 (32 B) {:.0} ns, AES-256-SIV 1 KiB {:.0} ns, AES-256-GCM 1 KiB {:.0} ns; {} mismatches against the oracle; {:.0} s in total.\n",
+            self.command,
+            e.line(),
+            self.store,
+            pr.hmac_sha256_ns,
+            pr.aes_siv_1kib_ns,
+            pr.aes_gcm_1kib_ns,
+            self.mismatches,
+            self.seconds
+        );
+        for p in &self.points {
+            s.push_str(&format!(
+                "\n## {} ({} messages, {} pairs, {} keywords)\n\nkeyword extraction {:.2} s; sealed documents {:.0} B/message; peak RSS so far {:.0} MiB; point took {:.1} s.\n\n",
+                p.dataset,
+                p.messages,
+                p.pairs,
+                p.keywords,
+                p.extract_seconds,
+                p.document_bytes_per_message,
+                p.peak_rss_bytes as f64 / 1048576.0,
+                p.seconds
+            ));
+            s.push_str("| scheme | setup µs/msg | setup µs/pair | queries | mismatches | mean query µs | µs/result | ÷ HMAC | bytes out/in per query | round trips | server index B/msg | client bytes | cold first result s | cold bytes in | update µs/msg | update µs/entry |\n");
+            s.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            for r in &p.schemes {
+                let opt = |v: Option<f64>| v.map_or("-".to_owned(), |x| format!("{x:.2}"));
+                s.push_str(&format!(
+                    "| {} | {:.2} | {:.3} | {} | {} | {:.0} | {:.3} | {:.1} | {:.0} / {:.0} | {:.1} | {:.1} | {} | {:.4} | {} | {} | {} |\n",
+                    r.name,
+                    r.setup_us_per_message,
+                    r.setup_us_per_pair,
+                    r.queries,
+                    r.mismatches,
+                    r.mean_query_us,
+                    r.us_per_result,
+                    r.ratio_to_hmac,
+                    r.bytes_sent_per_query,
+                    r.bytes_received_per_query,
+                    r.round_trips_per_query,
+                    r.server_index_bytes_per_message,
+                    r.client_bytes,
+                    r.cold_first_result_seconds,
+                    r.cold_bytes_received,
+                    opt(r.update_us_per_message),
+                    opt(r.update_us_per_entry),
+                ));
+            }
+        }
+        if !self.crossovers.is_empty() {
+            s.push_str("\n## Where server-assisted search beats client-only (synthetic sweep)\n\n| scheme | baseline | metric | from messages | reading |\n|---|---|---|---:|---|\n");
+            for c in &self.crossovers {
+                s.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    c.scheme,
+                    c.baseline,
+                    c.metric,
+                    c.messages.map_or("-".into(), |m| format!("{m:.0}")),
+                    c.note
+                ));
+            }
+        }
+        if !self.slopes.is_empty() {
+            s.push_str("\n## Growth of search cost per result (log-log slope over the synthetic sizes; 0 = flat)\n\n| scheme | slope |\n|---|---:|\n");
+            for sl in &self.slopes {
+                s.push_str(&format!("| {} | {:.3} |\n", sl.scheme, sl.log_log_slope));
+            }
+        }
+        s
+    }
+
+    /// Writes `report.json`, `report.md` and the plots (SVG and PNG) into `dir`,
+    /// creating it. Returns the files written.
+    ///
+    /// # Errors
+    /// [`Error::Io`] and [`Error::Plot`].
+    pub fn write_all(&self, dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut files = Vec::new();
+        let json = dir.join("report.json");
+        self.write_json(&json)?;
+        files.push(json);
+        let md = dir.join("report.md");
+        std::fs::write(&md, self.to_markdown()).map_err(|e| Error::io(&md, e))?;
+        files.push(md);
+        files.extend(plot::write_plots(self, dir)?);
+        Ok(files)
+    }
+
+    /// Writes the report as pretty JSON.
+    ///
+    /// # Errors
+    /// [`Error::Io`].
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
+        std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    }
+}
