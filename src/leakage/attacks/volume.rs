@@ -856,7 +856,8 @@ mod tests {
         let mut observation = corpus.observe(queries);
         let all: Vec<DocId> = (0..corpus.docs.len()).map(doc_id).collect();
         for q in &mut observation.queries {
-            let Some(ids) = q.ids.as_mut() else { continue };
+            // `observe` is response-revealing: a query without ids is a broken corpus, not one to skip.
+            let ids = q.ids.as_mut().expect("every observed query has its result ids");
             let target = ids.len().div_ceil(k) * k;
             let missing = target - ids.len();
             if documents_as_fillers {
