@@ -22,7 +22,7 @@
 //!    ([`ServerView::canonical`]) are equal;
 //! 2. the simulated view has the shape of the real one.
 //!
-//! Vocabulary: `/work/shared/leakage-terms.md` and the papers' notes.
+//! Vocabulary: `papers/leakage-terms.md` and the papers' notes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
