@@ -18,7 +18,7 @@
 //! | [`query`] | client | boolean queries, parsing, client-side filtering |
 //! | [`protocol`] | boundary | every message that crosses it; no keys, no plaintext |
 //! | [`transport`] | boundary | the transport trait and the in-process transport |
-//! | [`http`] | both | `sseek serve` (axum), tenants and tokens, metrics, the [`http::Http`] client transport |
+//! | [`server::http`], [`client::Http`] | both | `sseek serve` (axum), tenants and tokens, metrics; the HTTP client transport |
 //! | [`server`] | server | request handling over a [`store::Store`] |
 //! | [`store`] | server | memory and redb backends, one conformance suite |
 //! | [`leakage`] | analysis | the server's recorded view, declared leakage and its checks, attacks, countermeasures, `sseek attack` |

@@ -34,10 +34,10 @@ impl std::ops::Sub for Traffic {
 
 /// Carries one request to a server and its response back.
 pub trait Transport: Send + Sync + Debug {
-    /// Sends a request. A server-side rejection comes back as [`Error::Server`].
+    /// Sends a request. A server-side rejection comes back as [`Error::Server`](crate::Error::Server).
     ///
     /// # Errors
-    /// [`Error::Server`] when the server rejects the request; transport errors.
+    /// [`Error::Server`](crate::Error::Server) when the server rejects the request; transport errors.
     fn call(&self, request: &Request) -> Result<Response>;
 
     /// Traffic so far.
@@ -45,7 +45,7 @@ pub trait Transport: Send + Sync + Debug {
 }
 
 /// Boxed transports are transports, so a client can pick one at run time
-/// (in-process or [`Http`]) behind one type.
+/// (in-process or [`Http`](crate::client::Http)) behind one type.
 impl<T: Transport + ?Sized> Transport for Box<T> {
     fn call(&self, request: &Request) -> Result<Response> {
         (**self).call(request)
