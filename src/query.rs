@@ -38,6 +38,10 @@ pub enum Query {
     Or(Vec<Query>),
 }
 
+/// Prints the text syntax [`Query::parse`] reads, every AND and OR in
+/// parentheses, so the text parses back to the same query whenever its
+/// values fit the syntax (no whitespace, parentheses or commas; property
+/// `display_parses_back`).
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let join = |f: &mut fmt::Formatter<'_>, qs: &[Query], op: &str| {
@@ -221,10 +225,63 @@ impl Parser<'_> {
     }
 }
 
+/// Proptest strategies of queries.
+#[cfg(test)]
+pub(crate) mod strategies {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::message::Field;
+
+    /// A value of `field` that indexing keeps as it is (already normalized
+    /// by `tokenizer`) and that the text syntax can carry: no whitespace,
+    /// parentheses or commas.
+    pub(crate) fn normalized_value(field: Field) -> impl Strategy<Value = String> {
+        let raw = match field {
+            Field::From | Field::To => "[a-z0-9][a-z0-9._+-]{0,8}@[a-z0-9-]{1,8}\\.[a-z]{2,4}",
+            Field::Day => "[0-9]{4}-[01][0-9]-[0-3][0-9]",
+            Field::Subject | Field::Body => "[a-z0-9äöüßéσ]{2,12}",
+        };
+        let tokenizer = Tokenizer::default();
+        raw.prop_filter("normalization keeps it as it is", move |v| {
+            field.normalize_value(v, &tokenizer).as_deref() == Some(v.as_str())
+        })
+    }
+
+    /// A term on one of `specs`, with one normalized value per field.
+    pub(crate) fn term(specs: Vec<IndexSpec>) -> impl Strategy<Value = Query> {
+        proptest::sample::select(specs).prop_flat_map(|spec| {
+            let values: Vec<_> = spec.fields.iter().map(|f| normalized_value(*f)).collect();
+            (Just(spec.name), values).prop_map(|(index, values)| Query::Term { index, values })
+        })
+    }
+
+    /// A query over `specs` as [`Query::parse`] produces them: AND and OR
+    /// nodes have at least two children (one child parses as the child itself).
+    pub(crate) fn query(specs: Vec<IndexSpec>) -> impl Strategy<Value = Query> {
+        term(specs).prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![vec(inner.clone(), 2..4).prop_map(Query::And), vec(inner, 2..4).prop_map(Query::Or)]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::message::default_index_specs;
+
+    proptest! {
+        /// Printing a query gives text that parses back to the same query.
+        #[test]
+        fn display_parses_back(q in strategies::query(default_index_specs())) {
+            let text = q.to_string();
+            let back = Query::parse(&text, &default_index_specs(), &Tokenizer::default());
+            prop_assert_eq!(back.as_ref().ok(), Some(&q), "{} gave {:?}", text, back);
+        }
+    }
 
     #[test]
     fn parse_errors_are_clear() {

@@ -49,6 +49,30 @@ pub fn os_random(buf: &mut [u8]) -> Result<()> {
     getrandom::fill(buf).map_err(|e| Error::Crypto(format!("OS random number generator failed: {e}")))
 }
 
+/// HKDF-SHA256 (RFC 5869): extracts a pseudorandom key from `ikm` with
+/// `salt`, then expands it with `info` to fill `okm`.
+///
+/// [`MasterKey::derive`] is this function with the fixed salt
+/// `sseek/hkdf-salt/v1` and [`KeyLabel::encode`] as `info`; it is public so
+/// that the RFC 5869 test vectors run through the code every subkey comes
+/// from (`tests/known_answers.rs`). An empty `salt` is the RFC's "not
+/// provided" (HMAC pads both to a block of zeros).
+///
+/// ```
+/// let mut okm = [0u8; 42];
+/// sseek::keys::hkdf_sha256(b"salt", b"input key material", b"context", &mut okm)?;
+/// assert_ne!(okm, [0u8; 42]);
+/// # Ok::<(), sseek::Error>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Crypto`] if `okm` is longer than 255 * 32 = 8160 bytes.
+pub fn hkdf_sha256(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result<()> {
+    Hkdf::<Sha256>::new(Some(salt), ikm)
+        .expand(info, okm)
+        .map_err(|e| Error::Crypto(format!("HKDF-SHA256 cannot give {} bytes: {e}", okm.len())))
+}
+
 /// A public, non-secret identifier of a master key: the first 16 bytes of
 /// `SHA-256("sseek/key-id/v1" || key)`. Lets a client tell which key a file or
 /// backup holds without revealing the key.
@@ -206,11 +230,11 @@ impl MasterKey {
     /// Never for `N <= 8160` (255 * 32, the HKDF-SHA256 limit); larger `N` is a
     /// programming error caught at the first call.
     pub fn derive<const N: usize>(&self, label: &KeyLabel) -> DerivedKey<N> {
-        let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), &self.bytes);
-        let mut out = [0u8; N];
+        let mut out = DerivedKey([0u8; N]);
         #[allow(clippy::expect_used)]
-        hk.expand(&label.encode(), &mut out).expect("HKDF output length within 255 * 32 bytes");
-        DerivedKey(out)
+        hkdf_sha256(HKDF_SALT, &self.bytes, &label.encode(), &mut out.0)
+            .expect("HKDF output length within 255 * 32 bytes");
+        out
     }
 
     /// Derives a 256-bit key (HMAC keys, AES-256 keys).

@@ -9,6 +9,8 @@
 //! 1. two workloads with equal traces give views whose canonical forms
 //!    ([`ServerView::canonical`]) are equal;
 //! 2. the simulated view has the shape of the real one.
+//!
+//! Vocabulary: `papers/leakage-terms.md` and the papers' notes.
 
 use std::fmt;
 

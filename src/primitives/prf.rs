@@ -153,9 +153,61 @@ pub fn decode_ids(bytes: &[u8], out: &mut Vec<DocId>) -> Result<()> {
     Ok(())
 }
 
+/// Proptest strategies of id blocks.
+#[cfg(test)]
+pub(crate) mod strategies {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Real document ids (never [`PADDING_ID`]), and a slot count that is
+    /// sometimes below their number (then nothing is padded).
+    pub(crate) fn ids_and_slots() -> impl Strategy<Value = (Vec<DocId>, usize)> {
+        (vec(0..PADDING_ID, 0..48), 0usize..64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Decoding an encoded block gives back the ids, in order; the block
+        /// has one 4-byte word per id or slot, whichever is more.
+        #[test]
+        fn id_blocks_round_trip((ids, slots) in strategies::ids_and_slots()) {
+            let block = encode_ids(&ids, slots);
+            prop_assert_eq!(block.len(), 4 * ids.len().max(slots));
+            let mut back = vec![7];
+            decode_ids(&block, &mut back).unwrap();
+            prop_assert_eq!(back[0], 7, "decode appends");
+            prop_assert_eq!(&back[1..], &ids[..]);
+        }
+
+        /// Any byte string is a block if its length is a multiple of 4, and
+        /// then decodes to its words minus the padding ones; else it is an error.
+        #[test]
+        fn any_bytes_decode_or_fail_cleanly(bytes in vec(any::<u8>(), 0..64)) {
+            let mut out = Vec::new();
+            let decoded = decode_ids(&bytes, &mut out);
+            if bytes.len() % 4 == 0 {
+                prop_assert!(decoded.is_ok());
+                let words = bytes.chunks(4).filter(|w| *w != [0xff; 4]).count();
+                prop_assert_eq!(out.len(), words);
+            } else {
+                prop_assert!(decoded.is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn id_block_layout_is_little_endian_then_padding() {
+        assert_eq!(encode_ids(&[1, 0x0a0b_0c0d], 3), [1, 0, 0, 0, 0x0d, 0x0c, 0x0b, 0x0a, 0xff, 0xff, 0xff, 0xff]);
+    }
 
     #[test]
     fn keystream_round_trips_and_depends_on_nonce_and_domain() {

@@ -1,19 +1,36 @@
 //! PostgreSQL backend: the real database for multi-user deployments. See
 //! [`PostgresStore`] for the layout, threading model and semantics.
+//!
+//! The store type and its [`Store`] implementation live here; the rest is
+//! split by job:
+//!
+//! - `connection`: the reader and writer connections, their prepared
+//!   statements, reopening lost connections, and running async work from
+//!   synchronous callers;
+//! - `migrations`: the schema versions and applying the missing ones;
+//! - `sql`: the text of every statement, key ranges and identifier quoting;
+//! - `batch`: reducing a [`WriteBatch`] to its effect and applying it in one
+//!   transaction (upserts or binary `COPY`).
+
+mod batch;
+mod connection;
+mod migrations;
+mod sql;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::runtime::Runtime;
-use tokio_postgres::binary_copy::BinaryCopyInWriter;
-use tokio_postgres::types::Type;
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::Config;
 
-use super::{ManyValues, Store, Table, TableStats, Visitor, WriteBatch, WriteOp};
+use self::batch::Plan;
+use self::connection::{Reader, Writer, run_on};
+use self::sql::{prefix_upper_bound, quote_ident};
+use super::{ManyValues, Store, Table, TableStats, Visitor, WriteBatch};
 use crate::{Error, Result};
 
 /// Number of reader connections per store.
@@ -29,41 +46,11 @@ const SCAN_PAGE_BYTES: usize = 16 << 20;
 /// Rows of the first page of a scan: small, because many visitors stop early.
 const SCAN_FIRST_PAGE_ROWS: usize = 64;
 
-/// Batches with at least this many puts (after collapsing) go through `COPY`.
-const COPY_MIN_PUTS: usize = 256;
-
-/// Batches with at least this many bytes of puts go through `COPY`.
-const COPY_MIN_BYTES: usize = 1 << 20;
-
 /// Worker threads of the store's runtime.
 const RUNTIME_THREADS: usize = 2;
 
 /// Default connect timeout when the URL does not set `connect_timeout`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// First key of the advisory lock that serializes migrations ("sseek").
-const MIGRATION_LOCK_CLASS: i32 = 0x7373_656b;
-
-/// The schema versions this build knows, in order: version and SQL. `{s}` is
-/// replaced by the quoted schema name.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "create table {s}.documents (key bytea primary key, value bytea not null);
-     create table {s}.postings (key bytea primary key, value bytea not null);
-     create table {s}.entries (key bytea primary key, value bytea not null);
-     create table {s}.meta (key bytea primary key, value bytea not null);
-     alter table {s}.documents alter column value set storage external;
-     alter table {s}.postings alter column value set storage external;
-     alter table {s}.entries alter column value set storage external;
-     alter table {s}.meta alter column value set storage external;
-     create table {s}.sseek_sync (id int2 primary key check (id = 1), syncs int8 not null);
-     insert into {s}.sseek_sync values (1, 0);",
-)];
-
-/// The latest schema version this build knows.
-fn latest_version() -> i32 {
-    MIGRATIONS.last().map_or(0, |(v, _)| *v)
-}
 
 /// A [`Store`] in a PostgreSQL schema: the real database for multi-user
 /// deployments.
@@ -161,38 +148,6 @@ struct Inner {
     readers: Vec<Mutex<Arc<Reader>>>,
     next_reader: AtomicUsize,
     writer: tokio::sync::Mutex<Writer>,
-}
-
-/// A reader connection and its prepared statements, by [`Table::index`].
-struct Reader {
-    client: Client,
-    tables: Vec<ReadStatements>,
-}
-
-struct ReadStatements {
-    get: Statement,
-    get_many: Statement,
-    scan_bounded: Statement,
-    scan_open: Statement,
-    stats_bounded: Statement,
-    stats_open: Statement,
-}
-
-/// The writer connection, its temp load table and its prepared statements.
-struct Writer {
-    client: Client,
-    copy_in: Statement,
-    tables: Vec<WriteStatements>,
-    /// A batch was committed (asynchronously) since the last sync.
-    unsynced: bool,
-    /// The connection was lost with unsynced batches: the next sync fails.
-    lost_unsynced: bool,
-}
-
-struct WriteStatements {
-    upsert: Statement,
-    upsert_loaded: Statement,
-    delete: Statement,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -530,325 +485,6 @@ impl Store for PostgresStore {
     }
 }
 
-/// A batch reduced to its effect: per table, the keys to delete and the
-/// entries to put, each key at most once.
-struct Plan {
-    deletes: Vec<Vec<Vec<u8>>>,
-    puts: Vec<Vec<(Vec<u8>, Vec<u8>)>>,
-    put_count: usize,
-    put_bytes: usize,
-}
-
-impl Plan {
-    fn new(batch: WriteBatch) -> Self {
-        // Within one transaction only the last operation on a key is observable.
-        let mut last: HashMap<(Table, Vec<u8>), Option<Vec<u8>>> = HashMap::with_capacity(batch.len());
-        for op in batch.into_ops() {
-            match op {
-                WriteOp::Put { table, key, value } => last.insert((table, key), Some(value)),
-                WriteOp::Delete { table, key } => last.insert((table, key), None),
-            };
-        }
-        let mut plan = Plan {
-            deletes: Table::ALL.iter().map(|_| Vec::new()).collect(),
-            puts: Table::ALL.iter().map(|_| Vec::new()).collect(),
-            put_count: 0,
-            put_bytes: 0,
-        };
-        for ((table, key), value) in last {
-            match value {
-                Some(value) => {
-                    plan.put_count += 1;
-                    plan.put_bytes += key.len() + value.len();
-                    plan.puts[table.index()].push((key, value));
-                }
-                None => plan.deletes[table.index()].push(key),
-            }
-        }
-        plan
-    }
-
-    fn use_copy(&self) -> bool {
-        self.put_count >= COPY_MIN_PUTS || self.put_bytes >= COPY_MIN_BYTES
-    }
-}
-
-impl Inner {
-    /// The next reader connection, reopened first if it was closed.
-    async fn reader(&self) -> Result<Arc<Reader>> {
-        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        let current = Arc::clone(&self.readers[i].lock().unwrap_or_else(PoisonError::into_inner));
-        if !current.client.is_closed() {
-            return Ok(current);
-        }
-        let fresh = Arc::new(Reader::open(&self.reader_config, &self.quoted).await?);
-        *self.readers[i].lock().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&fresh);
-        Ok(fresh)
-    }
-
-    /// The writer connection, locked, reopened first if it was closed.
-    async fn writer(&self) -> Result<tokio::sync::MutexGuard<'_, Writer>> {
-        let mut w = self.writer.lock().await;
-        if w.client.is_closed() {
-            let lost = w.unsynced || w.lost_unsynced;
-            *w = Writer::open(&self.writer_config, &self.quoted).await?;
-            w.lost_unsynced = lost;
-        }
-        Ok(w)
-    }
-
-    /// Applies a batch plan in one transaction.
-    async fn apply(&self, plan: Plan) -> Result<()> {
-        let use_copy = plan.use_copy();
-        let mut guard = self.writer().await?;
-        let Writer { client, copy_in, tables, unsynced, .. } = &mut *guard;
-        // Dropping `tx` without commit (on any error below) rolls it back.
-        let tx = client.transaction().await.map_err(pg("begin a write transaction"))?;
-        for (table, keys) in Table::ALL.into_iter().zip(&plan.deletes) {
-            if !keys.is_empty() {
-                tx.execute(&tables[table.index()].delete, &[keys]).await.map_err(pg_table("delete", table))?;
-            }
-        }
-        if use_copy {
-            let sink = tx.copy_in(&*copy_in).await.map_err(pg("start COPY of a batch"))?;
-            let writer = BinaryCopyInWriter::new(sink, &[Type::INT2, Type::BYTEA, Type::BYTEA]);
-            let mut writer = std::pin::pin!(writer);
-            for (table, puts) in Table::ALL.into_iter().zip(&plan.puts) {
-                let tag = table_tag(table);
-                for (k, v) in puts {
-                    writer.as_mut().write(&[&tag, k, v]).await.map_err(pg_table("COPY", table))?;
-                }
-            }
-            writer.as_mut().finish().await.map_err(pg("finish COPY of a batch"))?;
-            for (table, puts) in Table::ALL.into_iter().zip(&plan.puts) {
-                if !puts.is_empty() {
-                    tx.execute(&tables[table.index()].upsert_loaded, &[])
-                        .await
-                        .map_err(pg_table("upsert (COPY)", table))?;
-                }
-            }
-        } else {
-            for (table, puts) in Table::ALL.into_iter().zip(&plan.puts) {
-                if puts.is_empty() {
-                    continue;
-                }
-                let keys: Vec<&[u8]> = puts.iter().map(|(k, _)| k.as_slice()).collect();
-                let values: Vec<&[u8]> = puts.iter().map(|(_, v)| v.as_slice()).collect();
-                tx.execute(&tables[table.index()].upsert, &[&keys, &values])
-                    .await
-                    .map_err(pg_table("upsert", table))?;
-            }
-        }
-        tx.commit().await.map_err(pg("commit a batch"))?;
-        *unsynced = true;
-        Ok(())
-    }
-}
-
-impl Reader {
-    async fn open(config: &Config, schema: &str) -> Result<Self> {
-        let client = open_client(config).await?;
-        let mut tables = Vec::with_capacity(Table::ALL.len());
-        for table in Table::ALL {
-            let sql = read_sql(schema, table);
-            let prep = |sql: String| {
-                let client = &client;
-                async move { client.prepare(&sql).await.map_err(pg_table("prepare", table)) }
-            };
-            tables.push(ReadStatements {
-                get: prep(sql.get).await?,
-                get_many: prep(sql.get_many).await?,
-                scan_bounded: prep(sql.scan_bounded).await?,
-                scan_open: prep(sql.scan_open).await?,
-                stats_bounded: prep(sql.stats_bounded).await?,
-                stats_open: prep(sql.stats_open).await?,
-            });
-        }
-        Ok(Reader { client, tables })
-    }
-}
-
-impl Writer {
-    /// Opens the writer connection: migrates the schema, creates the session's
-    /// temp load table, prepares the write statements.
-    async fn open(config: &Config, schema: &str) -> Result<Self> {
-        let mut client = open_client(config).await?;
-        migrate(&mut client, schema).await?;
-        client
-            .batch_execute(
-                "set synchronous_commit = off;
-                 create temp table if not exists sseek_load
-                     (tbl int2 not null, key bytea not null, value bytea not null) on commit delete rows;",
-            )
-            .await
-            .map_err(pg("set up the writer session"))?;
-        let copy_in = client
-            .prepare("copy pg_temp.sseek_load (tbl, key, value) from stdin (format binary)")
-            .await
-            .map_err(pg("prepare COPY"))?;
-        let mut tables = Vec::with_capacity(Table::ALL.len());
-        for table in Table::ALL {
-            let sql = write_sql(schema, table);
-            let prep = |sql: String| {
-                let client = &client;
-                async move { client.prepare(&sql).await.map_err(pg_table("prepare", table)) }
-            };
-            tables.push(WriteStatements {
-                upsert: prep(sql.upsert).await?,
-                upsert_loaded: prep(sql.upsert_loaded).await?,
-                delete: prep(sql.delete).await?,
-            });
-        }
-        Ok(Writer { client, copy_in, tables, unsynced: false, lost_unsynced: false })
-    }
-}
-
-/// Creates the schema if missing and applies the migrations it lacks, in one
-/// transaction under an advisory lock (concurrent connectors wait, then find
-/// the work done).
-async fn migrate(client: &mut Client, schema: &str) -> Result<()> {
-    let tx = client.transaction().await.map_err(pg("begin migrations"))?;
-    match migrate_in(&tx, schema).await {
-        Ok(()) => tx.commit().await.map_err(pg("commit migrations")),
-        Err(e) => {
-            // Explicitly, so that the server hears it before the connection goes.
-            let _ = tx.rollback().await;
-            Err(e)
-        }
-    }
-}
-
-/// The body of [`migrate`], inside its transaction.
-async fn migrate_in(tx: &tokio_postgres::Transaction<'_>, schema: &str) -> Result<()> {
-    tx.execute("select pg_advisory_xact_lock($1, hashtext($2))", &[&MIGRATION_LOCK_CLASS, &schema])
-        .await
-        .map_err(pg("take the migration lock"))?;
-    tx.batch_execute(&format!(
-        "create schema if not exists {schema};
-         create table if not exists {schema}.sseek_migrations
-             (version int4 primary key, applied_at timestamptz not null default now());"
-    ))
-    .await
-    .map_err(pg("create the schema"))?;
-    let row = tx
-        .query_one(&format!("select coalesce(max(version), 0) from {schema}.sseek_migrations"), &[])
-        .await
-        .map_err(pg("read the schema version"))?;
-    let current: i32 = row.try_get(0).map_err(pg("read the schema version"))?;
-    if current > latest_version() {
-        return Err(Error::Store(format!(
-            "PostgreSQL schema {schema} is at version {current}, newer than this build knows ({}): upgrade sseek",
-            latest_version()
-        )));
-    }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
-        tx.batch_execute(&sql.replace("{s}", schema))
-            .await
-            .map_err(|e| Error::Store(format!("PostgreSQL migration {version} failed: {}", chain(&e))))?;
-        tx.execute(&format!("insert into {schema}.sseek_migrations (version) values ($1)"), &[version])
-            .await
-            .map_err(pg("record a migration"))?;
-    }
-    Ok(())
-}
-
-/// Connects one client and spawns its connection task on the current runtime.
-async fn open_client(config: &Config) -> Result<Client> {
-    let (client, connection) = config.connect(NoTls).await.map_err(pg("connect"))?;
-    tokio::spawn(async move {
-        // A failed connection shows as `Client::is_closed`; the store reopens it.
-        let _ = connection.await;
-    });
-    Ok(client)
-}
-
-/// Runs `fut` as a task on `rt` and blocks the calling thread until it ends.
-/// Works from any thread, including inside another async runtime (where it
-/// blocks that runtime's worker: use `spawn_blocking` there).
-fn run_on<T: Send + 'static>(rt: &Runtime, fut: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    rt.spawn(async move {
-        // The receiver waits for this send; it cannot be gone.
-        let _ = tx.send(fut.await);
-    });
-    rx.recv().map_err(|_| Error::Store("PostgreSQL task ended without an answer (runtime shutting down)".into()))?
-}
-
-/// SQL text of the read statements of one table.
-struct ReadSql {
-    get: String,
-    get_many: String,
-    scan_bounded: String,
-    scan_open: String,
-    stats_bounded: String,
-    stats_open: String,
-}
-
-fn read_sql(schema: &str, table: Table) -> ReadSql {
-    let t = format!("{schema}.{}", table.name());
-    let stats = format!("select count(*), coalesce(sum(length(key) + length(value)), 0)::int8 from {t}");
-    ReadSql {
-        get: format!("select value from {t} where key = $1"),
-        get_many: format!("select key, value from {t} where key = any($1::bytea[])"),
-        scan_bounded: format!(
-            "select key, value from {t} where key >= $1::bytea and key < $2::bytea order by key limit $3::int8"
-        ),
-        scan_open: format!("select key, value from {t} where key >= $1::bytea order by key limit $2::int8"),
-        stats_bounded: format!("{stats} where key >= $1::bytea and key < $2::bytea"),
-        stats_open: format!("{stats} where key >= $1::bytea"),
-    }
-}
-
-/// SQL text of the write statements of one table.
-struct WriteSql {
-    upsert: String,
-    upsert_loaded: String,
-    delete: String,
-}
-
-fn write_sql(schema: &str, table: Table) -> WriteSql {
-    let t = format!("{schema}.{}", table.name());
-    let conflict = "on conflict (key) do update set value = excluded.value";
-    WriteSql {
-        upsert: format!(
-            "insert into {t} (key, value) select * from unnest($1::bytea[], $2::bytea[]) as b(key, value) {conflict}"
-        ),
-        upsert_loaded: format!(
-            "insert into {t} (key, value) select key, value from pg_temp.sseek_load where tbl = {} {conflict}",
-            table_tag(table)
-        ),
-        delete: format!("delete from {t} where key = any($1::bytea[])"),
-    }
-}
-
-/// The `tbl` column value of a table's rows in the temp load table.
-fn table_tag(table: Table) -> i16 {
-    match table {
-        Table::Documents => 0,
-        Table::Postings => 1,
-        Table::Entries => 2,
-        Table::Meta => 3,
-    }
-}
-
-/// The smallest key greater than every key starting with `prefix`, or `None`
-/// if there is none (empty prefix, or only `0xff` bytes).
-fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut upper = prefix.to_vec();
-    while let Some(last) = upper.pop() {
-        if last < u8::MAX {
-            upper.push(last + 1);
-            return Some(upper);
-        }
-    }
-    None
-}
-
-/// Quotes an SQL identifier: double quotes, inner quotes doubled.
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 /// An error and its sources, one line: tokio-postgres puts the server's
 /// message in the source, not in the top-level text.
 fn chain(e: &dyn std::error::Error) -> String {
@@ -870,110 +506,4 @@ fn pg(doing: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
 /// Like [`pg`], naming the table.
 fn pg_table(doing: &'static str, table: Table) -> impl Fn(tokio_postgres::Error) -> Error {
     move |e| Error::Store(format!("PostgreSQL {doing} on {}: {}", table.name(), chain(&e)))
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
-    use super::*;
-
-    #[test]
-    fn upper_bound_of_prefixes() {
-        assert_eq!(prefix_upper_bound(b""), None);
-        assert_eq!(prefix_upper_bound(b"b/"), Some(b"b0".to_vec()));
-        assert_eq!(prefix_upper_bound(&[0x01, 0xff]), Some(vec![0x02]));
-        assert_eq!(prefix_upper_bound(&[0x01, 0xfe, 0xff, 0xff]), Some(vec![0x01, 0xff]));
-        assert_eq!(prefix_upper_bound(&[0xff, 0xff]), None);
-        assert_eq!(prefix_upper_bound(&[0x00]), Some(vec![0x01]));
-    }
-
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(quote_ident("plain"), "\"plain\"");
-        assert_eq!(quote_ident("we\"ird; drop"), "\"we\"\"ird; drop\"");
-    }
-
-    #[test]
-    fn plan_keeps_the_last_op_per_key() {
-        let mut b = WriteBatch::new();
-        b.put(Table::Meta, b"x".to_vec(), b"1".to_vec());
-        b.delete(Table::Meta, b"x".to_vec());
-        b.put(Table::Meta, b"y".to_vec(), b"1".to_vec());
-        b.put(Table::Meta, b"y".to_vec(), b"2".to_vec());
-        b.delete(Table::Entries, b"y".to_vec());
-        b.put(Table::Entries, b"y".to_vec(), b"3".to_vec());
-        let plan = Plan::new(b);
-        assert_eq!(plan.deletes[Table::Meta.index()], vec![b"x".to_vec()]);
-        assert_eq!(plan.puts[Table::Meta.index()], vec![(b"y".to_vec(), b"2".to_vec())]);
-        assert_eq!(plan.puts[Table::Entries.index()], vec![(b"y".to_vec(), b"3".to_vec())]);
-        assert!(plan.deletes[Table::Entries.index()].is_empty());
-        assert_eq!(plan.put_count, 2);
-        assert!(!plan.use_copy());
-    }
-
-    /// With `SSEEK_PG_URL` set: every lookup statement runs as a scan of the
-    /// primary-key index, also as a generic plan on a table of realistic size.
-    #[test]
-    fn lookups_scan_the_primary_key_index() {
-        let Ok(url) = std::env::var("SSEEK_PG_URL") else {
-            use std::io::Write;
-            // Straight to stderr: libtest would capture `println!` of a passing test.
-            let _ =
-                std::io::stderr().write_all(b"SKIPPED lookups_scan_the_primary_key_index: SSEEK_PG_URL is not set\n");
-            return;
-        };
-        let schema = format!("sseek_explain_{}", std::process::id());
-        let store = PostgresStore::connect(&url, &schema).expect("connect");
-        let mut b = WriteBatch::new();
-        for i in 0u32..20_000 {
-            b.put(Table::Postings, i.to_be_bytes().to_vec(), vec![7; 32]);
-        }
-        store.write(b).expect("write");
-        let q = quote_ident(&schema);
-        let sql = read_sql(&q, Table::Postings);
-        let plans = store
-            .run(async move {
-                let config: Config = url.parse().map_err(pg("parse"))?;
-                let client = open_client(&config).await?;
-                client
-                    .batch_execute(&format!("analyze {q}.postings; set plan_cache_mode = force_generic_plan"))
-                    .await
-                    .map_err(pg("analyze"))?;
-                let (k1, k2) = (r"'\x000001'::bytea", r"'\x000002'::bytea");
-                let mut plans = Vec::new();
-                for (name, text, args) in [
-                    ("get", sql.get, k1.to_owned()),
-                    ("get_many", sql.get_many, format!("array[{k1}, {k2}]")),
-                    ("scan_bounded", sql.scan_bounded, format!("{k1}, {k2}, 10000")),
-                    ("scan_open", sql.scan_open, format!("{k1}, 10000")),
-                    ("stats_bounded", sql.stats_bounded, format!("{k1}, {k2}")),
-                ] {
-                    // A server-side prepared statement, so that EXPLAIN shows the generic plan.
-                    client.batch_execute(&format!("prepare {name} as {text}")).await.map_err(pg("prepare"))?;
-                    let mut plan = Vec::new();
-                    for m in
-                        client.simple_query(&format!("explain execute {name}({args})")).await.map_err(pg("explain"))?
-                    {
-                        if let tokio_postgres::SimpleQueryMessage::Row(row) = m {
-                            plan.push(row.get(0).unwrap_or_default().to_owned());
-                        }
-                    }
-                    plans.push((name, plan.join("\n")));
-                }
-                Ok(plans)
-            })
-            .expect("explain");
-        store.drop_schema().expect("drop schema");
-        for (name, plan) in plans {
-            println!("{name}:\n{plan}");
-            assert!(plan.contains("$1"), "{name}: not the generic plan:\n{plan}");
-            // A plain or bitmap index scan of the primary key.
-            assert!(
-                plan.contains("Index Scan") && plan.contains("postings_pkey"),
-                "{name}: no primary-key scan:\n{plan}"
-            );
-            assert!(!plan.contains("Seq Scan"), "{name} scans the table:\n{plan}");
-        }
-    }
 }
