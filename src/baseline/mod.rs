@@ -1,10 +1,10 @@
 //! The client-only baseline: what a client can do with a server that stores
 //! only ciphertext and answers no search at all.
 //!
-//! Two variants, both over any [`Transport`]:
+//! Two variants, both over any [`Transport`](crate::protocol::transport::Transport):
 //! - [`BaselineMode::DownloadAll`]: before each search the client fetches
 //!   every ciphertext it does not hold yet, then decrypts every held
-//!   ciphertext, extracts its keywords and scans it with [`Query::matches`].
+//!   ciphertext, extracts its keywords and scans it with [`Query::matches`](crate::query::Query::matches).
 //!   The device keeps ciphertexts only, so nothing readable rests on it.
 //! - [`BaselineMode::LocalIndex`]: what many end-to-end encrypted messengers
 //!   do. Each new ciphertext is fetched once, decrypted once and added to a

@@ -11,6 +11,7 @@
 pub mod attacks;
 pub mod controls;
 pub mod countermeasure;
+pub mod declared;
 pub mod experiment;
 pub mod forward;
 pub mod models;

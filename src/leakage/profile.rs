@@ -104,20 +104,6 @@ pub fn random_label(rng: &mut dyn RngCore) -> [u8; 16] {
     l
 }
 
-/// The declared profiles of every scheme variant, for reports: every SSE
-/// variant of the registry, the blind index at rest and queried, and the
-/// client-only baselines.
-pub fn profiles() -> Vec<Profile> {
-    let sse = crate::sse::registry::VARIANTS.iter().map(|v| v.profile);
-    sse.chain([
-        crate::blind::leakage::AT_REST,
-        crate::blind::leakage::QUERIED,
-        crate::baseline::leakage::DOWNLOAD_ALL,
-        crate::baseline::leakage::LOCAL_INDEX,
-    ])
-    .collect()
-}
-
 /// Update times as a server derives them from a view: walks the successful
 /// events keeping, for every dictionary label, the ordinal (among the
 /// successful inserts) of the insert that first stored it, and at each
@@ -153,21 +139,4 @@ pub fn update_times_by(
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_profile_is_named_once_and_prints() {
-        let ps = profiles();
-        let mut names: Vec<&str> = ps.iter().map(|p| p.scheme).collect();
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), ps.len());
-        for p in &ps {
-            assert!(p.to_string().starts_with(p.scheme));
-        }
-    }
 }

@@ -88,7 +88,7 @@ impl AttackReport {
         out.push_str("Recovery is the fraction of queries whose keyword the attack guesses right (for `frequency`, the fraction of candidate keywords whose blind token it maps right), mean ± standard deviation over the seeds. `known` is the fraction of messages the attacker knows; `count-kq` is also given 10 queries, not counted. `injection` uses no known messages. Every query's filtered result was checked against the plaintext (mismatches column).\n\n");
         out.push_str("## Declared leakage\n\n");
         out.push_str(&profiles_table());
-        out.push_str("\nEach profile is code (`sseek::leakage::profile::profiles()`), checked by proptest laws: equal declared leakage gives equal server views up to renaming (`tests/leakage_laws.rs`, `tests/leakage_laws_dynamic.rs`), a simulator given only the leakage produces the same view, and forward-private schemes' updates never link to earlier searches (`tests/forward_privacy.rs`). Each law has a deliberately leaky variant that a test shows fails it.\n\n");
+        out.push_str("\nEach profile is code (`sseek::leakage::declared::profiles()`), checked by proptest laws: equal declared leakage gives equal server views up to renaming (`tests/leakage_laws.rs`, `tests/leakage_laws_dynamic.rs`), a simulator given only the leakage produces the same view, and forward-private schemes' updates never link to earlier searches (`tests/forward_privacy.rs`). Each law has a deliberately leaky variant that a test shows fails it.\n\n");
         out.push_str("## Recovery\n\n");
         out.push_str(&self.recovery_table());
         out.push_str("\n## Cost of the countermeasures\n\n");
@@ -122,7 +122,7 @@ pub fn profiles_table() -> String {
     let mut out = String::from(
         "| scheme | L_setup | L_search | L_update | forward private | backward privacy |\n|---|---|---|---|---|---|\n",
     );
-    for p in crate::leakage::profile::profiles() {
+    for p in crate::leakage::declared::profiles() {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} |",

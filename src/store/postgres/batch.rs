@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::Type;
 
-use super::connection::Writer;
+use super::connection::{Inner, Writer};
+use super::errors::{pg, pg_table};
 use super::sql::table_tag;
-use super::{Inner, pg, pg_table};
 use crate::Result;
 use crate::store::{Table, WriteBatch, WriteOp};
 

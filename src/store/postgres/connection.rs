@@ -3,15 +3,16 @@
 //! closed; and [`run_on`], which runs their async work for synchronous callers.
 
 use std::future::Future;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::runtime::Runtime;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
+use super::errors::{pg, pg_table};
 use super::migrations::migrate;
 use super::sql::{read_sql, write_sql};
-use super::{Inner, pg, pg_table};
 use crate::store::Table;
 use crate::{Error, Result};
 
@@ -155,4 +156,19 @@ pub(super) fn run_on<T: Send + 'static>(
         let _ = tx.send(fut.await);
     });
     rx.recv().map_err(|_| Error::Store("PostgreSQL task ended without an answer (runtime shutting down)".into()))?
+}
+
+/// What the tasks on the runtime share.
+pub(super) struct Inner {
+    /// Connection settings of the writer and of the readers (they differ in
+    /// `application_name` only, so that `pg_stat_activity` tells them apart).
+    pub(super) writer_config: Config,
+    pub(super) reader_config: Config,
+    /// The schema name as given.
+    pub(super) schema: String,
+    /// The schema name quoted as an SQL identifier.
+    pub(super) quoted: String,
+    pub(super) readers: Vec<Mutex<Arc<Reader>>>,
+    pub(super) next_reader: AtomicUsize,
+    pub(super) writer: tokio::sync::Mutex<Writer>,
 }

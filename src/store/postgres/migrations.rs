@@ -3,7 +3,7 @@
 
 use tokio_postgres::Client;
 
-use super::{chain, pg};
+use super::errors::{chain, pg};
 use crate::{Error, Result};
 
 /// First key of the advisory lock that serializes migrations ("sseek").

@@ -14,6 +14,7 @@
 
 mod batch;
 mod connection;
+mod errors;
 mod migrations;
 mod sql;
 
@@ -28,7 +29,8 @@ use tokio::runtime::Runtime;
 use tokio_postgres::Config;
 
 use self::batch::Plan;
-use self::connection::{Reader, Writer, run_on};
+use self::connection::{Inner, Reader, Writer, run_on};
+use self::errors::{chain, pg, pg_table};
 use self::sql::{prefix_upper_bound, quote_ident};
 use super::{ManyValues, Store, Table, TableStats, Visitor, WriteBatch};
 use crate::{Error, Result};
@@ -133,21 +135,6 @@ pub struct PostgresStore {
     /// `Some` until drop, which shuts it down without blocking.
     runtime: Option<Runtime>,
     inner: Arc<Inner>,
-}
-
-/// What the tasks on the runtime share.
-struct Inner {
-    /// Connection settings of the writer and of the readers (they differ in
-    /// `application_name` only, so that `pg_stat_activity` tells them apart).
-    writer_config: Config,
-    reader_config: Config,
-    /// The schema name as given.
-    schema: String,
-    /// The schema name quoted as an SQL identifier.
-    quoted: String,
-    readers: Vec<Mutex<Arc<Reader>>>,
-    next_reader: AtomicUsize,
-    writer: tokio::sync::Mutex<Writer>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -483,27 +470,4 @@ impl Store for PostgresStore {
             Ok(TableStats { entries: non_negative(entries)?, bytes: non_negative(bytes)? })
         })
     }
-}
-
-/// An error and its sources, one line: tokio-postgres puts the server's
-/// message in the source, not in the top-level text.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-/// Maps a tokio-postgres error to [`Error::Store`] with what was being done.
-fn pg(doing: &'static str) -> impl Fn(tokio_postgres::Error) -> Error {
-    move |e| Error::Store(format!("PostgreSQL: cannot {doing}: {}", chain(&e)))
-}
-
-/// Like [`pg`], naming the table.
-fn pg_table(doing: &'static str, table: Table) -> impl Fn(tokio_postgres::Error) -> Error {
-    move |e| Error::Store(format!("PostgreSQL {doing} on {}: {}", table.name(), chain(&e)))
 }
