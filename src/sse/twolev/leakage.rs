@@ -13,7 +13,7 @@
 //!
 //! What the view does not record: which dictionary entry and array cells a
 //! search reads (the server derives them from the token); see
-//! `src/leakage_terms/canonical.rs`. The RH answer values are re-encrypted blocks
+//! `src/leakage_terms/view.rs`. The RH answer values are re-encrypted blocks
 //! prefixed by their position, so they are not linked to setup values either.
 //!
 //! The leakage function, the simulator and the recorded run that the laws
