@@ -51,6 +51,7 @@ use crate::protocol::{DocId, IndexDescriptor, Request, Response};
 use crate::query::Query;
 use crate::server::InProcess;
 use crate::server::Server;
+use crate::sse::registry::{SchemeKind, variant};
 use crate::sse::{self, MultiMap, SseIndex, Update, UpdateOp};
 use crate::store::MemoryStore;
 use crate::text::Tokenizer;
@@ -311,7 +312,7 @@ pub struct ScenarioConfig {
 
 /// Whether a scheme variant takes updates (so file injection applies).
 pub fn is_dynamic(scheme: &str) -> bool {
-    scheme == BLIND || scheme.starts_with("mitra") || scheme.starts_with("diana")
+    scheme == BLIND || variant(scheme).is_ok_and(|v| v.scheme.kind() == SchemeKind::Dynamic)
 }
 
 /// Builds a scenario: seals and stores the corpus, sets up the scheme (with

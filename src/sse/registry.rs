@@ -44,7 +44,7 @@ impl Scheme {
     pub const ALL: [Scheme; 5] = [Scheme::PiBas, Scheme::Pack, Scheme::TwoLev, Scheme::Mitra, Scheme::Diana];
 
     /// The scheme's name on the wire, in descriptors and on the command line.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Scheme::PiBas => "pibas",
             Scheme::Pack => "pack",

@@ -51,6 +51,7 @@ use crate::leakage::view::{Observed, ServerView};
 use crate::primitives::ggm::{self, HEIGHT};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, GgmNode, Label, SearchResult, SearchToken, SseDescriptor};
 use crate::sse::diana::server::MAX_COUNT;
+use crate::sse::registry::Scheme;
 use crate::sse::{self, Keyword, SchemeConfig, UpdateOp};
 use crate::{Error, Result};
 
@@ -146,7 +147,7 @@ pub fn leakage(workload: &Workload) -> Result<Trace> {
 fn descriptor() -> SseDescriptor {
     SseDescriptor {
         instance: INSTANCE.to_owned(),
-        scheme: "diana".to_owned(),
+        scheme: Scheme::Diana.name().to_owned(),
         block: 1,
         response_revealing: true,
         key_version: 1,

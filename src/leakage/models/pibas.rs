@@ -34,6 +34,7 @@ use crate::leakage::view::{Observed, Recorder, ServerView};
 use crate::protocol::{EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
 use crate::server::InProcess;
 use crate::server::Server;
+use crate::sse::registry::Scheme;
 use crate::sse::{self, ENTRY_CHUNK, MultiMap, SchemeClient, SchemeConfig, SseIndex};
 use crate::store::MemoryStore;
 use crate::{Error, Result};
@@ -74,7 +75,7 @@ impl PiBasModel {
     }
 
     fn config(&self) -> SchemeConfig {
-        let mut c = SchemeConfig::new(if self.is_pibas() { "pibas" } else { "pack" }, INSTANCE);
+        let mut c = SchemeConfig::new(if self.is_pibas() { Scheme::PiBas } else { Scheme::Pack }.name(), INSTANCE);
         c.block = Some(self.block);
         c.response_revealing = self.response_revealing;
         c
@@ -83,7 +84,7 @@ impl PiBasModel {
     fn descriptor(&self) -> SseDescriptor {
         SseDescriptor {
             instance: INSTANCE.to_owned(),
-            scheme: if self.is_pibas() { "pibas" } else { "pack" }.to_owned(),
+            scheme: if self.is_pibas() { Scheme::PiBas } else { Scheme::Pack }.name().to_owned(),
             block: self.block,
             response_revealing: self.response_revealing,
             key_version: 1,

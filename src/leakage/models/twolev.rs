@@ -32,6 +32,7 @@ use crate::leakage::profile::{
 };
 use crate::leakage::view::{Observed, ServerView};
 use crate::protocol::{EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
+use crate::sse::registry::Scheme;
 use crate::sse::twolev::server::{DICT_SLOTS, DICT_VALUE_LEN};
 use crate::sse::{self, SchemeConfig};
 use crate::{Error, Result};
@@ -93,7 +94,7 @@ impl TwoLevModel {
     fn descriptor(&self) -> SseDescriptor {
         SseDescriptor {
             instance: INSTANCE.to_owned(),
-            scheme: "2lev".to_owned(),
+            scheme: Scheme::TwoLev.name().to_owned(),
             block: self.block,
             response_revealing: self.response_revealing,
             key_version: 1,

@@ -12,6 +12,7 @@ use crate::keys::keyword::{KeywordKeys, KeywordPrf};
 use crate::primitives::ggm;
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
 use crate::sse::diana::server::MAX_COUNT;
+use crate::sse::registry::Scheme;
 use crate::sse::{DynamicScheme, SchemeConfig, Update, UpdateOp};
 use crate::state::StateFile;
 use crate::{Error, Result};
@@ -57,11 +58,13 @@ impl Diana {
         if !config.response_revealing {
             return Err(Error::Config("Diana is response-revealing only (the server opens the ids)".into()));
         }
-        let prf = KeywordPrf::new(master, tenant, "diana", &config.instance, "keyword", config.key_version)?;
+        let prf =
+            KeywordPrf::new(master, tenant, Scheme::Diana.name(), &config.instance, "keyword", config.key_version)?;
         let file = match &config.state_path {
-            Some(path) => {
-                Some((StateFile::new(master, tenant, "diana", &config.instance, config.key_version)?, path.clone()))
-            }
+            Some(path) => Some((
+                StateFile::new(master, tenant, Scheme::Diana.name(), &config.instance, config.key_version)?,
+                path.clone(),
+            )),
             None => None,
         };
         let state = match &file {
@@ -81,7 +84,7 @@ impl Diana {
         };
         let descriptor = SseDescriptor {
             instance: config.instance.clone(),
-            scheme: "diana".to_owned(),
+            scheme: Scheme::Diana.name().to_owned(),
             block: 1,
             response_revealing: true,
             key_version: config.key_version,

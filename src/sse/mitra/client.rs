@@ -12,12 +12,13 @@ use crate::keys::MasterKey;
 use crate::keys::keyword::KeywordPrf;
 use crate::primitives::prf::{Domain, Prf};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, Label, SearchResult, SearchToken, SseDescriptor};
+use crate::sse::registry::Scheme;
 use crate::sse::{DynamicScheme, Keyword, SchemeConfig, Update, UpdateOp};
 use crate::state::StateFile;
 use crate::{Error, Result};
 
 /// Scheme name in descriptors, key labels and the state file.
-pub const SCHEME: &str = "mitra";
+pub const SCHEME: &str = Scheme::Mitra.name();
 
 /// Bytes of an update value: 4-byte little-endian id, then the operation byte.
 pub const VALUE_LEN: usize = 5;

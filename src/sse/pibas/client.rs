@@ -7,6 +7,7 @@ use crate::keys::MasterKey;
 use crate::keys::keyword::KeywordPrf;
 use crate::primitives::prf::{Domain, PADDING_ID, Prf, decode_ids, encode_ids};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
+use crate::sse::registry::Scheme;
 use crate::sse::{ENTRY_CHUNK, MultiMap, SchemeConfig, StaticScheme};
 use crate::{Error, Result};
 
@@ -31,7 +32,8 @@ impl PiBas {
         if block == 0 {
             return Err(Error::Config("Pi_pack block size must be at least 1".into()));
         }
-        let scheme = if block == 1 && config.scheme == "pibas" { "pibas" } else { "pack" };
+        let scheme =
+            if block == 1 && config.scheme == Scheme::PiBas.name() { Scheme::PiBas } else { Scheme::Pack }.name();
         let prf = KeywordPrf::new(master, tenant, scheme, &config.instance, "keyword", config.key_version)?;
         let descriptor = SseDescriptor {
             instance: config.instance.clone(),

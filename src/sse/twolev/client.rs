@@ -15,6 +15,7 @@ use crate::keys::{MasterKey, os_random};
 use crate::primitives::prf::{Domain, PADDING_ID, Prf, decode_ids, encode_ids};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
 use crate::sse::entries::MAX_VALUE;
+use crate::sse::registry::Scheme;
 use crate::sse::{ENTRY_CHUNK, MultiMap, SchemeConfig, StaticScheme};
 use crate::{Error, Result};
 
@@ -76,10 +77,11 @@ impl TwoLev {
         if block == 0 || block > MAX_BLOCK {
             return Err(Error::Config(format!("2Lev block size must be 1 to {MAX_BLOCK} ids, not {block}")));
         }
-        let prf = |role| KeywordPrf::new(master, tenant, "2lev", &config.instance, role, config.key_version);
+        let prf =
+            |role| KeywordPrf::new(master, tenant, Scheme::TwoLev.name(), &config.instance, role, config.key_version);
         let descriptor = SseDescriptor {
             instance: config.instance.clone(),
-            scheme: "2lev".to_owned(),
+            scheme: Scheme::TwoLev.name().to_owned(),
             block,
             response_revealing: config.response_revealing,
             key_version: config.key_version,
