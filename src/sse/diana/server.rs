@@ -129,8 +129,10 @@ pub fn search(reader: &EntryReader<'_>, nodes: &[GgmNode], count: u32, hash_key:
 }
 
 /// The leaf seeds a token covers, left to right (tests compare them with the
-/// client's).
-#[cfg(test)]
-pub(super) fn leaf_seeds(nodes: &[GgmNode], count: u32) -> Result<Vec<Seed>> {
+/// client's; `benches/scheme_costs.rs` times the crypto apart from the store).
+///
+/// # Errors
+/// [`Error::Protocol`] for nodes that do not cover `0..count`.
+pub fn leaf_seeds(nodes: &[GgmNode], count: u32) -> Result<Vec<Seed>> {
     Ok(plan(nodes, count)?.iter().flat_map(|u| ggm::expand(&u.seed, u.levels)).collect())
 }

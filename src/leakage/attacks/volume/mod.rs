@@ -24,6 +24,7 @@
 //! is here.
 
 mod subgraph;
+pub mod synthetic;
 #[cfg(test)]
 mod tests;
 mod volan;

@@ -5,147 +5,25 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
-use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use super::synthetic::*;
 use super::*;
 use crate::envelope::DocumentCipher;
 use crate::keys::MasterKey;
 use crate::leakage::attacks::KnownDocument;
-use crate::leakage::attacks::{Attack, Knowledge, Recovery};
+use crate::leakage::attacks::{Attack, Knowledge};
 use crate::leakage::countermeasure::SizeBuckets;
-use crate::leakage::view::{DocumentSize, Recorder};
+use crate::leakage::view::Recorder;
 use crate::message::Message;
-use crate::protocol::DocId;
 use crate::protocol::transport::Transport;
 use crate::protocol::{Request, Response};
 use crate::server::InProcess;
 use crate::server::Server;
 use crate::sse::{self, MultiMap, SchemeConfig, SseIndex};
 use crate::store::MemoryStore;
-
-/// A synthetic mail corpus: document `i` has id `i + 1`, keyword
-/// indexes (ascending) and a ciphertext size.
-struct Corpus {
-    keywords: usize,
-    docs: Vec<(Vec<u32>, u64)>,
-}
-
-/// Keyword `k` is in a document with probability about `2/(k+1)^0.9`
-/// (Zipf-like: the top keyword in 60% of documents, the 500th in under
-/// 1%); sizes grow with the content plus a wide spread, as mails do.
-#[allow(clippy::cast_possible_truncation)] // test corpora are far below u32 and usize limits
-fn corpus(documents: usize, keywords: usize, seed: u64) -> Corpus {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let chance: Vec<f64> = (0..keywords).map(|k| (2.0 / (k as f64 + 1.0).powf(0.9)).min(0.6)).collect();
-    let docs = (0..documents)
-        .map(|_| {
-            let kws: Vec<u32> = (0..keywords as u32).filter(|&k| rng.random::<f64>() < chance[k as usize]).collect();
-            let bytes = 200 + 12 * kws.len() as u64 + rng.random_range(0..4000);
-            (kws, bytes)
-        })
-        .collect();
-    Corpus { keywords, docs }
-}
-
-#[allow(clippy::cast_possible_truncation)] // test corpora are far below u32 and usize limits
-fn doc_id(i: usize) -> DocId {
-    i as DocId + 1
-}
-
-impl Corpus {
-    fn postings(&self) -> Vec<Vec<DocId>> {
-        let mut postings = vec![Vec::new(); self.keywords];
-        for (i, (kws, _)) in self.docs.iter().enumerate() {
-            for &k in kws {
-                postings[k as usize].push(doc_id(i));
-            }
-        }
-        postings
-    }
-
-    /// The same corpus with sizes padded to buckets (on the server and
-    /// in the attacker's knowledge alike).
-    fn padded(&self, buckets: SizeBuckets) -> Corpus {
-        let docs = self.docs.iter().map(|(k, b)| (k.clone(), buckets.padded(*b))).collect();
-        Corpus { keywords: self.keywords, docs }
-    }
-
-    /// What a response-revealing scheme shows for searches of `queries`,
-    /// each followed by a fetch of its results.
-    fn observe(&self, queries: &[u32]) -> Observation {
-        let postings = self.postings();
-        let documents: BTreeMap<DocId, u64> =
-            self.docs.iter().enumerate().map(|(i, (_, bytes))| (doc_id(i), *bytes)).collect();
-        let queries = queries
-            .iter()
-            .enumerate()
-            .map(|(seq, &w)| {
-                let ids = postings[w as usize].clone();
-                QueryObservation {
-                    seq: seq as u64,
-                    token: w,
-                    result_len: ids.len(),
-                    documents: ids.iter().map(|&id| DocumentSize { id, bytes: documents[&id] }).collect(),
-                    ids: Some(ids),
-                }
-            })
-            .collect();
-        Observation { documents, queries }
-    }
-
-    /// Knowledge of a random `fraction` of the documents.
-    #[allow(clippy::cast_possible_truncation)] // test corpora are far below u32 and usize limits
-    fn knowledge(&self, fraction: f64, seed: u64) -> Knowledge {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let mut order: Vec<usize> = (0..self.docs.len()).collect();
-        order.shuffle(&mut rng);
-        let known = (fraction * self.docs.len() as f64).round() as usize;
-        let known_documents = order[..known]
-            .iter()
-            .map(|&i| {
-                let (keywords, bytes) = self.docs[i].clone();
-                (doc_id(i), KnownDocument { keywords, bytes })
-            })
-            .collect();
-        Knowledge {
-            keywords: (0..self.keywords).map(|k| format!("w{k}")).collect(),
-            known_documents,
-            known_fraction: fraction,
-            known_queries: Vec::new(),
-        }
-    }
-
-    /// `count` distinct keywords occurring in the corpus, uniformly.
-    #[allow(clippy::cast_possible_truncation)] // test corpora are far below u32 and usize limits
-    fn queries(&self, count: usize, seed: u64) -> Vec<u32> {
-        let mut rng = ChaCha20Rng::seed_from_u64(seed);
-        let postings = self.postings();
-        let mut present: Vec<u32> = (0..self.keywords as u32).filter(|&k| !postings[k as usize].is_empty()).collect();
-        present.shuffle(&mut rng);
-        present.truncate(count);
-        present
-    }
-}
-
-fn attacks() -> Vec<Box<dyn Attack>> {
-    vec![Box::new(SubgraphId::new()), Box::new(SubgraphVl::new()), Box::new(VolAn::new()), Box::new(SelVolAn::new())]
-}
-
-fn recovery_rate(recovery: &Recovery, truth: &[u32]) -> f64 {
-    assert_eq!(recovery.guesses.len(), truth.len(), "one guess per query");
-    let right = recovery.guesses.iter().zip(truth).filter(|(g, t)| **g == Some(**t)).count();
-    right as f64 / truth.len() as f64
-}
-
-/// Recovery of `attack` on `corpus` for `queries` at known fraction `delta`.
-fn rate(attack: &dyn Attack, corpus: &Corpus, queries: &[u32], delta: f64, seed: u64) -> f64 {
-    let recovery = attack.recover(&corpus.observe(queries), &corpus.knowledge(delta, seed));
-    recovery_rate(&recovery, queries)
-}
 
 #[test]
 fn full_knowledge_recovers_almost_every_query() {
@@ -229,116 +107,6 @@ fn absurd_sizes_in_a_loaded_view_do_not_panic() {
     knowledge.known_fraction = f64::NAN;
     for attack in attacks() {
         assert_eq!(attack.recover(&observation, &knowledge).guesses.len(), q.len(), "{}", attack.name());
-    }
-}
-
-/// 6,000 documents × 500 keywords × 150 queries, the size of the real
-/// corpus experiment: prints each attack run's time (a measurement, not
-/// a timed test: `sseek attack` reports run times with its results).
-#[test]
-#[ignore = "a measurement: run with --ignored --nocapture"]
-fn each_run_is_fast_on_a_mail_sized_input() {
-    let c = corpus(6000, 500, 16);
-    let q = c.queries(150, 17);
-    let observation = c.observe(&q);
-    for delta in [0.25, 1.0] {
-        let knowledge = c.knowledge(delta, 18);
-        for attack in attacks() {
-            let start = Instant::now();
-            let recovery = attack.recover(&observation, &knowledge);
-            let took = start.elapsed();
-            println!("{} δ={delta}: {took:?}, recovery {:.3}", attack.name(), recovery_rate(&recovery, &q));
-        }
-    }
-}
-
-/// Result-length padding to a multiple of `k`, as the server sees it:
-/// with dummy fillers it sees dummy ids in the response (the client
-/// fetches only real documents); with document fillers the client
-/// fetches random other documents too, so ids and volumes are padded.
-#[allow(clippy::cast_possible_truncation)] // test corpora are far below u32 and usize limits
-fn observe_padded(corpus: &Corpus, queries: &[u32], k: usize, documents_as_fillers: bool, seed: u64) -> Observation {
-    let mut rng = ChaCha20Rng::seed_from_u64(seed);
-    let mut observation = corpus.observe(queries);
-    let all: Vec<DocId> = (0..corpus.docs.len()).map(doc_id).collect();
-    for q in &mut observation.queries {
-        let Some(ids) = q.ids.as_mut() else { continue };
-        let target = ids.len().div_ceil(k) * k;
-        let missing = target - ids.len();
-        if documents_as_fillers {
-            let have: std::collections::BTreeSet<DocId> = ids.iter().copied().collect();
-            let fillers: Vec<DocId> = all
-                .choose_multiple(&mut rng, missing + have.len())
-                .copied()
-                .filter(|i| !have.contains(i))
-                .take(missing)
-                .collect();
-            for id in fillers {
-                ids.push(id);
-                q.documents.push(DocumentSize { id, bytes: observation.documents[&id] });
-            }
-        } else {
-            ids.extend((0..missing).map(|j| crate::leakage::countermeasure::DUMMY_BASE + j as DocId));
-        }
-        q.result_len = ids.len();
-    }
-    observation
-}
-
-/// The figures in `papers/*.md`: `cargo test --lib
-/// leakage::attacks::volume::tests::recovery_grid -- --ignored --nocapture`.
-#[test]
-#[ignore = "prints the recovery grid for the paper notes (about a minute)"]
-#[allow(clippy::cast_possible_truncation)] // test corpora are far below u32 and usize limits
-fn recovery_grid() {
-    let c = corpus(6000, 500, 100);
-    let postings = c.postings();
-    let mut by_frequency: Vec<u32> = (0..c.keywords as u32).collect();
-    by_frequency.sort_by_key(|&k| std::cmp::Reverse(postings[k as usize].len()));
-    let seeds = 3u64;
-    println!("| queries | countermeasure | δ | subgraph-id | subgraph-vl | vol-an | sel-vol-an |");
-    println!("|---|---|---|---|---|---|---|");
-    for selection in ["uniform", "high"] {
-        for cm in ["none", "size:512", "size:8192", "pad:16 dummies", "pad:16 documents"] {
-            for delta in [0.05, 0.1, 0.25, 0.5, 0.75, 1.0] {
-                if cm != "none" && ![0.25, 1.0].contains(&delta) {
-                    continue;
-                }
-                let mut sums = [0.0; 4];
-                for seed in 0..seeds {
-                    let queries: Vec<u32> = match selection {
-                        "uniform" => c.queries(150, seed),
-                        _ => {
-                            let mut top = by_frequency[..200].to_vec();
-                            top.shuffle(&mut ChaCha20Rng::seed_from_u64(seed));
-                            top.truncate(150);
-                            top
-                        }
-                    };
-                    let (corpus, observation) = match cm {
-                        "size:512" => {
-                            let p = c.padded(SizeBuckets(512));
-                            let o = p.observe(&queries);
-                            (p, o)
-                        }
-                        "size:8192" => {
-                            let p = c.padded(SizeBuckets(8192));
-                            let o = p.observe(&queries);
-                            (p, o)
-                        }
-                        "pad:16 dummies" => (c.padded(SizeBuckets(1)), observe_padded(&c, &queries, 16, false, seed)),
-                        "pad:16 documents" => (c.padded(SizeBuckets(1)), observe_padded(&c, &queries, 16, true, seed)),
-                        _ => (c.padded(SizeBuckets(1)), c.observe(&queries)),
-                    };
-                    let knowledge = corpus.knowledge(delta, 1000 + seed);
-                    for (sum, attack) in sums.iter_mut().zip(attacks()) {
-                        *sum += recovery_rate(&attack.recover(&observation, &knowledge), &queries);
-                    }
-                }
-                let cells: Vec<String> = sums.iter().map(|s| format!("{:.2}", s / seeds as f64)).collect();
-                println!("| {selection} | {cm} | {delta} | {} |", cells.join(" | "));
-            }
-        }
     }
 }
 
