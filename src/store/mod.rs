@@ -7,10 +7,14 @@
 //! - [`Store::write`] applies a [`WriteBatch`] atomically: readers see all of it
 //!   or none of it. It is visible to readers when `write` returns.
 //! - Durability: after [`Store::sync`] returns, every batch written before it
-//!   survives a crash. [`RedbStore`] goes further: its `write` returns only
-//!   once the batch is on disk, and concurrent writers share one fsync (group
-//!   commit), so an acknowledged write survives a crash at any point
-//!   (`tests/redb_durability.rs` kills a writer process to check it).
+//!   survives a crash. [`RedbStore`] and [`PostgresStore`] go further: their
+//!   `write` returns only once the batch is on disk, so an acknowledged write
+//!   survives a crash at any point. redb shares one fsync among concurrent
+//!   writers (group commit; `tests/redb_durability.rs` kills a writer process
+//!   to check it); PostgreSQL commits with `synchronous_commit = on` and
+//!   flushes concurrent commits' WAL together (`tests/store_postgres.rs`
+//!   checks the WAL flush position after each acknowledged write).
+//!   [`MemoryStore`] keeps nothing across a restart.
 //! - Reads of missing keys return `Ok(None)`, never an error.
 //!
 //! Backends: [`MemoryStore`] (tests, benches), [`RedbStore`] (the embedded

@@ -106,7 +106,7 @@ impl Writer {
         migrate(&mut client, schema).await?;
         client
             .batch_execute(
-                "set synchronous_commit = off;
+                "set synchronous_commit = on;
                  create temp table if not exists sseek_load
                      (tbl int2 not null, key bytea not null, value bytea not null) on commit delete rows;",
             )

@@ -103,14 +103,13 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 ///   call the store again. Each page is its own snapshot: keys are visited once
 ///   each and in order, but a batch committed during the scan may be visible in
 ///   later pages only.
-/// - Durability follows the trait, like redb: batches commit with
-///   `synchronous_commit = off` (visible at once, atomic, but not yet flushed:
-///   a server crash loses the latest unsynced batches whole, never part of
-///   one). [`Store::sync`] commits one tiny transaction (a counter update) with
-///   `synchronous_commit = on`; its WAL flush covers every earlier commit, so
-///   everything written before is durable when it returns. If the writer
-///   connection was lost between a write and the sync, `sync` says so with an
-///   error instead of claiming durability.
+/// - Durability: like redb, a batch is durable when [`Store::write`]
+///   returns. The writer session commits with `synchronous_commit = on`, so
+///   each commit waits for its WAL flush (PostgreSQL flushes the WAL of
+///   concurrent commits together). [`Store::sync`] still commits one tiny
+///   transaction (a counter update) with `synchronous_commit = on`, and says
+///   so with an error if the writer connection was lost, instead of claiming
+///   durability.
 ///
 /// # Open design
 /// The documents table keeps the key/value shape of the other backends. A
