@@ -136,11 +136,6 @@ pub const VARIANT_NAMES: [&str; VARIANTS.len()] = {
     names
 };
 
-/// The names of [`VARIANTS`], in order, as a vector.
-pub fn variant_names() -> Vec<&'static str> {
-    VARIANT_NAMES.to_vec()
-}
-
 /// The variant of a name.
 ///
 /// # Errors
@@ -149,7 +144,7 @@ pub fn variant(name: &str) -> Result<Variant> {
     VARIANTS
         .into_iter()
         .find(|v| v.name == name)
-        .ok_or_else(|| Error::Config(format!("unknown SSE variant {name:?} (known: {})", variant_names().join(", "))))
+        .ok_or_else(|| Error::Config(format!("unknown SSE variant {name:?} (known: {})", VARIANT_NAMES.join(", "))))
 }
 
 /// The scheme configuration of a variant name, with the variant's name as
@@ -174,7 +169,7 @@ mod tests {
             assert_eq!(Scheme::parse(s.name()).ok(), Some(s));
         }
         assert!(Scheme::parse("oxt").is_err());
-        let mut names = variant_names();
+        let mut names = VARIANT_NAMES.to_vec();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), VARIANTS.len());
