@@ -13,8 +13,9 @@ use crate::{Error, Result};
 
 /// Largest accepted query: tokens and nesting depth.
 pub const MAX_QUERY_TOKENS: usize = 1024;
-/// Largest accepted query nesting depth.
-pub const MAX_QUERY_DEPTH: usize = 16;
+/// Largest accepted query nesting depth (enforced while decoding, and here
+/// again for queries built in process).
+pub use crate::protocol::MAX_QUERY_DEPTH;
 /// Longest accepted index name in bytes.
 pub const MAX_INDEX_NAME: usize = 64;
 

@@ -21,6 +21,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+mod depth_limited;
 pub mod observer;
 #[cfg(test)]
 pub(crate) mod strategies;
@@ -77,9 +78,15 @@ pub struct BlindPostings {
     pub postings: Vec<(u64, Vec<DocId>)>,
 }
 
+/// Deepest accepted nesting of a [`BlindQuery`] (a token has depth 1). The
+/// decoder refuses a deeper query while it reads it, so a small message
+/// nested thousands deep cannot exhaust the decoding thread's stack.
+pub const MAX_QUERY_DEPTH: usize = 16;
+
 /// A boolean query over blind tokens, evaluated by the server with bitmap
-/// intersection and union.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// intersection and union. Decoding refuses nesting beyond
+/// [`MAX_QUERY_DEPTH`] (see [`depth_limited`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum BlindQuery {
     /// Documents whose posting list for this token contains them.
     Token(BlindToken),
@@ -398,8 +405,16 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     if version != PROTOCOL_VERSION {
         return Err(Error::ProtocolVersion { found: version, supported: PROTOCOL_VERSION });
     }
-    let (value, rest) =
-        postcard::take_from_bytes::<T>(body).map_err(|e| Error::Protocol(format!("decode failed: {e}")))?;
+    let (value, rest) = postcard::take_from_bytes::<T>(body).map_err(|e| {
+        Error::Protocol(match e {
+            // postcard drops the text of a validation error raised while
+            // decoding; the only one our types raise is the depth limit.
+            postcard::Error::SerdeDeCustom => {
+                format!("decode failed: a blind query nested deeper than {MAX_QUERY_DEPTH} levels")
+            }
+            e => format!("decode failed: {e}"),
+        })
+    })?;
     if !rest.is_empty() {
         return Err(Error::Protocol(format!("{} trailing bytes after message", rest.len())));
     }
