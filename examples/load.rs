@@ -56,8 +56,7 @@ fn start(store: Box<dyn Store>) -> (String, impl FnOnce()) {
     let (addr_tx, addr_rx) = mpsc::channel::<SocketAddr>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let handle = std::thread::spawn(move || {
-        let opts =
-            ServeOptions { listen: "127.0.0.1:0".parse().unwrap(), max_body: http::DEFAULT_MAX_BODY, observer: None };
+        let opts = ServeOptions { listen: "127.0.0.1:0".parse().unwrap(), ..ServeOptions::default() };
         http::serve(store, opts, move |a| addr_tx.send(a).unwrap(), async move {
             let _ = stop_rx.await;
         })

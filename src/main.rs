@@ -4,17 +4,18 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use sseek::blind::{default_index_specs, planner::plan_for_corpus};
-use sseek::client::Client;
+use sseek::client::{Client, Endpoint};
 use sseek::demo::{self, DemoOptions};
 use sseek::keys::{MasterKey, WrapParams};
 use sseek::query::Query;
 use sseek::server::Server;
 use sseek::store::RedbStore;
 use sseek::text::Tokenizer;
-use sseek::transport::{Http, InProcess, Transport};
+use sseek::transport::{InProcess, Transport};
 use sseek::{Error, Result, datasets};
 
 #[derive(Parser)]
@@ -64,6 +65,9 @@ enum Command {
         /// API token for --server (default: $SSEEK_TOKEN).
         #[arg(long)]
         token: Option<String>,
+        /// For an https:// --server: trust the PEM certificates in this file instead of the system roots.
+        #[arg(long, requires = "server")]
+        ca: Option<PathBuf>,
     },
     /// Serve the HTTP API (blind indexes, every SSE scheme, documents) for all tenants of a store.
     Serve {
@@ -82,6 +86,27 @@ enum Command {
         /// Record the server's view (what it receives and answers, for leakage analysis and `sseek attack`) as JSON lines into this file.
         #[arg(long)]
         record_view: Option<PathBuf>,
+        /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Seconds a connection may take to send a request head, or sit idle between requests, before it is closed.
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Seconds one request may take, body upload and store work included (then 408).
+        #[arg(long, default_value_t = 60)]
+        request_timeout: u64,
+        /// Open connections at most; more are closed at once.
+        #[arg(long, default_value_t = 1024)]
+        max_connections: usize,
+        /// Requests handled at once; more wait within their deadline.
+        #[arg(long, default_value_t = 64)]
+        max_in_flight: usize,
+        /// Serve GET /metrics to holders of this bearer token (default: $SSEEK_METRICS_TOKEN; unset: /metrics is off).
+        #[arg(long)]
+        metrics_token: Option<String>,
     },
     /// Manage tenants of a server store.
     Tenant {
@@ -126,6 +151,9 @@ enum Command {
         /// API token for --server (default: $SSEEK_TOKEN).
         #[arg(long)]
         token: Option<String>,
+        /// For an https:// --server: trust the PEM certificates in this file instead of the system roots.
+        #[arg(long, requires = "server")]
+        ca: Option<PathBuf>,
         /// A directory of mail files, a .jsonl or a .tar.gz.
         #[arg(long)]
         dataset: String,
@@ -153,6 +181,9 @@ enum Command {
         /// API token for --server (default: $SSEEK_TOKEN).
         #[arg(long)]
         token: Option<String>,
+        /// For an https:// --server: trust the PEM certificates in this file instead of the system roots.
+        #[arg(long, requires = "server")]
+        ca: Option<PathBuf>,
         /// Tenant name.
         #[arg(long, default_value = "default")]
         tenant: String,
@@ -206,11 +237,12 @@ fn open_client(
     key: &std::path::Path,
     store: Option<&std::path::Path>,
     server: Option<(String, String)>,
+    ca: Option<&std::path::Path>,
     tenant: &str,
 ) -> Result<Client<Box<dyn Transport>>> {
     let master = MasterKey::load(key)?;
     if let Some((url, token)) = server {
-        let http = Http::new(&url, &token);
+        let http = Endpoint { url, token, ca: ca.map(std::path::Path::to_path_buf) }.connect()?;
         let tenant = http.tenant()?;
         return Client::connect(master, &tenant, Box::new(http), Tokenizer::default());
     }
@@ -221,7 +253,7 @@ fn open_client(
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Demo { dataset, store, json, seed, fp_budget, queries, schemes, server, token: token_flag } => {
+        Command::Demo { dataset, store, json, seed, fp_budget, queries, schemes, server, token: token_flag, ca } => {
             let schemes: Vec<String> = if schemes == "none" {
                 Vec::new()
             } else {
@@ -242,7 +274,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let report = match server {
                 Some(url) => {
                     let corpus = datasets::load(&opts.dataset)?;
-                    demo::run_remote(&opts, corpus, &url, &token(token_flag)?)?
+                    demo::run_remote(&opts, corpus, &Endpoint { url, token: token(token_flag)?, ca })?
                 }
                 None => demo::run(&opts)?,
             };
@@ -285,7 +317,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             k.save(&key)?;
             println!("restored key {} to {}", k.key_id(), key.display());
         }
-        Command::Serve { store, pg_schema, listen, max_body, record_view } => {
+        Command::Serve {
+            store,
+            pg_schema,
+            listen,
+            max_body,
+            record_view,
+            tls_cert,
+            tls_key,
+            header_timeout,
+            request_timeout,
+            max_connections,
+            max_in_flight,
+            metrics_token,
+        } => {
             tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).init();
             let store = sseek::store::open(&store, &pg_schema)?;
             let observer = match &record_view {
@@ -297,13 +342,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
                 None => None,
             };
-            let opts = sseek::server::http::ServeOptions { listen, max_body, observer };
+            let limits = sseek::server::http::Limits {
+                header_timeout: Duration::from_secs(header_timeout),
+                request_timeout: Duration::from_secs(request_timeout),
+                max_connections,
+                max_in_flight,
+            };
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(sseek::server::http::TlsFiles { cert, key }),
+                _ => None,
+            };
+            let metrics_token =
+                metrics_token.or_else(|| std::env::var("SSEEK_METRICS_TOKEN").ok()).filter(|t| !t.is_empty());
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let opts = sseek::server::http::ServeOptions { listen, max_body, limits, tls, metrics_token, observer };
             sseek::server::http::serve(
                 store,
                 opts,
                 |addr| {
                     // Tests and scripts read this line to find an ephemeral port.
-                    println!("listening on http://{addr}");
+                    println!("listening on {scheme}://{addr}");
                     let _ = std::io::Write::flush(&mut std::io::stdout());
                 },
                 sseek::server::http::shutdown_signal(),
@@ -315,7 +373,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("API token for tenant {name} (shown once; only its hash is stored):");
             println!("{token}");
         }
-        Command::Index { key, store, server, token: token_flag, dataset, tenant, growth, fp_budget } => {
+        Command::Index { key, store, server, token: token_flag, ca, dataset, tenant, growth, fp_budget } => {
             let corpus = datasets::load(&dataset)?;
             for e in corpus.skipped.iter().take(10) {
                 eprintln!("skipped: {e}");
@@ -327,7 +385,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(url) => Some((url, token(token_flag)?)),
                 None => None,
             };
-            let mut client = open_client(&key, store.as_deref(), remote, &tenant)?;
+            let mut client = open_client(&key, store.as_deref(), remote, ca.as_deref(), &tenant)?;
             let terms = client.terms(&corpus.messages);
             if client.schema().is_none() {
                 let plans = plan_for_corpus(&terms, &default_index_specs(), fp_budget, 2.0, growth);
@@ -350,12 +408,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 corpus.skipped.len()
             );
         }
-        Command::Search { key, store, server, token: token_flag, tenant, show, query } => {
+        Command::Search { key, store, server, token: token_flag, ca, tenant, show, query } => {
             let remote = match server {
                 Some(url) => Some((url, token(token_flag)?)),
                 None => None,
             };
-            let client = open_client(&key, store.as_deref(), remote, &tenant)?;
+            let client = open_client(&key, store.as_deref(), remote, ca.as_deref(), &tenant)?;
             if client.schema().is_none() {
                 return Err(Error::Config(format!("nothing indexed for tenant {tenant}")));
             }

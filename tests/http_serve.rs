@@ -12,14 +12,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
 
 use common::CANARIES;
 use sseek::blind::{default_index_specs, planner::plan_for_corpus};
-use sseek::client::Client;
+use sseek::client::{Client, Endpoint};
 use sseek::datasets::Synthetic;
 use sseek::demo::{self, DemoOptions, SSE_VARIANTS};
 use sseek::keys::MasterKey;
@@ -30,93 +30,10 @@ use sseek::store::{PostgresStore, Store, Table};
 use sseek::text::Tokenizer;
 use sseek::transport::{Http, Transport};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sseek");
+/// The metrics token the servers of these tests start with.
+const METRICS_TOKEN: &str = "metrics-test-token";
 
-/// A running `sseek serve`, stopped with SIGTERM on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Served {
-    /// Starts the server on `store` (a `redb:` or `postgres:` spec), logging to `log`.
-    fn start(store: &str, pg_schema: &str, log: &Path, extra: &[&str]) -> Served {
-        let log_file = std::fs::File::create(log).unwrap();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--store", store, "--pg-schema", pg_schema, "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(log_file)
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url =
-            line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("no address in {line:?}")).to_owned();
-        Served { child, url }
-    }
-
-    /// Sends SIGTERM and waits for a graceful exit; returns whether it exited 0.
-    fn stop(&mut self) -> bool {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.success();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        false
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.stop();
-        }
-    }
-}
-
-/// `sseek tenant add NAME`: the printed token.
-fn add_tenant(store: &str, pg_schema: &str, name: &str) -> String {
-    let out =
-        Command::new(BIN).args(["tenant", "add", name, "--store", store, "--pg-schema", pg_schema]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// The PostgreSQL URL from `SSEEK_PG_URL`. Panics without it: a test asked
-/// to run against PostgreSQL must not pass without one.
-fn pg_url() -> String {
-    match std::env::var("SSEEK_PG_URL") {
-        Ok(url) if !url.is_empty() => url,
-        _ => panic!("SSEEK_PG_URL is not set, so there is no PostgreSQL server to test against"),
-    }
-}
-
-/// A PostgreSQL schema of the test's own, dropped on drop (also on panic).
-struct PgSchema {
-    url: String,
-    name: String,
-}
-
-impl PgSchema {
-    fn new(url: &str, test: &str) -> Self {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-        PgSchema { url: url.to_owned(), name: format!("sseek_http_{test}_{}_{nanos}", std::process::id()) }
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        if let Err(e) = PostgresStore::connect(&self.url, &self.name).and_then(PostgresStore::drop_schema) {
-            eprintln!("cannot drop test schema {}: {e}", self.name);
-        }
-    }
-}
+use common::served::{BIN, PgSchema, Served, add_tenant, assert_rejected, pg_url, raw};
 
 fn demo_options() -> DemoOptions {
     DemoOptions {
@@ -129,7 +46,12 @@ fn demo_options() -> DemoOptions {
 
 /// Runs the demo over HTTP and checks it: every scheme, zero mismatches.
 fn demo_over_http(url: &str, token: &str) {
-    let report = demo::run_remote(&demo_options(), common::canary_corpus(11, 800), url, token).unwrap();
+    let report = demo::run_remote(
+        &demo_options(),
+        common::canary_corpus(11, 800),
+        &Endpoint { url: url.to_owned(), token: token.to_owned(), ca: None },
+    )
+    .unwrap();
     assert_eq!(report.mismatches, 0, "{}", report.to_markdown());
     assert_eq!(report.sse.len(), SSE_VARIANTS.len());
     assert!(report.sse.iter().all(|r| r.queries > 0 && r.mismatches == 0 && r.index_bytes > 0));
@@ -212,32 +134,6 @@ fn demo_over_http_on_postgres_leaves_no_canary_in_tables_or_log() {
     drop(store);
     let hits = demo::scan_for_plaintext(dir.path(), CANARIES).unwrap();
     assert!(hits.is_empty(), "plaintext in the server log: {hits:?}");
-}
-
-/// One raw HTTP exchange: status and body.
-fn raw(method: &str, url: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-    let mut req = ureq::http::Request::builder().method(method).uri(url).header("Content-Type", content_type);
-    if let Some(t) = token {
-        req = req.header("Authorization", format!("Bearer {t}"));
-    }
-    let mut resp = agent.run(req.body(body.to_vec()).unwrap()).unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
-    (status, body)
-}
-
-/// Asserts a rejection: the status, and a JSON body `{code, message}` carrying it.
-fn assert_rejected(what: &str, (status, body): (u16, Vec<u8>), expected: &[u16]) {
-    assert!(
-        expected.contains(&status),
-        "{what}: status {status}, expected {expected:?}: {}",
-        String::from_utf8_lossy(&body)
-    );
-    let v: serde_json::Value =
-        serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{what}: error body is not JSON ({e})"));
-    assert_eq!(v["code"].as_u64(), Some(u64::from(status)), "{what}: {v}");
-    assert!(v["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {v}");
 }
 
 /// A tenant with indexed messages and a Pi_bas instance, created over HTTP.
@@ -364,7 +260,12 @@ fn malformed_input_gets_json_4xx_and_changes_nothing() {
     let spec = format!("redb:{}", dir.path().join("server.redb").display());
     let token = add_tenant(&spec, "unused", "victim");
     let max_body = 1 << 20;
-    let served = Served::start(&spec, "unused", &dir.path().join("server.log"), &["--max-body", &max_body.to_string()]);
+    let served = Served::start(
+        &spec,
+        "unused",
+        &dir.path().join("server.log"),
+        &["--max-body", &max_body.to_string(), "--metrics-token", METRICS_TOKEN],
+    );
     let url = served.url.clone();
     let (client, queries) = populate(&url, &token, 40);
     let before = snapshot(&client, &queries);
@@ -440,11 +341,12 @@ fn malformed_input_gets_json_4xx_and_changes_nothing() {
     let (status, spec_body) = raw("GET", &format!("{url}/openapi.json"), None, bin, b"");
     assert_eq!(status, 200);
     assert_eq!(String::from_utf8(spec_body).unwrap(), sseek::server::http::OPENAPI_JSON);
-    let (status, metrics) = raw("GET", &format!("{url}/metrics"), None, bin, b"");
+    assert_rejected("metrics without its token", raw("GET", &format!("{url}/metrics"), None, bin, b""), &[401]);
+    assert_rejected("metrics with a tenant token", raw("GET", &format!("{url}/metrics"), t, bin, b""), &[401]);
+    let (status, metrics) = raw("GET", &format!("{url}/metrics"), Some(METRICS_TOKEN), bin, b"");
     let metrics = String::from_utf8(metrics).unwrap();
     assert_eq!(status, 200);
     assert!(metrics.contains("sseek_http_requests_total{route=\"/v1/rpc\",status=\"413\"}"), "{metrics}");
-    assert!(metrics.contains("sseek_store_entries{table=\"documents\"} 40"), "{metrics}");
     assert_eq!(snapshot(&client, &queries), before, "stored data changed");
 }
 

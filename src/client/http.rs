@@ -1,6 +1,8 @@
 //! [`Http`]: the [`Transport`] to a remote `sseek serve`.
 
 use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -15,7 +17,39 @@ const MAX_RESPONSE: u64 = 1 << 30;
 /// Per-request timeout: generous, as one ingest or setup chunk can take seconds.
 const TIMEOUT: Duration = Duration::from_secs(600);
 
-/// A transport to a remote server over HTTP: sends each request in the
+/// Where a server is and how to reach it: its URL, the tenant's API token,
+/// and for `https://` a CA file to trust instead of the system roots.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Base URL, `http://` or `https://`.
+    pub url: String,
+    /// The tenant's API token.
+    pub token: String,
+    /// PEM certificates to trust for `https://` instead of the system roots.
+    pub ca: Option<std::path::PathBuf>,
+}
+
+impl fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The token is deliberately left out.
+        f.debug_struct("Endpoint").field("url", &self.url).field("ca", &self.ca).finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// A new transport to this endpoint.
+    ///
+    /// # Errors
+    /// As [`Http::with_ca`] when a CA file is set.
+    pub fn connect(&self) -> Result<Http> {
+        match &self.ca {
+            Some(ca) => Http::with_ca(&self.url, &self.token, ca),
+            None => Ok(Http::new(&self.url, &self.token)),
+        }
+    }
+}
+
+/// A transport to a remote server over HTTP or HTTPS: sends each request in the
 /// binary protocol encoding to `POST /v1/rpc` with the tenant's bearer token.
 /// Counts traffic like [`crate::server::InProcess`]: encoded protocol
 /// bytes, without HTTP headers, so figures compare across transports.
@@ -36,13 +70,42 @@ impl fmt::Debug for Http {
 }
 
 impl Http {
-    /// A transport to the server at `base_url` (e.g. `http://127.0.0.1:8080`)
+    /// A transport to the server at `base_url` (e.g. `http://127.0.0.1:8080`,
+    /// or `https://...`, verified against the system's root certificates)
     /// with an API token. Nothing is sent until the first call.
     pub fn new(base_url: &str, token: &str) -> Self {
+        Self::with_roots(base_url, token, ureq::tls::RootCerts::PlatformVerifier)
+    }
+
+    /// [`Http::new`], but an `https://` server must present a certificate
+    /// issued by one of the PEM certificates in `ca` (a private CA, or the
+    /// server's own self-signed certificate) instead of the system roots.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if `ca` cannot be read; [`Error::Config`] if it holds no PEM certificate.
+    pub fn with_ca(base_url: &str, token: &str, ca: &Path) -> Result<Self> {
+        let pem = std::fs::read(ca).map_err(|e| Error::io(ca.display().to_string(), e))?;
+        let mut roots = Vec::new();
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => roots.push(c),
+                Ok(_) => {}
+                Err(e) => return Err(Error::Config(format!("{}: {e}", ca.display()))),
+            }
+        }
+        if roots.is_empty() {
+            return Err(Error::Config(format!("{}: no PEM certificate", ca.display())));
+        }
+        Ok(Self::with_roots(base_url, token, ureq::tls::RootCerts::Specific(Arc::new(roots))))
+    }
+
+    fn with_roots(base_url: &str, token: &str, roots: ureq::tls::RootCerts) -> Self {
+        let tls = ureq::tls::TlsConfig::builder().root_certs(roots).build();
         let config = ureq::Agent::config_builder()
             // Rejections carry a JSON body the caller should see, not a bare status.
             .http_status_as_error(false)
             .timeout_global(Some(TIMEOUT))
+            .tls_config(tls)
             .build();
         Http {
             agent: config.into(),

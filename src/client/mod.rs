@@ -30,7 +30,7 @@ use rayon::prelude::*;
 
 mod http;
 
-pub use http::Http;
+pub use http::{Endpoint, Http};
 
 use crate::blind::BlindIndexer;
 use crate::envelope::DocumentCipher;

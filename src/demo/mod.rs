@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::blind::planner::plan_for_corpus;
 use crate::client::Client;
-use crate::client::Http;
+use crate::client::Endpoint;
 use crate::datasets;
 use crate::keys::MasterKey;
 use crate::message::Terms;
@@ -135,17 +135,17 @@ pub fn run_with_store<S: Store + 'static>(
     run_with_transport(opts, corpus, || Ok(InProcess::new(Arc::clone(&server), &tenant)), store_label)
 }
 
-/// Runs the demo against a running `sseek serve` at `url` with a tenant's
+/// Runs the demo against a running `sseek serve` with a tenant's
 /// API token. The tenant is the token's (`opts.tenant` is ignored); it must
 /// have no schema and no SSE instances yet.
 ///
 /// # Errors
 /// As [`run`]; [`Error::Server`] (401) for a bad token, [`Error::Http`] if
 /// the server cannot be reached.
-pub fn run_remote(opts: &DemoOptions, corpus: datasets::Corpus, url: &str, token: &str) -> Result<DemoReport> {
-    let tenant = Http::new(url, token).tenant()?;
+pub fn run_remote(opts: &DemoOptions, corpus: datasets::Corpus, server: &Endpoint) -> Result<DemoReport> {
+    let tenant = server.connect()?.tenant()?;
     let opts = DemoOptions { tenant, ..opts.clone() };
-    run_with_transport(&opts, corpus, || Ok(Http::new(url, token)), format!("remote server {url}"))
+    run_with_transport(&opts, corpus, || server.connect(), format!("remote server {}", server.url))
 }
 
 /// Runs the demo over any transport: `connect` opens one transport to the

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+pub(crate) mod served;
+
 use proptest::prelude::*;
 use sseek::query::Query;
 

@@ -18,8 +18,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
+use super::listener::{self, Limits, TlsFiles};
 use super::metrics::Metrics;
-use super::{OPENAPI_JSON, ROUTES, auth};
+use super::{DEFAULT_MAX_BODY, OPENAPI_JSON, ROUTES, auth};
 use crate::protocol::observer::BoundaryObserver;
 use crate::protocol::{self, DocId, EncryptedDocument, Request as ProtoRequest, Response as ProtoResponse};
 use crate::server::Server;
@@ -29,23 +30,48 @@ use crate::{Error, Result};
 /// The server as the HTTP layer holds it: any store backend.
 type Backend = Server<Box<dyn Store>>;
 
-/// Longest wait for a request body once its headers arrived.
-const BODY_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// After a shutdown signal, how long requests in flight may take to finish
 /// before the server stops anyway (then syncs the store and exits).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Options of [`serve`].
+///
+/// ```
+/// use sseek::server::http::{Limits, ServeOptions};
+/// let opts = ServeOptions { listen: "127.0.0.1:0".parse()?, ..ServeOptions::default() };
+/// assert_eq!(opts.limits, Limits::default());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     /// Address to listen on (port 0 picks a free port).
     pub listen: SocketAddr,
-    /// Largest accepted request body in bytes; larger bodies get 413.
+    /// Largest accepted request body in bytes; larger bodies get 413, and a
+    /// larger `Content-Length` is refused before the body is read.
     pub max_body: usize,
+    /// Timeouts and caps of connections and requests.
+    pub limits: Limits,
+    /// Serve HTTPS with this certificate and key; `None`: plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Bearer token that `GET /metrics` requires; `None`: `/metrics` is off (404).
+    pub metrics_token: Option<String>,
     /// Shown every request and answer (the leakage analysis records the
     /// server's view through it); `None`: the boundary is not observed.
     pub observer: Option<Arc<dyn BoundaryObserver>>,
+}
+
+impl Default for ServeOptions {
+    /// `127.0.0.1:8080`, [`DEFAULT_MAX_BODY`], default [`Limits`], plain HTTP, no metrics, not observed.
+    fn default() -> Self {
+        ServeOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body: DEFAULT_MAX_BODY,
+            limits: Limits::default(),
+            tls: None,
+            metrics_token: None,
+            observer: None,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -53,6 +79,7 @@ struct AppState {
     server: Arc<Backend>,
     metrics: Arc<Metrics>,
     max_body: usize,
+    metrics_token: Option<Arc<str>>,
     next_request_id: Arc<AtomicU64>,
 }
 
@@ -90,8 +117,12 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = std::result::Result<T, ApiError>;
 
-/// Builds the router over a server.
-fn router(state: AppState) -> Router {
+/// Builds the router over a server, under the request limits. Layers run
+/// outside in: `observe` (log, metrics, JSON rejections), the body limit
+/// (an oversized `Content-Length` is refused before anything else), the
+/// request deadline, then the in-flight cap (waiting for a slot counts
+/// against the deadline).
+fn router(state: AppState, limits: Limits) -> Router {
     Router::new()
         .route("/v1/rpc", post(rpc))
         .route("/v1/whoami", get(whoami))
@@ -102,13 +133,17 @@ fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::new(404, "no such route") })
         .method_not_allowed_fallback(|| async { ApiError::new(405, "method not allowed on this route") })
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(limits.max_in_flight))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(state.max_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
 /// Serves the API on `opts.listen` until `shutdown` completes, then finishes
 /// the requests in flight and syncs the store. `ready` gets the bound address
-/// (useful with port 0) once the socket is listening.
+/// (useful with port 0) once the socket is listening (and, with TLS, the
+/// certificate and key have loaded).
 ///
 /// Open the store before calling this (a PostgreSQL store must not be
 /// connected from inside an async runtime).
@@ -121,6 +156,7 @@ pub fn serve(
     ready: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let tls = opts.tls.as_ref().map(listener::tls_acceptor).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -134,6 +170,7 @@ pub fn serve(
         server: Arc::new(backend),
         metrics: Arc::new(Metrics::new()),
         max_body: opts.max_body,
+        metrics_token: opts.metrics_token.as_deref().map(Arc::from),
         next_request_id: Arc::new(AtomicU64::new(1)),
     };
     let server = Arc::clone(&state.server);
@@ -141,17 +178,27 @@ pub fn serve(
         let listener =
             tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| Error::io(opts.listen.to_string(), e))?;
         let addr = listener.local_addr().map_err(|e| Error::io(opts.listen.to_string(), e))?;
-        tracing::info!(%addr, max_body = opts.max_body, "listening");
+        let limits = opts.limits;
+        tracing::info!(
+            %addr,
+            tls = tls.is_some(),
+            max_body = opts.max_body,
+            header_timeout_ms = u64::try_from(limits.header_timeout.as_millis()).unwrap_or(u64::MAX),
+            request_timeout_ms = u64::try_from(limits.request_timeout.as_millis()).unwrap_or(u64::MAX),
+            max_connections = limits.max_connections,
+            max_in_flight = limits.max_in_flight,
+            "listening"
+        );
         ready(addr);
         let signalled = Arc::new(tokio::sync::Notify::new());
         let notify = Arc::clone(&signalled);
-        let graceful = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        let metrics = Arc::clone(&state.metrics);
+        let graceful = listener::serve_connections(listener, router(state, limits), limits, tls, metrics, async move {
             shutdown.await;
             notify.notify_one();
         });
         tokio::select! {
-            served = graceful => {
-                served.map_err(|e| Error::io(addr.to_string(), e))?;
+            () = graceful => {
                 tracing::info!("shutting down: in-flight requests finished, syncing the store");
             }
             () = async {
@@ -212,6 +259,9 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
     let started = Instant::now();
     st.metrics.start();
     let mut resp = next.run(req).await;
+    if resp.status().is_client_error() || resp.status().is_server_error() {
+        resp = as_json_rejection(resp);
+    }
     let seconds = started.elapsed().as_secs_f64();
     let status = resp.status().as_u16();
     st.metrics.record(route, status, seconds);
@@ -232,6 +282,26 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
         resp.headers_mut().insert("x-request-id", v);
     }
     resp
+}
+
+/// A rejection made below the routes (the body limit's 413, the deadline's
+/// 408) carries no JSON body; every rejection of this API does, so such a
+/// response is given one, with the status's reason as its message.
+fn as_json_rejection(resp: Response) -> Response {
+    if is_json(resp.headers(), header::CONTENT_TYPE) {
+        return resp;
+    }
+    let status = resp.status();
+    let message = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request body exceeds the size limit".to_owned(),
+        StatusCode::REQUEST_TIMEOUT => "request not completed within the deadline".to_owned(),
+        other => other.canonical_reason().unwrap_or("request rejected").to_lowercase(),
+    };
+    let mut json = ApiError { status, message }.into_response();
+    if let Some(retry) = resp.headers().get(header::RETRY_AFTER) {
+        json.headers_mut().insert(header::RETRY_AFTER, retry.clone());
+    }
+    json
 }
 
 fn content_length(headers: &HeaderMap) -> u64 {
@@ -279,14 +349,11 @@ where
     resp
 }
 
-/// Reads the whole body, at most `max_body` bytes (413 beyond), within
-/// [`BODY_TIMEOUT`] (408 beyond: a client that stalls mid-body must not hold
-/// a request, and with it a graceful shutdown, forever).
+/// Reads the whole body, at most `max_body` bytes (413 beyond; a body
+/// without `Content-Length` is cut off here). A client that stalls mid-body
+/// meets the request deadline of [`Limits`].
 async fn read_body(st: &AppState, body: Body) -> ApiResult<axum::body::Bytes> {
-    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, st.max_body)).await;
-    let read =
-        read.map_err(|_| ApiError::new(408, format!("request body not received within {} s", BODY_TIMEOUT.as_secs())))?;
-    read.map_err(|e| {
+    axum::body::to_bytes(body, st.max_body).await.map_err(|e| {
         let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large {
             ApiError::new(413, format!("request body exceeds the limit of {} bytes", st.max_body))
@@ -421,19 +488,23 @@ async fn healthz(State(st): State<AppState>) -> Response {
     }
 }
 
-async fn metrics(State(st): State<AppState>) -> Response {
-    // Table sizes are a full scan on redb: fine for a scrape every few seconds
-    // on the stores this serves; a larger deployment would cache them.
-    let sizes =
-        blocking(&st, |s| Table::ALL.iter().map(|t| Ok((*t, s.store().stats(*t, &[])?))).collect::<Result<Vec<_>>>())
-            .await;
-    match sizes {
-        Ok(Ok(sizes)) => {
-            ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render(&sizes)).into_response()
-        }
-        Ok(Err(e)) => ApiError::from_error(&e).into_response(),
-        Err(e) => e.into_response(),
+/// Prometheus text from the counters (no store access), for a holder of the
+/// metrics token only: request counts per route and status say how active
+/// the deployment is, which is not for anyone who can reach the port.
+async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(expected) = &st.metrics_token else {
+        return ApiError::new(404, "metrics are off; start the server with --metrics-token").into_response();
+    };
+    let offered = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let matches = offered.is_some_and(|t| bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), expected.as_bytes())));
+    if !matches {
+        return ApiError::new(401, "GET /metrics needs the metrics token as a bearer token").into_response();
     }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render()).into_response()
 }
 
 async fn openapi() -> Response {

@@ -1,11 +1,11 @@
-//! Request counters and latency histograms, rendered as Prometheus text.
+//! Request counters, latency histograms and connection gauges, rendered as
+//! Prometheus text. Everything here is a counter kept as requests pass: a
+//! scrape reads no table, so scraping costs the same on any store size.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
-
-use crate::store::{Table, TableStats};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -30,6 +30,18 @@ struct Inner {
 pub struct Metrics {
     inner: Mutex<Inner>,
     in_flight: AtomicI64,
+    connections: AtomicI64,
+    connections_refused: AtomicU64,
+}
+
+/// An open connection, counted until dropped.
+#[derive(Debug)]
+pub struct OpenConnection<'a>(&'a Metrics);
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
@@ -41,6 +53,17 @@ impl Metrics {
     /// Marks a request as started; [`Metrics::record`] ends it.
     pub fn start(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts an open connection until the guard is dropped.
+    pub fn connection_opened(&self) -> OpenConnection<'_> {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self)
+    }
+
+    /// Counts a connection closed at once because the connection cap was reached.
+    pub fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records a finished request.
@@ -56,9 +79,8 @@ impl Metrics {
         h.count += 1;
     }
 
-    /// Prometheus text exposition of the counters, the histograms and the
-    /// given store table sizes.
-    pub fn render(&self, store: &[(Table, TableStats)]) -> String {
+    /// Prometheus text exposition of the counters, histograms and gauges.
+    pub fn render(&self) -> String {
         let inner = self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut s = String::new();
         // Writing to a String cannot fail.
@@ -86,16 +108,16 @@ impl Metrics {
         let _ = writeln!(s, "# HELP sseek_http_requests_in_flight Requests being served.");
         let _ = writeln!(s, "# TYPE sseek_http_requests_in_flight gauge");
         let _ = writeln!(s, "sseek_http_requests_in_flight {}", self.in_flight.load(Ordering::Relaxed));
-        let _ = writeln!(s, "# HELP sseek_store_entries Entries per store table, all tenants.");
-        let _ = writeln!(s, "# TYPE sseek_store_entries gauge");
-        for (t, st) in store {
-            let _ = writeln!(s, "sseek_store_entries{{table=\"{}\"}} {}", t.name(), st.entries);
-        }
-        let _ = writeln!(s, "# HELP sseek_store_bytes Key and value bytes per store table, all tenants.");
-        let _ = writeln!(s, "# TYPE sseek_store_bytes gauge");
-        for (t, st) in store {
-            let _ = writeln!(s, "sseek_store_bytes{{table=\"{}\"}} {}", t.name(), st.bytes);
-        }
+        let _ = writeln!(s, "# HELP sseek_http_connections_open Open client connections.");
+        let _ = writeln!(s, "# TYPE sseek_http_connections_open gauge");
+        let _ = writeln!(s, "sseek_http_connections_open {}", self.connections.load(Ordering::Relaxed));
+        let _ = writeln!(
+            s,
+            "# HELP sseek_http_connections_refused_total Connections closed at once: the connection cap was reached."
+        );
+        let _ = writeln!(s, "# TYPE sseek_http_connections_refused_total counter");
+        let _ =
+            writeln!(s, "sseek_http_connections_refused_total {}", self.connections_refused.load(Ordering::Relaxed));
         s
     }
 }
@@ -113,13 +135,18 @@ mod tests {
         }
         m.start();
         m.record("/v1/rpc", 401, 0.0001);
-        let text = m.render(&[(Table::Documents, TableStats { entries: 3, bytes: 99 })]);
+        let open = m.connection_opened();
+        m.connection_refused();
+        assert!(m.render().contains("sseek_http_connections_open 1"));
+        drop(open);
+        let text = m.render();
         assert!(text.contains("sseek_http_requests_total{route=\"/v1/rpc\",status=\"200\"} 3"));
         assert!(text.contains("sseek_http_requests_total{route=\"/v1/rpc\",status=\"401\"} 1"));
         assert!(text.contains("le=\"0.0005\"} 2"));
         assert!(text.contains("le=\"0.005\"} 3"));
         assert!(text.contains("le=\"+Inf\"} 4"));
         assert!(text.contains("sseek_http_requests_in_flight 0"));
-        assert!(text.contains("sseek_store_bytes{table=\"documents\"} 99"));
+        assert!(text.contains("sseek_http_connections_open 0"));
+        assert!(text.contains("sseek_http_connections_refused_total 1"));
     }
 }

@@ -16,17 +16,23 @@
 //! | `GET /v1/documents` | bearer | list ids (`?after=ID&limit=N`) |
 //! | `GET`/`PUT`/`DELETE /v1/documents/{id}` | bearer | one sealed document |
 //! | `GET /healthz` | none | liveness and store reachability |
-//! | `GET /metrics` | none | Prometheus text |
+//! | `GET /metrics` | metrics token | Prometheus text (off without `--metrics-token`) |
 //! | `GET /openapi.json` | none | the API description |
 //!
 //! The tenant comes from the token ([`auth`]), never from the request. Every
 //! rejection is JSON `{"code": .., "message": ..}` with that HTTP status.
+//!
+//! Connections and requests are bounded by [`Limits`] (header and idle
+//! timeout, request deadline, connection and in-flight caps) and the body
+//! limit; with [`TlsFiles`] the server speaks HTTPS (rustls).
 
 mod api;
 pub mod auth;
+mod listener;
 pub mod metrics;
 
 pub use api::{ServeOptions, serve, shutdown_signal};
+pub use listener::{Limits, TlsFiles};
 
 /// Every route the server answers, as (method, path template), in the
 /// OpenAPI description's spelling.
