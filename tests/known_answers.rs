@@ -30,8 +30,8 @@ use sseek::keys::{KeyLabel, MasterKey, Purpose, WrapParams, hkdf_sha256};
 use sseek::message::{Field, Message};
 use sseek::protocol::{
     self, BlindPostings, BlindQuery, BlindToken, EncryptedDocument, EncryptedEntry, EntryLocation, GgmNode,
-    IndexDescriptor, IndexSize, PublicMetadata, Request, Response, Schema, SearchResult, SearchToken, ServerStats,
-    SseDescriptor,
+    IndexDescriptor, IndexSize, IngestBatch, PublicMetadata, Request, Response, Schema, SearchResult, SearchToken,
+    ServerStats, SseDescriptor,
 };
 use sseek::server::Server;
 use sseek::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
@@ -716,6 +716,10 @@ fn request_kind(r: &Request) -> &'static str {
         Request::DeleteDocuments(_) => "DeleteDocuments",
         Request::ListDocumentIds { .. } => "ListDocumentIds",
         Request::IndexStats { .. } => "IndexStats",
+        Request::ReserveDocumentIds { .. } => "ReserveDocumentIds",
+        Request::Ingest(_) => "Ingest",
+        Request::DeleteMessages { .. } => "DeleteMessages",
+        Request::Tombstones => "Tombstones",
     }
 }
 
@@ -732,6 +736,8 @@ fn response_kind(r: &Response) -> &'static str {
         Response::Error { .. } => "Error",
         Response::DocumentIds(_) => "DocumentIds",
         Response::IndexStats { .. } => "IndexStats",
+        Response::DocumentIdRange { .. } => "DocumentIdRange",
+        Response::Tombstones(_) => "Tombstones",
     }
 }
 
@@ -813,6 +819,22 @@ fn protocol_encoding() {
             Request::IndexStats { blind_indexes: vec!["body".into()], sse_instances: vec!["mail".into()] },
             "00010e0104626f647901046d61696c",
         ),
+        (Request::ReserveDocumentIds { count: 2000 }, "00010fd00f"),
+        (
+            Request::Ingest(IngestBatch {
+                documents: vec![document()],
+                postings: vec![BlindPostings { index: "body".into(), postings: vec![(0x2a, vec![7])] }],
+            }),
+            "000110010461636d6507011111111111111111111111111111111102aabb0104626f6479012a0107",
+        ),
+        (
+            Request::DeleteMessages {
+                ids: vec![7],
+                postings: vec![BlindPostings { index: "body".into(), postings: vec![(0x2a, vec![7])] }],
+            },
+            "00011101070104626f6479012a0107",
+        ),
+        (Request::Tombstones, "000112"),
     ];
     let responses: Vec<(Response, &str)> = vec![
         (Response::Ok, "000100"),
@@ -842,6 +864,8 @@ fn protocol_encoding() {
             Response::IndexStats { blind: vec![IndexSize { entries: 3, bytes: 99 }], sse: vec![IndexSize::default()] },
             "000109010363010000",
         ),
+        (Response::DocumentIdRange { first: 40, end: 2040 }, "00010a28f80f"),
+        (Response::Tombstones(vec![0x3a, 0x30]), "00010b023a30"),
     ];
     let mut items = Vec::new();
     let mut request_kinds: Vec<&str> = Vec::new();
@@ -860,7 +884,7 @@ fn protocol_encoding() {
     }
     request_kinds.dedup();
     response_kinds.dedup();
-    assert_eq!(request_kinds.len(), 15, "every request variant has a vector: {request_kinds:?}");
-    assert_eq!(response_kinds.len(), 10, "every response variant has a vector: {response_kinds:?}");
+    assert_eq!(request_kinds.len(), 19, "every request variant has a vector: {request_kinds:?}");
+    assert_eq!(response_kinds.len(), 12, "every response variant has a vector: {response_kinds:?}");
     check_all(&items);
 }

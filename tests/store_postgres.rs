@@ -21,6 +21,11 @@ use sseek::store::{PostgresStore, Store, Table, WriteBatch, conformance};
 /// The server URL from `SSEEK_PG_URL`. Panics without it: the caller is a
 /// test that was asked to run against PostgreSQL, and a test that cannot do
 /// its job must not pass.
+/// The WAL test reads the server's global WAL positions, which writes of
+/// the other tests in this binary (run in parallel threads) would move:
+/// it holds this exclusively, the others shared.
+static WAL_POSITIONS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 fn pg_url() -> String {
     match std::env::var("SSEEK_PG_URL") {
         Ok(url) if !url.is_empty() => url,
@@ -122,6 +127,7 @@ fn existing_schemas(url: &str, names: &[String]) -> Vec<String> {
 #[test]
 #[ignore = "needs PostgreSQL: set SSEEK_PG_URL"]
 fn postgres_store_conforms() {
+    let _shared = WAL_POSITIONS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let url = pg_url();
     let schemas = Schemas::new(&url);
     let start = Instant::now();
@@ -139,6 +145,7 @@ fn postgres_store_conforms() {
 #[test]
 #[ignore = "needs PostgreSQL: set SSEEK_PG_URL"]
 fn postgres_large_batches_and_paged_scans() {
+    let _shared = WAL_POSITIONS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let url = pg_url();
     let schemas = Schemas::new(&url);
     let s = schemas.open(&schemas.named(format!("sseek_test_pages_{}", std::process::id())));
@@ -258,6 +265,7 @@ fn postgres_large_batches_and_paged_scans() {
 #[test]
 #[ignore = "needs PostgreSQL: set SSEEK_PG_URL"]
 fn postgres_refuses_a_newer_schema() {
+    let _shared = WAL_POSITIONS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let url = pg_url();
     let schemas = Schemas::new(&url);
     let name = schemas.named(format!("sseek_test_newer_{}", std::process::id()));
@@ -275,6 +283,7 @@ fn postgres_refuses_a_newer_schema() {
 #[test]
 #[ignore = "needs PostgreSQL: set SSEEK_PG_URL"]
 fn postgres_survives_lost_connections() {
+    let _shared = WAL_POSITIONS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let url = pg_url();
     let schemas = Schemas::new(&url);
     let name = schemas.named(format!("sseek_test_lost_{}", std::process::id()));
@@ -326,6 +335,7 @@ fn postgres_survives_lost_connections() {
 #[test]
 #[ignore = "needs PostgreSQL: set SSEEK_PG_URL"]
 fn postgres_writes_and_syncs_flush_the_wal() {
+    let _exclusive = WAL_POSITIONS.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     let url = pg_url();
     let schemas = Schemas::new(&url);
     let name = schemas.named(format!("sseek_test_sync_{}", std::process::id()));

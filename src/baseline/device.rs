@@ -14,7 +14,7 @@ use crate::keys::MasterKey;
 use crate::message::IndexSpec;
 use crate::message::Message;
 use crate::protocol::transport::Transport;
-use crate::protocol::{DocId, EncryptedDocument, Request, Response};
+use crate::protocol::{DocId, EncryptedDocument, IngestBatch, Request, Response};
 use crate::protocol::{expect_ok, unexpected};
 use crate::query::Query;
 use crate::sse::{self, Keyword};
@@ -143,34 +143,31 @@ impl<T: Transport> Baseline<T> {
         }
     }
 
-    /// The number of document ids in use on the server: the schema's next id
-    /// when a blind-index client wrote one (one cheap read), else the
-    /// document count (ids are dense, assigned in order).
+    /// The tenant's next free document id on the server (a reservation of
+    /// no ids reads it): every message has a smaller id. The device holds
+    /// everything below the mark it synced to, so it assumes an upload
+    /// has finished before a sync starts (as in the benchmarks); a batch
+    /// another device is still uploading under older ids would be missed.
     fn remote_count(&self) -> Result<DocId> {
-        match self.transport.call(&Request::GetSchema)? {
-            Response::Schema(Some(s)) => Ok(s.next_doc_id),
-            Response::Schema(None) => match self.transport.call(&Request::Stats)? {
-                Response::Stats(s) => {
-                    DocId::try_from(s.documents).map_err(|_| Error::Protocol("document count out of range".into()))
-                }
-                other => Err(unexpected(&other)),
-            },
+        match self.transport.call(&Request::ReserveDocumentIds { count: 0 })? {
+            Response::DocumentIdRange { first, .. } => Ok(first),
             other => Err(unexpected(&other)),
         }
     }
 
-    /// Seals and uploads messages as the next ids (as a sending device does;
-    /// it does not add them to this device's holdings: they arrive by
-    /// [`Baseline::sync`] like anyone else's), and records the next free id in
-    /// the tenant's schema (creating an empty one if there is none: such a
-    /// tenant then has no blind indexes). Ends with a durability point.
+    /// Seals and uploads messages under ids the server reserves for them (as
+    /// a sending device does; it does not add them to this device's
+    /// holdings: they arrive by [`Baseline::sync`] like anyone else's), in
+    /// batches of [`INGEST_CHUNK`], each stored all or nothing.
     ///
     /// # Errors
     /// Transport and server errors; [`Error::Config`] if the id space is exhausted.
     pub fn upload(&mut self, messages: &[Message]) -> Result<Range<DocId>> {
-        let first = self.remote_count()?;
         let count = DocId::try_from(messages.len()).map_err(|_| Error::Config("too many messages".into()))?;
-        let end = first.checked_add(count).ok_or_else(|| Error::Config("document id space exhausted".into()))?;
+        let (first, end) = match self.transport.call(&Request::ReserveDocumentIds { count })? {
+            Response::DocumentIdRange { first, end } if end.checked_sub(first) == Some(count) => (first, end),
+            other => return Err(unexpected(&other)),
+        };
         for (chunk_no, chunk) in messages.chunks(INGEST_CHUNK).enumerate() {
             let base = first
                 + DocId::try_from(chunk_no * INGEST_CHUNK).map_err(|_| Error::Config("too many messages".into()))?;
@@ -180,17 +177,9 @@ impl<T: Transport> Baseline<T> {
                 // i < INGEST_CHUNK, so the conversion cannot fail.
                 .map(|(i, m)| self.cipher.seal(base + DocId::try_from(i).unwrap_or(DocId::MAX), m))
                 .collect::<Result<Vec<_>>>()?;
-            expect_ok(self.transport.call(&Request::PutDocuments(docs))?)?;
+            let batch = IngestBatch { documents: docs, postings: Vec::new() };
+            expect_ok(self.transport.call(&Request::Ingest(batch))?)?;
         }
-        // Record the next id in the tenant's public schema, so devices learn
-        // the document count with one small read instead of a server-side count.
-        let mut schema = match self.transport.call(&Request::GetSchema)? {
-            Response::Schema(s) => s.unwrap_or_default(),
-            other => return Err(unexpected(&other)),
-        };
-        schema.next_doc_id = schema.next_doc_id.max(end);
-        expect_ok(self.transport.call(&Request::PutSchema(schema))?)?;
-        expect_ok(self.transport.call(&Request::Sync)?)?;
         Ok(first..end)
     }
 

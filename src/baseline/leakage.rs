@@ -93,17 +93,14 @@ impl LeakageModel for BaselineModel {
         };
         let documents: Vec<DocumentSize> = sizes.iter().map(|(&id, &bytes)| DocumentSize { id, bytes }).collect();
         let mut view = ViewBuilder::new();
-        // Upload: the document count (no schema yet, so the stats), the documents, the next id.
-        view.other("get_schema");
-        view.other("stats");
+        // Upload: an id reservation, then the documents in ingest batches.
+        view.other("reserve_document_ids");
         for chunk in documents.chunks(crate::client::INGEST_CHUNK) {
-            view.push(Observed::PutDocuments { documents: chunk.to_vec() });
+            view.push(Observed::Ingest { documents: chunk.to_vec(), postings: Vec::new() });
         }
-        view.other("get_schema");
-        view.other("put_schema");
-        view.other("sync");
         for (i, _) in trace.operations.iter().enumerate() {
-            view.other("get_schema");
+            // Each search reads the next free id, and the first fetches everything.
+            view.other("reserve_document_ids");
             if i == 0 {
                 for chunk in documents.chunks(super::DOWNLOAD_CHUNK) {
                     let ids = chunk.iter().map(|d| d.id).collect();

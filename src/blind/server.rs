@@ -2,7 +2,6 @@
 //! store, boolean evaluation by bitmap algebra. Sees tokens and ids only.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use roaring::{MultiOps, RoaringBitmap};
 
@@ -41,44 +40,89 @@ fn check_index_name(index: &str) -> Result<()> {
     Ok(())
 }
 
-/// Decodes a stored bitmap through roaring's validating deserializer.
 fn decode_bitmap(bytes: &[u8]) -> Result<RoaringBitmap> {
-    RoaringBitmap::deserialize_from(bytes).map_err(|e| Error::DataCorruption {
-        table: Table::Postings.name(),
-        reason: format!("posting list does not decode: {e}"),
-    })
+    decode_ids(bytes, Table::Postings)
 }
 
-/// Merges a batch of postings into the store in one write batch. The caller
-/// serializes concurrent merges (read-modify-write).
+/// Adds `added` and removes `removed` from the posting lists, as puts (and
+/// deletes of lists left empty) in `batch`, for the caller to commit with
+/// whatever else belongs to the same transaction. Every list is read once,
+/// however many entries name it. The caller serializes concurrent merges
+/// (read-modify-write).
 ///
 /// # Errors
 /// [`Error::Protocol`] for a bad index name; [`Error::DataCorruption`] if an
-/// existing posting list is damaged (then nothing is written).
-pub fn insert(store: &dyn Store, tenant: &str, postings: &BlindPostings) -> Result<()> {
-    check_index_name(&postings.index)?;
-    let keys: Vec<Vec<u8>> = postings.postings.iter().map(|(t, _)| posting_key(tenant, &postings.index, *t)).collect();
-    let existing = store.get_many(Table::Postings, &keys)?;
-    let mut merged: HashMap<&[u8], RoaringBitmap> = HashMap::new();
-    // A token may repeat within a batch: later ids join the bitmap decoded first.
-    for ((key, old), (_, ids)) in keys.iter().zip(existing).zip(&postings.postings) {
-        let bitmap = match merged.entry(key.as_slice()) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => e.insert(match old {
-                Some(bytes) => decode_bitmap(&bytes)?,
-                None => RoaringBitmap::new(),
-            }),
-        };
-        bitmap.extend(ids.iter().copied());
+/// existing posting list is damaged (then nothing is added to `batch`).
+pub fn merge_into(
+    store: &dyn Store,
+    tenant: &str,
+    added: &[BlindPostings],
+    removed: &[BlindPostings],
+    batch: &mut WriteBatch,
+) -> Result<()> {
+    let mut changes: Vec<(Vec<u8>, &[u32], bool)> = Vec::new();
+    for (postings, add) in added.iter().map(|p| (p, true)).chain(removed.iter().map(|p| (p, false))) {
+        check_index_name(&postings.index)?;
+        for (token, ids) in &postings.postings {
+            changes.push((posting_key(tenant, &postings.index, *token), ids, add));
+        }
     }
-    let mut batch = WriteBatch::new();
-    for (key, mut bitmap) in merged {
+    let mut keys: Vec<Vec<u8>> = changes.iter().map(|(k, _, _)| k.clone()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let existing = store.get_many(Table::Postings, &keys)?;
+    let mut lists: HashMap<&[u8], RoaringBitmap> = HashMap::with_capacity(keys.len());
+    for (key, old) in keys.iter().zip(existing) {
+        let bitmap = match old {
+            Some(bytes) => decode_bitmap(&bytes)?,
+            None => RoaringBitmap::new(),
+        };
+        lists.insert(key.as_slice(), bitmap);
+    }
+    // Additions first, then removals: a delete in the same request wins.
+    for (key, ids, _) in changes.iter().filter(|c| c.2) {
+        if let Some(b) = lists.get_mut(key.as_slice()) {
+            b.extend(ids.iter().copied());
+        }
+    }
+    for (key, ids, _) in changes.iter().filter(|c| !c.2) {
+        if let Some(b) = lists.get_mut(key.as_slice()) {
+            for id in *ids {
+                b.remove(*id);
+            }
+        }
+    }
+    for (key, mut bitmap) in lists {
+        if bitmap.is_empty() {
+            batch.delete(Table::Postings, key.to_vec());
+            continue;
+        }
         bitmap.optimize();
         let mut buf = Vec::with_capacity(bitmap.serialized_size());
         bitmap.serialize_into(&mut buf).map_err(|e| Error::Store(format!("serialize bitmap: {e}")))?;
         batch.put(Table::Postings, key.to_vec(), buf);
     }
+    Ok(())
+}
+
+/// Merges a batch of postings into the store in one write batch (see [`merge_into`]).
+///
+/// # Errors
+/// As [`merge_into`], and store errors.
+pub fn insert(store: &dyn Store, tenant: &str, postings: &BlindPostings) -> Result<()> {
+    let mut batch = WriteBatch::new();
+    merge_into(store, tenant, std::slice::from_ref(postings), &[], &mut batch)?;
     store.write(batch)
+}
+
+/// Decodes a stored bitmap of ids (a posting list, or tombstones) through
+/// roaring's validating deserializer.
+///
+/// # Errors
+/// [`Error::DataCorruption`] naming `table` if it does not decode.
+pub fn decode_ids(bytes: &[u8], table: Table) -> Result<RoaringBitmap> {
+    RoaringBitmap::deserialize_from(bytes)
+        .map_err(|e| Error::DataCorruption { table: table.name(), reason: format!("id bitmap does not decode: {e}") })
 }
 
 /// Evaluates a blind query. Unknown tokens and indexes give empty sets: the

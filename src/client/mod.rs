@@ -38,16 +38,17 @@ use crate::keys::MasterKey;
 use crate::message::IndexSpec;
 use crate::message::{Message, Terms};
 use crate::protocol::transport::{Traffic, Transport};
-use crate::protocol::{BlindPostings, DocId, EncryptedDocument, IndexDescriptor, Request, Response, Schema};
+use crate::protocol::{DocId, EncryptedDocument, IndexDescriptor, IngestBatch, Request, Response, Schema};
 use crate::protocol::{expect_ok, unexpected};
 use crate::query::Query;
 use crate::text::Tokenizer;
 use crate::{Error, Result};
 
-/// Messages sealed and sent per request during ingest.
+/// Messages sealed and sent per request during ingest: each such batch,
+/// with its postings, is stored all or nothing.
 pub const INGEST_CHUNK: usize = 2_000;
-/// Posting entries per index request.
-const POSTINGS_CHUNK: usize = 50_000;
+/// Messages fetched and deleted per request.
+const DELETE_CHUNK: usize = 2_000;
 
 /// The outcome of one search.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +75,10 @@ pub struct Client<T: Transport> {
     schema: Option<Schema>,
     specs: Vec<IndexSpec>,
     indexer: Option<BlindIndexer>,
+    /// End of the last id range the server reserved for this client: a
+    /// later range must start at or after it, or the server is handing
+    /// out ids twice.
+    reserved_until: DocId,
 }
 
 impl<T: Transport> Client<T> {
@@ -94,6 +99,7 @@ impl<T: Transport> Client<T> {
             schema: None,
             specs: Vec::new(),
             indexer: None,
+            reserved_until: 0,
         };
         match c.transport.call(&Request::GetSchema)? {
             Response::Schema(Some(s)) => c.install_schema(s)?,
@@ -135,17 +141,52 @@ impl<T: Transport> Client<T> {
         &self.transport
     }
 
-    /// Creates the tenant's blind indexes. Fails if a schema already exists.
+    /// Creates the tenant's blind indexes. The server keeps the first
+    /// schema of a tenant: if another client created one in the meantime,
+    /// this client adopts it (its token lengths) instead.
     ///
     /// # Errors
-    /// [`Error::Config`] if a schema exists or a descriptor is invalid.
+    /// [`Error::Config`] if this client already has a schema or a descriptor
+    /// is invalid; transport and server errors.
     pub fn create_schema(&mut self, indexes: Vec<IndexDescriptor>) -> Result<()> {
         if self.schema.is_some() {
             return Err(Error::Config(format!("tenant {} already has a schema", self.tenant)));
         }
         let schema = Schema { indexes, next_doc_id: 0 };
-        self.install_schema(schema.clone())?;
-        expect_ok(self.transport.call(&Request::PutSchema(schema))?)
+        // Built first: an invalid descriptor fails before anything is sent.
+        BlindIndexer::new(&self.master, &self.tenant, self.key_version, &schema.indexes)?;
+        match self.transport.call(&Request::PutSchema(schema.clone())) {
+            Ok(r) => {
+                expect_ok(r)?;
+                self.install_schema(schema)
+            }
+            Err(Error::Server { code: 409, .. }) => match self.transport.call(&Request::GetSchema)? {
+                Response::Schema(Some(existing)) => self.install_schema(existing),
+                other => Err(unexpected(&other)),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reserves `count` fresh ids on the server and checks the answer: a
+    /// range of that size, starting at or after every range this client
+    /// was given before.
+    fn reserve_ids(&mut self, count: u32) -> Result<Range<DocId>> {
+        let (first, end) = match self.transport.call(&Request::ReserveDocumentIds { count })? {
+            Response::DocumentIdRange { first, end } => (first, end),
+            other => return Err(unexpected(&other)),
+        };
+        if end.checked_sub(first) != Some(count) || first < self.reserved_until {
+            return Err(Error::Server {
+                code: 502,
+                message: format!(
+                    "server reserved ids {first}..{end} for {count} messages; this client already holds ids up to {}",
+                    self.reserved_until
+                ),
+            });
+        }
+        self.reserved_until = end;
+        Ok(first..end)
     }
 
     /// The normalized per-field terms of each message, extracted in parallel
@@ -154,8 +195,10 @@ impl<T: Transport> Client<T> {
         messages.par_iter().map(|m| m.terms(&self.tokenizer)).collect()
     }
 
-    /// Seals, uploads and indexes messages, assigning dense ids after the
-    /// existing ones. Ends with a durability point.
+    /// Seals, uploads and indexes messages under ids the server reserves
+    /// for them (so concurrent clients of a tenant never collide), in
+    /// batches of [`INGEST_CHUNK`] that are each stored with their postings
+    /// all or nothing, and durable once answered.
     ///
     /// # Errors
     /// [`Error::Config`] without a schema; transport and server errors.
@@ -180,40 +223,72 @@ impl<T: Transport> Client<T> {
         if terms.len() != messages.len() {
             return Err(Error::Config(format!("{} term sets for {} messages", terms.len(), messages.len())));
         }
-        let (Some(schema), Some(indexer)) = (self.schema.as_mut(), self.indexer.as_ref()) else {
+        if self.indexer.is_none() {
             return Err(Error::Config("create the schema before adding messages".into()));
-        };
-        let first = schema.next_doc_id;
+        }
         let count = DocId::try_from(messages.len()).map_err(|_| Error::Config("too many messages".into()))?;
-        let end = first.checked_add(count).ok_or_else(|| Error::Config("document id space exhausted".into()))?;
-        for (chunk_no, (chunk, chunk_terms)) in
-            messages.chunks(INGEST_CHUNK).zip(terms.chunks(INGEST_CHUNK)).enumerate()
-        {
-            let base = first
-                + DocId::try_from(chunk_no * INGEST_CHUNK).map_err(|_| Error::Config("too many messages".into()))?;
-            let ids: Vec<DocId> = (0..chunk.len()).map(|i| base + DocId::try_from(i).unwrap_or(DocId::MAX)).collect(); // i < INGEST_CHUNK
-            let docs = chunk
+        let range = self.reserve_ids(count)?;
+        let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema".into()))?;
+        let mut next = range.start;
+        for (chunk, chunk_terms) in messages.chunks(INGEST_CHUNK).zip(terms.chunks(INGEST_CHUNK)) {
+            // chunk.len() <= INGEST_CHUNK, and the range holds them all.
+            let ids: Vec<DocId> = (next..).take(chunk.len()).collect();
+            next += DocId::try_from(chunk.len()).unwrap_or(DocId::MAX);
+            let documents = chunk
                 .par_iter()
                 .zip(ids.par_iter())
                 .map(|(m, id)| self.cipher.seal(*id, m))
                 .collect::<Result<Vec<_>>>()?;
-            expect_ok(self.transport.call(&Request::PutDocuments(docs))?)?;
             let indexed: Vec<(DocId, &Terms)> = ids.iter().copied().zip(chunk_terms).collect();
-            for p in indexer.postings(&indexed) {
-                for part in p.postings.chunks(POSTINGS_CHUNK) {
-                    let req =
-                        Request::InsertBlindPostings(BlindPostings { index: p.index.clone(), postings: part.to_vec() });
-                    expect_ok(self.transport.call(&req)?)?;
-                }
-            }
+            let mut postings = indexer.postings(&indexed);
+            postings.retain(|p| !p.postings.is_empty());
+            expect_ok(self.transport.call(&Request::Ingest(IngestBatch { documents, postings }))?)?;
             if let Some(pb) = progress {
                 pb.inc(chunk.len() as u64);
             }
         }
-        schema.next_doc_id = end;
-        expect_ok(self.transport.call(&Request::PutSchema(schema.clone()))?)?;
-        expect_ok(self.transport.call(&Request::Sync)?)?;
-        Ok(first..end)
+        Ok(range)
+    }
+
+    /// Deletes messages: each is fetched and opened to compute its blind
+    /// tokens, then deleted with its postings in one transaction per batch,
+    /// and its id joins the tenant's tombstones (which SSE searches apply).
+    /// Ids that hold no message are skipped. Returns the deleted ids, ascending.
+    ///
+    /// # Errors
+    /// [`Error::Config`] without a schema; [`Error::Decrypt`] if the server
+    /// returns a modified or misplaced ciphertext; transport and server errors.
+    pub fn delete_messages(&mut self, ids: &[DocId]) -> Result<Vec<DocId>> {
+        let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema: nothing is indexed yet".into()))?;
+        let mut deleted = Vec::new();
+        for chunk in ids.chunks(DELETE_CHUNK) {
+            let documents = match self.transport.call(&Request::GetDocuments(chunk.to_vec()))? {
+                Response::Documents(d) => d,
+                other => return Err(unexpected(&other)),
+            };
+            let opened: Vec<(DocId, Terms)> = documents
+                .par_iter()
+                .map(|d| {
+                    let id = d.public.doc_id;
+                    if !chunk.contains(&id) {
+                        return Err(Error::Server {
+                            code: 502,
+                            message: format!("server returned document {id}, not asked for"),
+                        });
+                    }
+                    Ok((id, self.cipher.open(d, id)?.terms(&self.tokenizer)))
+                })
+                .collect::<Result<_>>()?;
+            let indexed: Vec<(DocId, &Terms)> = opened.iter().map(|(id, t)| (*id, t)).collect();
+            let mut postings = indexer.postings(&indexed);
+            postings.retain(|p| !p.postings.is_empty());
+            match self.transport.call(&Request::DeleteMessages { ids: chunk.to_vec(), postings })? {
+                Response::DocumentIds(d) => deleted.extend(d),
+                other => return Err(unexpected(&other)),
+            }
+        }
+        deleted.sort_unstable();
+        Ok(deleted)
     }
 
     /// Runs a query: blind tokens to the server, candidates back, decrypt,

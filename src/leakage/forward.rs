@@ -24,6 +24,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
+/// Postings of one index as they cross the boundary: token value and ids.
+type Postings = Vec<(u64, Vec<DocId>)>;
+
 use serde::Serialize;
 
 use crate::keys::MasterKey;
@@ -177,20 +180,35 @@ pub fn links(view: &ServerView, tenant: &str) -> Result<Vec<Link>> {
                 blind_tokens(query, &mut tokens);
                 blind.push(TrackedBlind { seq: e.seq, tokens });
             }
-            Observed::InsertBlindPostings { index, postings } => {
-                for s in &blind {
-                    let mut ids: Vec<DocId> = postings
-                        .iter()
-                        .filter(|(t, _)| s.tokens.contains(&(index.clone(), *t)))
-                        .flat_map(|(_, ids)| ids.iter().copied())
-                        .collect();
-                    if ids.is_empty() {
-                        continue;
+            Observed::InsertBlindPostings { .. } | Observed::Ingest { .. } => {
+                let batches: Vec<(&str, &Postings)> = match &e.observed {
+                    Observed::InsertBlindPostings { index, postings } => vec![(index.as_str(), postings)],
+                    Observed::Ingest { postings, .. } => {
+                        postings.iter().map(|p| (p.index.as_str(), &p.postings)).collect()
                     }
-                    ids.sort_unstable();
-                    ids.dedup();
-                    let n = ids.len();
-                    out.push(Link { search_seq: s.seq, update_seq: e.seq, target: index.clone(), ids, gained: n });
+                    _ => Vec::new(),
+                };
+                for (index, postings) in batches {
+                    for s in &blind {
+                        let mut ids: Vec<DocId> = postings
+                            .iter()
+                            .filter(|(t, _)| s.tokens.contains(&(index.to_owned(), *t)))
+                            .flat_map(|(_, ids)| ids.iter().copied())
+                            .collect();
+                        if ids.is_empty() {
+                            continue;
+                        }
+                        ids.sort_unstable();
+                        ids.dedup();
+                        let n = ids.len();
+                        out.push(Link {
+                            search_seq: s.seq,
+                            update_seq: e.seq,
+                            target: index.to_owned(),
+                            ids,
+                            gained: n,
+                        });
+                    }
                 }
             }
             _ => {}

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::view::{DocumentSize, Observed, ServerView, ViewEvent};
-use crate::protocol::{BlindQuery, DocId, EntryLocation, SearchResult, SearchToken};
+use crate::protocol::{BlindPostings, BlindQuery, DocId, EntryLocation, SearchResult, SearchToken};
 
 impl ServerView {
     /// The canonical form of this view (see the module documentation).
@@ -148,6 +148,27 @@ fn token_shape(t: &SearchToken) -> Shape {
     }
 }
 
+/// Postings of one index, as a bag (the client sends them in random order).
+fn postings_shape(postings: &[(u64, Vec<DocId>)]) -> Shape {
+    Shape::Bag(
+        postings
+            .iter()
+            .map(|(t, ids)| Shape::Node("posting", vec![Shape::raw(&t.to_be_bytes()), Shape::ids(ids)]))
+            .collect(),
+    )
+}
+
+/// Postings of several indexes: each index by name with its bag.
+fn indexes_shape(indexes: &[BlindPostings]) -> Shape {
+    Shape::Node(
+        "indexes",
+        indexes
+            .iter()
+            .map(|p| Shape::Node("index", vec![Shape::public(&p.index), postings_shape(&p.postings)]))
+            .collect(),
+    )
+}
+
 fn blind_query_shape(q: &BlindQuery) -> Shape {
     match q {
         BlindQuery::Token(t) => Shape::Node("token", vec![Shape::public(&t.index), Shape::raw(&t.value.to_be_bytes())]),
@@ -165,18 +186,15 @@ impl ViewEvent {
                 Shape::Node("get_documents", vec![Shape::ids(ids), Shape::documents(returned)])
             }
             Observed::DeleteDocuments { ids } => Shape::Node("delete_documents", vec![Shape::ids(ids)]),
-            Observed::InsertBlindPostings { index, postings } => Shape::Node(
-                "insert_blind",
-                vec![
-                    Shape::public(index),
-                    Shape::Bag(
-                        postings
-                            .iter()
-                            .map(|(t, ids)| Shape::Node("posting", vec![Shape::raw(&t.to_be_bytes()), Shape::ids(ids)]))
-                            .collect(),
-                    ),
-                ],
-            ),
+            Observed::InsertBlindPostings { index, postings } => {
+                Shape::Node("insert_blind", vec![Shape::public(index), postings_shape(postings)])
+            }
+            Observed::Ingest { documents, postings } => {
+                Shape::Node("ingest", vec![Shape::documents(documents), indexes_shape(postings)])
+            }
+            Observed::DeleteMessages { ids, postings } => {
+                Shape::Node("delete_messages", vec![Shape::ids(ids), indexes_shape(postings)])
+            }
             Observed::BlindSearch { query, ids, documents } => Shape::Node(
                 "blind_search",
                 vec![blind_query_shape(query), Shape::ids(ids), Shape::documents(documents)],

@@ -19,7 +19,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    BlindQuery, DocId, EncryptedDocument, EncryptedEntry, Request, Response, SearchResult, SearchToken, SseDescriptor,
+    BlindPostings, BlindQuery, DocId, EncryptedDocument, EncryptedEntry, Request, Response, SearchResult, SearchToken,
+    SseDescriptor,
 };
 use crate::{Error, Result};
 
@@ -97,6 +98,20 @@ pub enum Observed {
         /// What the server returned.
         result: SearchResult,
     },
+    /// Documents stored with their blind-index postings in one transaction.
+    Ingest {
+        /// Ids and ciphertext sizes.
+        documents: Vec<DocumentSize>,
+        /// Per index: token value and ids, in the order sent.
+        postings: Vec<BlindPostings>,
+    },
+    /// Messages deleted with their blind-index postings.
+    DeleteMessages {
+        /// Ids asked to delete.
+        ids: Vec<DocId>,
+        /// Per index: token value and the ids removed under it.
+        postings: Vec<BlindPostings>,
+    },
     /// A request that carries no index or document content (schema, stats,
     /// sync, listing, describe); only its kind is kept.
     Other {
@@ -167,6 +182,15 @@ impl Observed {
             Request::SseDescribe { .. } => other("sse_describe"),
             Request::ListDocumentIds { .. } => other("list_document_ids"),
             Request::IndexStats { .. } => other("index_stats"),
+            Request::ReserveDocumentIds { .. } => other("reserve_document_ids"),
+            Request::Tombstones => other("tombstones"),
+            Request::Ingest(batch) => Observed::Ingest {
+                documents: batch.documents.iter().map(DocumentSize::of).collect(),
+                postings: batch.postings.clone(),
+            },
+            Request::DeleteMessages { ids, postings } => {
+                Observed::DeleteMessages { ids: ids.clone(), postings: postings.clone() }
+            }
         }
     }
 }
@@ -250,12 +274,12 @@ impl ServerView {
         let mut docs = BTreeMap::new();
         for e in self.events.iter().filter(|e| e.status == 200) {
             match &e.observed {
-                Observed::PutDocuments { documents } => {
+                Observed::PutDocuments { documents } | Observed::Ingest { documents, .. } => {
                     for d in documents {
                         docs.insert(d.id, d.bytes);
                     }
                 }
-                Observed::DeleteDocuments { ids } => {
+                Observed::DeleteDocuments { ids } | Observed::DeleteMessages { ids, .. } => {
                     for id in ids {
                         docs.remove(id);
                     }
@@ -270,18 +294,38 @@ impl ServerView {
     /// token value → ids (the at-rest view a database thief gets).
     pub fn blind_index_at_rest(&self) -> BTreeMap<String, BTreeMap<u64, Vec<DocId>>> {
         let mut out: BTreeMap<String, BTreeMap<u64, Vec<DocId>>> = BTreeMap::new();
-        for e in self.events.iter().filter(|e| e.status == 200) {
-            if let Observed::InsertBlindPostings { index, postings } = &e.observed {
-                let idx = out.entry(index.clone()).or_default();
+        let add =
+            |out: &mut BTreeMap<String, BTreeMap<u64, Vec<DocId>>>, index: &str, postings: &[(u64, Vec<DocId>)]| {
+                let idx = out.entry(index.to_owned()).or_default();
                 for (token, ids) in postings {
-                    idx.entry(*token).or_default().extend_from_slice(ids);
+                    let list = idx.entry(*token).or_default();
+                    list.extend_from_slice(ids);
+                    list.sort_unstable();
+                    list.dedup();
                 }
-            }
-        }
-        for idx in out.values_mut() {
-            for ids in idx.values_mut() {
-                ids.sort_unstable();
-                ids.dedup();
+            };
+        for e in self.events.iter().filter(|e| e.status == 200) {
+            match &e.observed {
+                Observed::InsertBlindPostings { index, postings } => add(&mut out, index, postings),
+                Observed::Ingest { postings, .. } => {
+                    for p in postings {
+                        add(&mut out, &p.index, &p.postings);
+                    }
+                }
+                Observed::DeleteMessages { postings, .. } => {
+                    for p in postings {
+                        let Some(idx) = out.get_mut(&p.index) else { continue };
+                        for (token, ids) in &p.postings {
+                            if let Some(list) = idx.get_mut(token) {
+                                list.retain(|id| !ids.contains(id));
+                                if list.is_empty() {
+                                    idx.remove(token);
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
             }
         }
         out

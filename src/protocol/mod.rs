@@ -33,7 +33,8 @@ use crate::{Error, Result};
 /// The protocol version this build speaks. Bumped on any incompatible change.
 pub const PROTOCOL_VERSION: u16 = 1;
 
-/// Dense document identifier, assigned in order by the client. Not secret.
+/// Document identifier: allocated by the server per tenant, in ranges
+/// ([`Request::ReserveDocumentIds`]), never reused after a delete. Not secret.
 pub type DocId = u32;
 
 /// Metadata stored in the clear next to a sealed message. Everything here is
@@ -82,6 +83,16 @@ pub struct BlindPostings {
 /// decoder refuses a deeper query while it reads it, so a small message
 /// nested thousands deep cannot exhaust the decoding thread's stack.
 pub const MAX_QUERY_DEPTH: usize = 16;
+
+/// New documents and their blind-index postings, stored as one transaction:
+/// all of them or none.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestBatch {
+    /// The sealed documents, under ids reserved with [`Request::ReserveDocumentIds`] and not used yet.
+    pub documents: Vec<EncryptedDocument>,
+    /// Posting-list additions, one entry per index; every id in them is one of `documents`.
+    pub postings: Vec<BlindPostings>,
+}
 
 /// A boolean query over blind tokens, evaluated by the server with bitmap
 /// intersection and union. Decoding refuses nesting beyond
@@ -250,7 +261,9 @@ impl SearchResult {
 /// A request from client to server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
-    /// Store (or replace) sealed documents.
+    /// Store (or replace) sealed documents, without index entries (the REST
+    /// route). Ids at or above the tenant's next free id move it past them;
+    /// a deleted id is refused. Ingest uses [`Request::Ingest`].
     PutDocuments(Vec<EncryptedDocument>),
     /// Fetch sealed documents by id; missing ids are omitted from the answer.
     GetDocuments(Vec<DocId>),
@@ -292,10 +305,11 @@ pub enum Request {
         /// The token.
         token: SearchToken,
     },
-    /// Deletes sealed documents by id (index entries are not touched: the
-    /// client drops a deleted id from results, as it drops false positives).
-    /// Answers [`Response::DocumentIds`] with the ids that were stored and are
-    /// now deleted.
+    /// Deletes sealed documents by id, without their index entries (the
+    /// REST route, where the server cannot know a message's tokens): the
+    /// ids join the tenant's tombstones, which every search applies.
+    /// Answers [`Response::DocumentIds`] with the ids that were stored and
+    /// are now deleted. Clients use [`Request::DeleteMessages`].
     DeleteDocuments(Vec<DocId>),
     /// Lists stored document ids, ascending: at most `limit` (capped at
     /// [`crate::server::MAX_BATCH`]) ids greater than `after`. Answers
@@ -314,6 +328,31 @@ pub enum Request {
         /// SSE instance names.
         sse_instances: Vec<String>,
     },
+    /// Reserves `count` fresh document ids for the tenant: answers
+    /// [`Response::DocumentIdRange`], a range no other reservation, put or
+    /// delete of the tenant has touched. Durable before it is answered, so
+    /// a range is never handed out twice. A `count` of 0 reads the next
+    /// free id (every stored id is below it) and reserves nothing.
+    ReserveDocumentIds {
+        /// How many ids (at most [`crate::server::MAX_BATCH`] times 100).
+        count: u32,
+    },
+    /// Stores new documents with their blind-index postings in one
+    /// transaction. Refused (409) if an id was not reserved, is stored
+    /// already, or was deleted.
+    Ingest(IngestBatch),
+    /// Deletes messages with their blind-index postings (which the client
+    /// computes from the decrypted messages) in one transaction, and adds
+    /// the ids to the tombstones that SSE searches apply. Answers
+    /// [`Response::DocumentIds`] with the ids that were stored.
+    DeleteMessages {
+        /// The messages.
+        ids: Vec<DocId>,
+        /// Postings to remove, one entry per index; every id in them is one of `ids`.
+        postings: Vec<BlindPostings>,
+    },
+    /// The tenant's deleted ids. Answers [`Response::Tombstones`].
+    Tombstones,
 }
 
 /// Entries and bytes (keys and values) one index occupies on the server.
@@ -381,6 +420,15 @@ pub enum Response {
         /// One per SSE instance name.
         sse: Vec<IndexSize>,
     },
+    /// Freshly reserved document ids: `first..end`.
+    DocumentIdRange {
+        /// First id of the range.
+        first: DocId,
+        /// One past the last id.
+        end: DocId,
+    },
+    /// Deleted ids, as a serialized roaring bitmap (portable format).
+    Tombstones(Vec<u8>),
 }
 
 /// Encodes a protocol value: 2-byte big-endian protocol version, then postcard.
@@ -482,6 +530,8 @@ pub fn unexpected(r: &Response) -> Error {
         Response::Error { .. } => "Error",
         Response::DocumentIds(_) => "DocumentIds",
         Response::IndexStats { .. } => "IndexStats",
+        Response::DocumentIdRange { .. } => "DocumentIdRange",
+        Response::Tombstones(_) => "Tombstones",
     };
     Error::Protocol(format!("unexpected {kind} response"))
 }

@@ -86,13 +86,17 @@ pub(crate) fn search_token() -> impl Strategy<Value = SearchToken> {
     ]
 }
 
+/// Postings of one index.
+fn postings() -> impl Strategy<Value = BlindPostings> {
+    (name(), vec((any::<u64>(), ids()), 0..4)).prop_map(|(index, postings)| BlindPostings { index, postings })
+}
+
 /// Any request of any variant.
 pub(crate) fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
         vec(document(), 0..3).prop_map(Request::PutDocuments),
         ids().prop_map(Request::GetDocuments),
-        (name(), vec((any::<u64>(), ids()), 0..4))
-            .prop_map(|(index, postings)| Request::InsertBlindPostings(BlindPostings { index, postings })),
+        postings().prop_map(Request::InsertBlindPostings),
         (blind_query(), any::<bool>())
             .prop_map(|(query, fetch_documents)| Request::BlindSearch { query, fetch_documents }),
         schema().prop_map(Request::PutSchema),
@@ -107,6 +111,11 @@ pub(crate) fn request() -> impl Strategy<Value = Request> {
         (option::of(any::<DocId>()), any::<u32>()).prop_map(|(after, limit)| Request::ListDocumentIds { after, limit }),
         (vec(name(), 0..3), vec(name(), 0..3))
             .prop_map(|(blind_indexes, sse_instances)| { Request::IndexStats { blind_indexes, sse_instances } }),
+        any::<u32>().prop_map(|count| Request::ReserveDocumentIds { count }),
+        (vec(document(), 0..3), vec(postings(), 0..3))
+            .prop_map(|(documents, postings)| Request::Ingest(IngestBatch { documents, postings })),
+        (ids(), vec(postings(), 0..3)).prop_map(|(ids, postings)| Request::DeleteMessages { ids, postings }),
+        Just(Request::Tombstones),
     ]
 }
 
@@ -133,5 +142,7 @@ pub(crate) fn response() -> impl Strategy<Value = Response> {
         (any::<u16>(), name()).prop_map(|(code, message)| Response::Error { code, message }),
         ids().prop_map(Response::DocumentIds),
         (vec(size.clone(), 0..3), vec(size, 0..3)).prop_map(|(blind, sse)| Response::IndexStats { blind, sse }),
+        (any::<DocId>(), any::<DocId>()).prop_map(|(first, end)| Response::DocumentIdRange { first, end }),
+        bytes().prop_map(Response::Tombstones),
     ]
 }

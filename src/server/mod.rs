@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use roaring::RoaringBitmap;
 
+pub mod documents;
 pub mod http;
 mod in_process;
 
@@ -57,6 +58,15 @@ impl<S: Store> Server<S> {
         Ok(Arc::clone(locks.entry(tenant.to_owned()).or_default()))
     }
 
+    /// Runs `f` under the tenant's merge lock: its read-modify-writes
+    /// (postings, the id counter, tombstones, SSE no-overwrite checks) do
+    /// not interleave.
+    fn locked<T>(&self, tenant: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let lock = self.merge_lock(tenant)?;
+        let _guard = lock.lock().map_err(|_| Error::Store("merge lock poisoned".into()))?;
+        f()
+    }
+
     /// The underlying store.
     pub fn store(&self) -> &S {
         &self.store
@@ -94,18 +104,30 @@ impl<S: Store> Server<S> {
         match request {
             Request::PutDocuments(docs) => {
                 check_batch(docs.len())?;
-                let mut batch = WriteBatch::new();
-                for d in docs {
-                    if d.public.tenant != tenant {
-                        return Err(Error::Protocol(format!(
-                            "document {} is labelled for another tenant",
-                            d.public.doc_id
-                        )));
-                    }
-                    batch.put(Table::Documents, document_key(tenant, d.public.doc_id), protocol::encode(&d));
-                }
-                self.store.write(batch)?;
+                self.locked(tenant, || documents::put(&self.store, tenant, &docs))?;
                 Ok(Response::Ok)
+            }
+            Request::ReserveDocumentIds { count } => {
+                let (first, end) = self.locked(tenant, || documents::reserve(&self.store, tenant, count))?;
+                Ok(Response::DocumentIdRange { first, end })
+            }
+            Request::Ingest(batch) => {
+                check_batch(batch.documents.len())?;
+                check_postings(&batch.postings)?;
+                self.locked(tenant, || documents::ingest(&self.store, tenant, &batch))?;
+                Ok(Response::Ok)
+            }
+            Request::DeleteMessages { ids, postings } => {
+                check_batch(ids.len())?;
+                check_postings(&postings)?;
+                let deleted = self.locked(tenant, || documents::delete(&self.store, tenant, &ids, &postings))?;
+                Ok(Response::DocumentIds(deleted))
+            }
+            Request::Tombstones => {
+                let deleted = documents::tombstones(&self.store, tenant)?;
+                let mut bytes = Vec::with_capacity(deleted.serialized_size());
+                deleted.serialize_into(&mut bytes).map_err(|e| Error::Store(format!("serialize tombstones: {e}")))?;
+                Ok(Response::Tombstones(bytes))
             }
             Request::GetDocuments(ids) => {
                 check_batch(ids.len())?;
@@ -113,29 +135,40 @@ impl<S: Store> Server<S> {
             }
             Request::InsertBlindPostings(p) => {
                 check_batch(p.postings.len())?;
-                let lock = self.merge_lock(tenant)?;
-                let _guard = lock.lock().map_err(|_| Error::Store("merge lock poisoned".into()))?;
-                blind::insert(&self.store, tenant, &p)?;
+                self.locked(tenant, || blind::insert(&self.store, tenant, &p))?;
                 Ok(Response::Ok)
             }
             Request::BlindSearch { query, fetch_documents } => {
-                let ids: RoaringBitmap = blind::search(&self.store, tenant, &query)?;
-                let documents = if fetch_documents { self.get_documents(tenant, ids.iter())? } else { Vec::new() };
-                Ok(Response::BlindResult { ids: ids.iter().collect(), documents })
+                let mut ids: RoaringBitmap = blind::search(&self.store, tenant, &query)?;
+                // Postings a REST delete could not remove must not name a deleted message.
+                ids -= documents::tombstones(&self.store, tenant)?;
+                if !fetch_documents {
+                    return Ok(Response::BlindResult { ids: ids.iter().collect(), documents: Vec::new() });
+                }
+                let documents = self.get_documents(tenant, ids.iter())?;
+                // Only ids whose document is there: a search never fails on a gone message.
+                let ids = documents.iter().map(|d| d.public.doc_id).collect();
+                Ok(Response::BlindResult { ids, documents })
             }
             Request::PutSchema(schema) => {
-                let mut batch = WriteBatch::new();
-                batch.put(Table::Meta, schema_key(tenant), protocol::encode(&schema));
-                self.store.write(batch)?;
+                // The first schema stays: a second with other indexes or
+                // token lengths would make earlier postings unreachable.
+                self.locked(tenant, || {
+                    if let Some(existing) = self.schema(tenant)? {
+                        if existing.indexes == schema.indexes {
+                            return Ok(());
+                        }
+                        return Err(Error::Conflict(format!(
+                            "tenant {tenant} already has a schema with other indexes or token lengths"
+                        )));
+                    }
+                    let mut batch = WriteBatch::new();
+                    batch.put(Table::Meta, schema_key(tenant), protocol::encode(&schema));
+                    self.store.write(batch)
+                })?;
                 Ok(Response::Ok)
             }
-            Request::GetSchema => Ok(Response::Schema(match self.store.get(Table::Meta, &schema_key(tenant))? {
-                Some(bytes) => Some(protocol::decode::<Schema>(&bytes).map_err(|e| Error::DataCorruption {
-                    table: Table::Meta.name(),
-                    reason: format!("schema does not decode: {e}"),
-                })?),
-                None => None,
-            })),
+            Request::GetSchema => Ok(Response::Schema(self.schema(tenant)?)),
             Request::Sync => {
                 self.store.sync()?;
                 Ok(Response::Ok)
@@ -150,9 +183,7 @@ impl<S: Store> Server<S> {
             Request::SseInsert { instance, entries } => {
                 check_batch(entries.len())?;
                 // The no-overwrite check and the write must not interleave with another insert.
-                let lock = self.merge_lock(tenant)?;
-                let _guard = lock.lock().map_err(|_| Error::Store("merge lock poisoned".into()))?;
-                sse::insert(&self.store, tenant, &instance, entries)?;
+                self.locked(tenant, || sse::insert(&self.store, tenant, &instance, entries))?;
                 Ok(Response::Ok)
             }
             Request::SseSearch { instance, token } => {
@@ -160,22 +191,9 @@ impl<S: Store> Server<S> {
             }
             Request::DeleteDocuments(ids) => {
                 check_batch(ids.len())?;
-                let keys: Vec<Vec<u8>> = ids.iter().map(|id| document_key(tenant, *id)).collect();
-                // Read first so the answer names only ids that existed: a
-                // REST delete of an absent (or another tenant's) id is a 404.
-                let present = self.store.get_many(Table::Documents, &keys)?;
-                let mut batch = WriteBatch::new();
-                let mut deleted = Vec::new();
-                for ((id, key), value) in ids.iter().zip(keys).zip(present) {
-                    if value.is_some() && !deleted.contains(id) {
-                        deleted.push(*id);
-                        batch.delete(Table::Documents, key);
-                    }
-                }
-                if !batch.is_empty() {
-                    self.store.write(batch)?;
-                }
-                deleted.sort_unstable();
+                // The answer names only ids that existed: a REST delete of
+                // an absent (or another tenant's) id is a 404.
+                let deleted = self.locked(tenant, || documents::delete(&self.store, tenant, &ids, &[]))?;
                 Ok(Response::DocumentIds(deleted))
             }
             Request::ListDocumentIds { after, limit } => {
@@ -233,6 +251,16 @@ impl<S: Store> Server<S> {
         }
     }
 
+    fn schema(&self, tenant: &str) -> Result<Option<Schema>> {
+        match self.store.get(Table::Meta, &schema_key(tenant))? {
+            Some(bytes) => Ok(Some(protocol::decode::<Schema>(&bytes).map_err(|e| Error::DataCorruption {
+                table: Table::Meta.name(),
+                reason: format!("schema does not decode: {e}"),
+            })?)),
+            None => Ok(None),
+        }
+    }
+
     fn get_documents(&self, tenant: &str, ids: impl Iterator<Item = DocId>) -> Result<Vec<EncryptedDocument>> {
         let keys: Vec<Vec<u8>> = ids.map(|id| document_key(tenant, id)).collect();
         let values = self.store.get_many(Table::Documents, &keys)?;
@@ -250,6 +278,18 @@ impl<S: Store> Server<S> {
 /// The rejection for an error, with the status of [`Error::status_code`].
 fn error_response(e: &Error) -> Response {
     Response::Error { code: e.status_code(), message: e.to_string() }
+}
+
+/// Most posting entries (token and ids) one request may carry.
+pub const MAX_POSTINGS: usize = 4_000_000;
+
+fn check_postings(postings: &[protocol::BlindPostings]) -> Result<()> {
+    let entries: usize =
+        postings.iter().map(|p| p.postings.iter().map(|(_, ids)| ids.len().max(1)).sum::<usize>()).sum();
+    if entries > MAX_POSTINGS {
+        return Err(Error::Protocol(format!("{entries} posting entries exceed the limit of {MAX_POSTINGS}")));
+    }
+    Ok(())
 }
 
 fn check_batch(n: usize) -> Result<()> {

@@ -154,7 +154,8 @@ impl<T: Transport> SseIndex<T> {
         Ok(())
     }
 
-    /// The ids currently holding one keyword, ascending.
+    /// The ids the index holds for one keyword, ascending, before deletes
+    /// are applied ([`SseIndex::search`] applies them).
     ///
     /// # Errors
     /// Transport, server and parse errors.
@@ -177,12 +178,32 @@ impl<T: Transport> SseIndex<T> {
         }
     }
 
-    /// Evaluates a boolean query: one search per term, combined on the client.
+    /// Evaluates a boolean query: one search per term, combined on the
+    /// client, less the tenant's deleted ids. Those come from the server
+    /// with every query, whatever the answer (asking only for non-empty
+    /// answers would tell the server which answers were empty); a static
+    /// index keeps a deleted message's entries until it is rebuilt, and a
+    /// dynamic one until the client sends its delete updates.
     ///
     /// # Errors
-    /// As [`SseIndex::search_keyword`].
+    /// As [`SseIndex::search_keyword`]; [`crate::Error::Protocol`] for
+    /// tombstones that do not decode.
     pub fn search(&mut self, query: &Query) -> Result<Vec<DocId>> {
-        Ok(self.eval(query)?.iter().collect())
+        let mut ids = self.eval(query)?;
+        ids -= self.tombstones()?;
+        Ok(ids.iter().collect())
+    }
+
+    /// The tenant's deleted ids, from the server.
+    ///
+    /// # Errors
+    /// Transport and server errors; [`crate::Error::Protocol`] if they do not decode.
+    pub fn tombstones(&self) -> Result<RoaringBitmap> {
+        match self.transport.call(&Request::Tombstones)? {
+            Response::Tombstones(bytes) => RoaringBitmap::deserialize_from(&bytes[..])
+                .map_err(|e| Error::Protocol(format!("tombstones do not decode: {e}"))),
+            other => Err(unexpected(&other)),
+        }
     }
 
     fn eval(&mut self, query: &Query) -> Result<RoaringBitmap> {

@@ -5,7 +5,7 @@
 //! | table | key |
 //! |---|---|
 //! | documents | `keyspace(tenant) || id (u32 BE)` |
-//! | meta | `keyspace(tenant) || "schema"`, `keyspace(tenant) || "sse/" || instance` |
+//! | meta | `keyspace(tenant) || "schema"`, `|| "next_id"`, `|| "deleted"`, `|| "sse/" || instance` |
 //! | postings | `keyspace(tenant) || len(index) || index || token` |
 //! | entries | `keyspace(tenant) || len(instance) || instance || 'D' label / 'A' position` |
 
@@ -27,6 +27,22 @@ pub fn keyspace(tenant: &str) -> Vec<u8> {
 pub fn document_key(tenant: &str, id: DocId) -> Vec<u8> {
     let mut k = keyspace(tenant);
     k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+/// The store key of a tenant's next free document id (u32 BE): every id
+/// below it was reserved, put or deleted.
+pub fn next_id_key(tenant: &str) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.extend_from_slice(b"next_id");
+    k
+}
+
+/// The store key of a tenant's tombstones: the ids of its deleted
+/// documents, a serialized roaring bitmap.
+pub fn tombstones_key(tenant: &str) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.extend_from_slice(b"deleted");
     k
 }
 

@@ -29,7 +29,7 @@ use crate::leakage::profile::{
 };
 use crate::leakage::view::{DocumentSize, Observed, Recorder, ServerView};
 use crate::message::{Field, Message};
-use crate::protocol::{BlindQuery, BlindToken, DocId, IndexDescriptor};
+use crate::protocol::{BlindPostings, BlindQuery, BlindToken, DocId, IndexDescriptor};
 use crate::query::Query;
 use crate::server::InProcess;
 use crate::server::Server;
@@ -183,9 +183,7 @@ impl LeakageModel for BlindModel {
         let mut view = ViewBuilder::new();
         view.other("get_schema");
         view.other("put_schema");
-        if !sizes.is_empty() {
-            view.push(Observed::PutDocuments { documents: documents(&sizes) });
-        }
+        view.other("reserve_document_ids");
         let postings: Vec<(u64, Vec<DocId>)> = lists
             .iter()
             .map(|l| match l {
@@ -197,11 +195,15 @@ impl LeakageModel for BlindModel {
         // class takes an unclaimed posting with its candidate ids (lists
         // that are equal are interchangeable), or a fresh token if none.
         let mut unclaimed: Vec<(u64, Vec<DocId>)> = postings.clone();
-        if !postings.is_empty() {
-            view.push(Observed::InsertBlindPostings { index: INDEX.to_owned(), postings });
+        if !sizes.is_empty() {
+            // One ingest batch: the documents with their postings.
+            let postings = if postings.is_empty() {
+                Vec::new()
+            } else {
+                vec![BlindPostings { index: INDEX.to_owned(), postings }]
+            };
+            view.push(Observed::Ingest { documents: documents(&sizes), postings });
         }
-        view.other("put_schema");
-        view.other("sync");
         let mut tokens: BTreeMap<u32, u64> = BTreeMap::new();
         for op in &trace.operations {
             let class = match op.get(Leak::SearchPattern) {
