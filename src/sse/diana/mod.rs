@@ -244,6 +244,24 @@ mod tests {
     }
 
     #[test]
+    fn a_forged_count_over_nothing_stored_stops_early() {
+        let store = MemoryStore::new();
+        let reader = EntryReader::new(&store, "t", "d");
+        let count = 1u32 << 22;
+        let nodes = ggm::cover(&[3; 16], count);
+        let started = std::time::Instant::now();
+        let r = server::search(&reader, &nodes, count, &[0; 16]);
+        assert!(matches!(&r, Err(Error::Protocol(m)) if m.contains("consecutive leaves")), "{r:?}");
+        // Not a timing test: the walk stopped after about MAX_MISSING_LEAVES
+        // leaves, 1/16 of the count (the time is printed for the record).
+        eprintln!("forged Diana count 2^22 refused after {:.1} ms", started.elapsed().as_secs_f64() * 1e3);
+        // A token up to the bound still answers (the missing leaves are skipped).
+        let small = 1u32 << 17;
+        let r = server::search(&reader, &ggm::cover(&[3; 16], small), small, &[0; 16]);
+        assert_eq!(r.unwrap(), SearchResult::Ids(vec![]));
+    }
+
+    #[test]
     fn missing_labels_are_skipped_and_corrupt_values_are_reported() {
         let store = MemoryStore::new();
         let master = MasterKey::generate().unwrap();

@@ -26,6 +26,14 @@ const UNIT_LEVELS: u8 = 10;
 /// Leaves whose labels are computed (in parallel) and fetched in one `get_many`.
 const GROUP_LEAVES: u64 = 1 << 16;
 
+/// Most consecutive leaves without a stored update a search walks before it
+/// gives up: a token is about 700 bytes whatever its count, so without this
+/// a forged count would buy up to [`MAX_COUNT`] leaves of work (2^22 cost
+/// 1.2 s of both cores). An honest client leaves a gap only where an update
+/// batch (at most `ENTRY_CHUNK` = 50,000 updates) was lost to a crash
+/// after its counters were saved, so 2^17 allows two such losses in a row.
+pub const MAX_MISSING_LEAVES: u64 = 1 << 17;
+
 /// Below this many leaves a group is computed on the calling thread.
 const PARALLEL_LEAVES: u64 = 512;
 
@@ -91,7 +99,7 @@ fn unit_outputs(unit: &Unit, hash_key: &[u8; 16]) -> impl Iterator<Item = (Label
 
 /// Answers a Diana token: the ids of the keyword's updates `0..count`, in
 /// update order. A leaf whose label is not stored (an update that never
-/// reached the server) is skipped.
+/// reached the server) is skipped, up to [`MAX_MISSING_LEAVES`] in a row.
 ///
 /// # Errors
 /// [`Error::Protocol`] for a malformed token (see the checks above);
@@ -100,6 +108,7 @@ pub fn search(reader: &EntryReader<'_>, nodes: &[GgmNode], count: u32, hash_key:
     let units = plan(nodes, count)?;
     let mut ids: Vec<DocId> = Vec::with_capacity(count.min(1 << 16) as usize);
     let mut rest = units.as_slice();
+    let mut since_hit = 0u64;
     while !rest.is_empty() {
         // A group of whole units of about GROUP_LEAVES leaves.
         let mut take = 0;
@@ -117,12 +126,21 @@ pub fn search(reader: &EntryReader<'_>, nodes: &[GgmNode], count: u32, hash_key:
         };
         let values = reader.get_many(outputs.iter().map(|(label, _)| EntryLocation::Dictionary(*label)))?;
         for ((_, mask), value) in outputs.iter().zip(values) {
-            let Some(value) = value else { continue };
+            let Some(value) = value else {
+                since_hit += 1;
+                continue;
+            };
+            since_hit = 0;
             let word: [u8; 4] = value.as_slice().try_into().map_err(|_| Error::DataCorruption {
                 table: Table::Entries.name(),
                 reason: format!("Diana entry value of {} bytes (expected 4)", value.len()),
             })?;
             ids.push(u32::from_le_bytes(std::array::from_fn(|i| word[i] ^ mask[i])));
+        }
+        if since_hit >= MAX_MISSING_LEAVES && !rest.is_empty() {
+            return Err(bad(format!(
+                "no stored update among {since_hit} consecutive leaves (at most {MAX_MISSING_LEAVES}): the count exceeds what was stored"
+            )));
         }
     }
     Ok(SearchResult::Ids(ids))
