@@ -151,18 +151,23 @@ pub enum Error {
     /// The HTTP transport could not reach the server or read its answer.
     #[error("HTTP transport error: {0}")]
     Http(String),
+
+    /// A tenant's quota (stored bytes) would be exceeded; nothing was written.
+    #[error("quota exceeded: {0}")]
+    QuotaExceeded(String),
 }
 
 impl Error {
     /// The HTTP-style status a server answers this error with: 422 for a
     /// protocol version this build does not speak, 404 not found, 409
-    /// conflict, 500 for the server's own storage failures, 400 for anything
-    /// else the client sent.
+    /// conflict, 429 over quota, 500 for the server's own storage failures,
+    /// 400 for anything else the client sent.
     pub fn status_code(&self) -> u16 {
         match self {
             Error::ProtocolVersion { .. } => 422,
             Error::NotFound(_) => 404,
             Error::Conflict(_) => 409,
+            Error::QuotaExceeded(_) => 429,
             Error::DataCorruption { .. } | Error::Store(_) | Error::Io { .. } => 500,
             _ => 400,
         }

@@ -107,6 +107,12 @@ enum Command {
         /// Serve GET /metrics to holders of this bearer token (default: $SSEEK_METRICS_TOKEN; unset: /metrics is off).
         #[arg(long)]
         metrics_token: Option<String>,
+        /// Requests per second each tenant may make (bursts of as many); more get 429 with Retry-After. 0: unlimited.
+        #[arg(long, default_value_t = 0)]
+        tenant_rate: u32,
+        /// Stored bytes each tenant may hold (keys and values); writes beyond get 429. 0: unlimited.
+        #[arg(long, default_value_t = 0)]
+        tenant_quota_bytes: u64,
     },
     /// Manage tenants of a server store.
     Tenant {
@@ -330,6 +336,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_connections,
             max_in_flight,
             metrics_token,
+            tenant_rate,
+            tenant_quota_bytes,
         } => {
             tracing_subscriber::fmt().with_writer(std::io::stderr).with_target(false).init();
             let store = sseek::store::open(&store, &pg_schema)?;
@@ -355,7 +363,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let metrics_token =
                 metrics_token.or_else(|| std::env::var("SSEEK_METRICS_TOKEN").ok()).filter(|t| !t.is_empty());
             let scheme = if tls.is_some() { "https" } else { "http" };
-            let opts = sseek::server::http::ServeOptions { listen, max_body, limits, tls, metrics_token, observer };
+            let opts = sseek::server::http::ServeOptions {
+                listen,
+                max_body,
+                limits,
+                tls,
+                metrics_token,
+                tenant_rate: std::num::NonZeroU32::new(tenant_rate),
+                tenant_quota_bytes: Some(tenant_quota_bytes).filter(|b| *b > 0),
+                observer,
+            };
             sseek::server::http::serve(
                 store,
                 opts,

@@ -408,3 +408,62 @@ fn https_with_a_certificate_made_at_test_time() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TLS"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn tenant_rate_and_storage_quotas_answer_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("redb:{}", dir.path().join("server.redb").display());
+    let alice = add_tenant(&spec, "unused", "alice");
+    let bob = add_tenant(&spec, "unused", "bob");
+    let served = Served::start(&spec, "unused", &dir.path().join("server.log"), &["--tenant-rate", "5"]);
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let whoami = |token: &str| {
+        let mut resp = agent
+            .get(format!("{}/v1/whoami", served.url))
+            .header("Authorization", &format!("Bearer {token}"))
+            .call()
+            .unwrap();
+        let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+        (resp.status().as_u16(), retry, resp.body_mut().read_to_string().unwrap())
+    };
+    // Alice's burst of 5 passes, then she waits; Bob has a bucket of his own.
+    let statuses: Vec<u16> = (0..12).map(|_| whoami(&alice).0).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 5, "{statuses:?}");
+    let (status, retry, body) = whoami(&alice);
+    assert_eq!(status, 429, "{body}");
+    assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(body.contains("\"code\":429"), "{body}");
+    assert_eq!(whoami(&bob).0, 200);
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(whoami(&alice).0, 200, "the bucket refills");
+
+    // On a server with a storage quota, Bob fills his: the write that would
+    // pass it is refused whole.
+    drop(served);
+    let served = Served::start(&spec, "unused", &dir.path().join("server2.log"), &["--tenant-quota-bytes", "400000"]);
+    let http = Http::new(&served.url, &bob);
+    let mut client = Client::connect(MasterKey::generate().unwrap(), "bob", http, Tokenizer::default()).unwrap();
+    let msgs = Synthetic::new(8).generate(60);
+    let terms = client.terms(&msgs);
+    let plans = plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 20.0);
+    client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+    let mut stored = Vec::new();
+    let refusal = loop {
+        match client.add_messages_with_terms(&msgs, &terms, None) {
+            Ok(r) => stored.extend(r),
+            Err(e) => break e,
+        }
+        assert!(stored.len() < 10_000, "the quota never applied");
+    };
+    assert!(matches!(&refusal, sseek::Error::Server { code: 429, message } if message.contains("quota")), "{refusal}");
+    let used = client.server_stats().unwrap();
+    let bytes = used.document_bytes + used.posting_bytes + used.sse_bytes;
+    eprintln!(
+        "storage quota 400000 bytes: {} messages stored ({bytes} bytes of documents and postings) before a 429",
+        stored.len()
+    );
+    assert!(bytes <= 400_000, "{bytes} bytes stored over a quota of 400000");
+    // Deleting makes room again.
+    client.delete_messages(&stored[..stored.len() / 2]).unwrap();
+    client.add_messages_with_terms(&msgs[..10], &terms[..10], None).unwrap();
+}

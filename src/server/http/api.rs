@@ -55,13 +55,19 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// Bearer token that `GET /metrics` requires; `None`: `/metrics` is off (404).
     pub metrics_token: Option<String>,
+    /// Requests per second each tenant may make (bursts of as many), more
+    /// get 429 with `Retry-After`; `None`: unlimited.
+    pub tenant_rate: Option<std::num::NonZeroU32>,
+    /// Stored bytes each tenant may hold; writes beyond get 429; `None`: unlimited.
+    pub tenant_quota_bytes: Option<u64>,
     /// Shown every request and answer (the leakage analysis records the
     /// server's view through it); `None`: the boundary is not observed.
     pub observer: Option<Arc<dyn BoundaryObserver>>,
 }
 
 impl Default for ServeOptions {
-    /// `127.0.0.1:8080`, [`DEFAULT_MAX_BODY`], default [`Limits`], plain HTTP, no metrics, not observed.
+    /// `127.0.0.1:8080`, [`DEFAULT_MAX_BODY`], default [`Limits`], plain
+    /// HTTP, no metrics, no tenant rate or storage quota, not observed.
     fn default() -> Self {
         ServeOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -69,6 +75,8 @@ impl Default for ServeOptions {
             limits: Limits::default(),
             tls: None,
             metrics_token: None,
+            tenant_rate: None,
+            tenant_quota_bytes: None,
             observer: None,
         }
     }
@@ -80,6 +88,7 @@ struct AppState {
     metrics: Arc<Metrics>,
     max_body: usize,
     metrics_token: Option<Arc<str>>,
+    tenant_rate: Option<Arc<governor::DefaultKeyedRateLimiter<String>>>,
     next_request_id: Arc<AtomicU64>,
 }
 
@@ -162,6 +171,9 @@ pub fn serve(
         .build()
         .map_err(|e| Error::Config(format!("cannot start the HTTP runtime: {e}")))?;
     let mut backend = Server::new(store);
+    if let Some(bytes) = opts.tenant_quota_bytes {
+        backend = backend.with_storage_quota(bytes);
+    }
     if let Some(observer) = &opts.observer {
         backend = backend.with_observer(Arc::clone(observer));
         tracing::info!("observing the boundary (recording the server view)");
@@ -171,6 +183,7 @@ pub fn serve(
         metrics: Arc::new(Metrics::new()),
         max_body: opts.max_body,
         metrics_token: opts.metrics_token.as_deref().map(Arc::from),
+        tenant_rate: opts.tenant_rate.map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(n)))),
         next_request_id: Arc::new(AtomicU64::new(1)),
     };
     let server = Arc::clone(&state.server);
@@ -344,6 +357,17 @@ where
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
+    if let Some(Err(not_until)) = st.tenant_rate.as_ref().map(|limiter| limiter.check_key(&tenant)) {
+        use governor::clock::Clock as _;
+        let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+        // Retry-After is whole seconds: round up, and never 0.
+        let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+        let mut resp =
+            ApiError::new(429, format!("tenant request rate exceeded; retry in {seconds} s")).into_response();
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        resp.extensions_mut().insert(TenantTag(tenant));
+        return resp;
+    }
     let mut resp = f(st, tenant.clone(), headers).await.unwrap_or_else(IntoResponse::into_response);
     resp.extensions_mut().insert(TenantTag(tenant));
     resp
