@@ -366,3 +366,55 @@ fn the_client_refuses_a_range_it_was_given_before() {
     let err = client.add_messages_with_terms(&msgs, &terms, None).unwrap_err().to_string();
     assert!(err.contains("already holds ids"), "{err}");
 }
+
+/// A client refuses a schema whose index list or token lengths changed on
+/// the server, or whose tag is gone; an untouched one opens.
+#[test]
+fn the_client_refuses_a_schema_changed_on_the_server() {
+    use sseek::store::keyspace::{schema_key, schema_tag_key};
+    let server = Arc::new(Server::new(MemoryStore::new()));
+    let master = MasterKey::generate().unwrap();
+    let connect =
+        || Client::connect(master.clone(), "t", InProcess::new(Arc::clone(&server), "t"), Tokenizer::default());
+    let mut client = connect().unwrap();
+    let msgs = Synthetic::new(2).generate(50);
+    let terms = client.terms(&msgs);
+    let plans = plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 1.0);
+    client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+    let genuine = client.schema().unwrap().clone();
+    assert_eq!(connect().unwrap().schema(), Some(&genuine));
+    // Another key's client is refused too: the tag is under the tenant's key.
+    let other = Client::connect(
+        MasterKey::generate().unwrap(),
+        "t",
+        InProcess::new(Arc::clone(&server), "t"),
+        Tokenizer::default(),
+    );
+    assert!(other.unwrap_err().to_string().contains("does not match its tag"));
+
+    let put = |table, key: Vec<u8>, value: Option<Vec<u8>>| {
+        let mut b = sseek::store::WriteBatch::new();
+        match value {
+            Some(v) => b.put(table, key, v),
+            None => b.delete(table, key),
+        };
+        server.store().write(b).unwrap();
+    };
+    // Strip truncation from one index (64-bit tokens): refused.
+    let mut stripped = genuine.clone();
+    stripped.indexes[0].bits = 64;
+    put(Table::Meta, schema_key("t"), Some(sseek::protocol::encode(&stripped)));
+    let err = connect().unwrap_err().to_string();
+    assert!(err.contains("does not match its tag"), "{err}");
+    // Drop an index: refused.
+    let mut fewer = genuine.clone();
+    fewer.indexes.pop();
+    put(Table::Meta, schema_key("t"), Some(sseek::protocol::encode(&fewer)));
+    assert!(connect().unwrap_err().to_string().contains("does not match its tag"));
+    // Restore the schema, remove the tag: refused.
+    put(Table::Meta, schema_key("t"), Some(sseek::protocol::encode(&genuine)));
+    assert!(connect().is_ok());
+    put(Table::Meta, schema_tag_key("t"), None);
+    let err = connect().unwrap_err().to_string();
+    assert!(err.contains("carries no tag"), "{err}");
+}

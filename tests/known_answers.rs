@@ -31,7 +31,7 @@ use sseek::message::{Field, Message};
 use sseek::protocol::{
     self, BlindPostings, BlindQuery, BlindToken, EncryptedDocument, EncryptedEntry, EntryLocation, GgmNode,
     IndexDescriptor, IndexSize, IngestBatch, PublicMetadata, Request, Response, Schema, SearchResult, SearchToken,
-    ServerStats, SseDescriptor,
+    ServerStats, SseDescriptor, TaggedSchema,
 };
 use sseek::server::Server;
 use sseek::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
@@ -679,6 +679,29 @@ fn client_state_files() {
     }
 }
 
+fn kat_schema() -> Schema {
+    Schema {
+        indexes: vec![IndexDescriptor { name: "from+day".into(), fields: vec![Field::From, Field::Day], bits: 12 }],
+        next_doc_id: 42,
+    }
+}
+
+/// The tag a client puts on its schema (HMAC-SHA256 under a key of its own
+/// label over the encoded descriptors): clients of different versions must
+/// agree on it, or each would refuse the other's schema.
+#[test]
+fn schema_tag() {
+    let indexes = kat_schema().indexes;
+    let tag = sseek::blind::client::schema_tag(&master(), TENANT, 1, &indexes).unwrap();
+    check_all(&[item(
+        "schema tag",
+        hex::encode(tag),
+        "7eae06832d39061b59c3f8e3eba2813de412b535906a2a5f497404ad862ebce9",
+    )]);
+    assert_ne!(sseek::blind::client::schema_tag(&master(), TENANT, 2, &indexes).unwrap(), tag);
+    assert_ne!(sseek::blind::client::schema_tag(&master(), "other", 1, &indexes).unwrap(), tag);
+}
+
 fn document() -> EncryptedDocument {
     EncryptedDocument {
         public: PublicMetadata { tenant: TENANT.into(), doc_id: 7, envelope_version: 1 },
@@ -720,6 +743,8 @@ fn request_kind(r: &Request) -> &'static str {
         Request::Ingest(_) => "Ingest",
         Request::DeleteMessages { .. } => "DeleteMessages",
         Request::Tombstones => "Tombstones",
+        Request::CreateSchema { .. } => "CreateSchema",
+        Request::GetTaggedSchema => "GetTaggedSchema",
     }
 }
 
@@ -738,6 +763,7 @@ fn response_kind(r: &Response) -> &'static str {
         Response::IndexStats { .. } => "IndexStats",
         Response::DocumentIdRange { .. } => "DocumentIdRange",
         Response::Tombstones(_) => "Tombstones",
+        Response::TaggedSchema(_) => "TaggedSchema",
     }
 }
 
@@ -835,6 +861,11 @@ fn protocol_encoding() {
             "00011101070104626f6479012a0107",
         ),
         (Request::Tombstones, "000112"),
+        (
+            Request::CreateSchema { schema: kat_schema(), tag: [0xab; 32] },
+            "000113010866726f6d2b6461790200030c2aabababababababababababababababababababababababababababababababab",
+        ),
+        (Request::GetTaggedSchema, "000114"),
     ];
     let responses: Vec<(Response, &str)> = vec![
         (Response::Ok, "000100"),
@@ -866,6 +897,10 @@ fn protocol_encoding() {
         ),
         (Response::DocumentIdRange { first: 40, end: 2040 }, "00010a28f80f"),
         (Response::Tombstones(vec![0x3a, 0x30]), "00010b023a30"),
+        (
+            Response::TaggedSchema(Some(TaggedSchema { schema: kat_schema(), tag: Some([0xcd; 32]) })),
+            "00010c01010866726f6d2b6461790200030c2a01cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+        ),
     ];
     let mut items = Vec::new();
     let mut request_kinds: Vec<&str> = Vec::new();
@@ -884,7 +919,7 @@ fn protocol_encoding() {
     }
     request_kinds.dedup();
     response_kinds.dedup();
-    assert_eq!(request_kinds.len(), 19, "every request variant has a vector: {request_kinds:?}");
-    assert_eq!(response_kinds.len(), 12, "every response variant has a vector: {response_kinds:?}");
+    assert_eq!(request_kinds.len(), 21, "every request variant has a vector: {request_kinds:?}");
+    assert_eq!(response_kinds.len(), 13, "every response variant has a vector: {response_kinds:?}");
     check_all(&items);
 }

@@ -36,6 +36,22 @@ impl fmt::Debug for BlindIndexer {
     }
 }
 
+/// The tag a client puts on its tenant's schema: HMAC-SHA256, under a key
+/// derived for this purpose alone, of the postcard encoding of the index
+/// descriptors (names, fields, token lengths). The tenant and key version
+/// are in the key's label. Only holders of the master key can make it, so
+/// a server that changes an index or a token length is caught.
+///
+/// # Errors
+/// [`Error::KeyLabel`] for an over-long tenant.
+pub fn schema_tag(master: &MasterKey, tenant: &str, key_version: u32, indexes: &[IndexDescriptor]) -> Result<[u8; 32]> {
+    let label = KeyLabel::new(tenant, "schema", "indexes", Purpose::Other("schema-tag"), key_version)?;
+    let key = master.derive_32(&label);
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.expose()).map_err(|e| Error::Crypto(e.to_string()))?;
+    mac.update(&crate::protocol::encode(&indexes));
+    Ok(mac.finalize().into_bytes().into())
+}
+
 /// Truncates a 64-bit token prefix to its top `bits` bits.
 pub fn truncate(x: u64, bits: u8) -> u64 {
     if bits >= 64 { x } else { x >> (64 - u32::from(bits)) }

@@ -33,12 +33,15 @@ mod http;
 pub use http::{Endpoint, Http};
 
 use crate::blind::BlindIndexer;
+use crate::blind::client::schema_tag;
 use crate::envelope::DocumentCipher;
 use crate::keys::MasterKey;
 use crate::message::IndexSpec;
 use crate::message::{Message, Terms};
 use crate::protocol::transport::{Traffic, Transport};
-use crate::protocol::{DocId, EncryptedDocument, IndexDescriptor, IngestBatch, Request, Response, Schema};
+use crate::protocol::{
+    DocId, EncryptedDocument, IndexDescriptor, IngestBatch, Request, Response, Schema, TaggedSchema,
+};
 use crate::protocol::{expect_ok, unexpected};
 use crate::query::Query;
 use crate::text::Tokenizer;
@@ -101,12 +104,35 @@ impl<T: Transport> Client<T> {
             indexer: None,
             reserved_until: 0,
         };
-        match c.transport.call(&Request::GetSchema)? {
-            Response::Schema(Some(s)) => c.install_schema(s)?,
-            Response::Schema(None) => {}
-            other => return Err(unexpected(&other)),
+        if let Some(schema) = c.fetch_schema()? {
+            c.install_schema(schema)?;
         }
         Ok(c)
+    }
+
+    /// The tenant's schema from the server, checked against its tag: a
+    /// schema without a tag, or whose tag this key did not make, is refused
+    /// (the server, or whoever changed its store, altered the index list or
+    /// token lengths).
+    fn fetch_schema(&self) -> Result<Option<Schema>> {
+        let tagged = match self.transport.call(&Request::GetTaggedSchema)? {
+            Response::TaggedSchema(t) => t,
+            other => return Err(unexpected(&other)),
+        };
+        let Some(TaggedSchema { schema, tag }) = tagged else { return Ok(None) };
+        let expected = schema_tag(&self.master, &self.tenant, self.key_version, &schema.indexes)?;
+        let genuine = tag.is_some_and(|t| bool::from(subtle::ConstantTimeEq::ct_eq(&t[..], &expected[..])));
+        if !genuine {
+            return Err(Error::Server {
+                code: 502,
+                message: format!(
+                    "the server's blind-index schema for tenant {} {}: refusing its index list and token lengths",
+                    self.tenant,
+                    if tag.is_some() { "does not match its tag under this key" } else { "carries no tag" }
+                ),
+            });
+        }
+        Ok(Some(schema))
     }
 
     fn install_schema(&mut self, schema: Schema) -> Result<()> {
@@ -155,14 +181,15 @@ impl<T: Transport> Client<T> {
         let schema = Schema { indexes, next_doc_id: 0 };
         // Built first: an invalid descriptor fails before anything is sent.
         BlindIndexer::new(&self.master, &self.tenant, self.key_version, &schema.indexes)?;
-        match self.transport.call(&Request::PutSchema(schema.clone())) {
+        let tag = schema_tag(&self.master, &self.tenant, self.key_version, &schema.indexes)?;
+        match self.transport.call(&Request::CreateSchema { schema: schema.clone(), tag }) {
             Ok(r) => {
                 expect_ok(r)?;
                 self.install_schema(schema)
             }
-            Err(Error::Server { code: 409, .. }) => match self.transport.call(&Request::GetSchema)? {
-                Response::Schema(Some(existing)) => self.install_schema(existing),
-                other => Err(unexpected(&other)),
+            Err(Error::Server { code: 409, .. }) => match self.fetch_schema()? {
+                Some(existing) => self.install_schema(existing),
+                None => Err(Error::Server { code: 502, message: "schema conflict, yet no schema stored".into() }),
             },
             Err(e) => Err(e),
         }

@@ -184,6 +184,8 @@ impl Observed {
             Request::IndexStats { .. } => other("index_stats"),
             Request::ReserveDocumentIds { .. } => other("reserve_document_ids"),
             Request::Tombstones => other("tombstones"),
+            Request::CreateSchema { .. } => other("create_schema"),
+            Request::GetTaggedSchema => other("get_tagged_schema"),
             Request::Ingest(batch) => Observed::Ingest {
                 documents: batch.documents.iter().map(DocumentSize::of).collect(),
                 postings: batch.postings.clone(),

@@ -148,6 +148,18 @@ pub struct Schema {
     pub next_doc_id: DocId,
 }
 
+/// A schema with the tag of the client that created it: an HMAC under a
+/// key only the tenant's clients hold, over the tenant, key version and
+/// indexes, so a client refuses a schema whose index list or token lengths
+/// the server changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaggedSchema {
+    /// The schema.
+    pub schema: Schema,
+    /// Its tag; `None` for a schema stored without one (by [`Request::PutSchema`]).
+    pub tag: Option<[u8; 32]>,
+}
+
 /// A 16-byte pseudorandom dictionary label of an SSE scheme.
 pub type Label = [u8; 16];
 
@@ -353,6 +365,16 @@ pub enum Request {
     },
     /// The tenant's deleted ids. Answers [`Response::Tombstones`].
     Tombstones,
+    /// Stores the tenant's schema with its tag, if it has none yet (the
+    /// first stays: the same indexes again are accepted, others are a 409).
+    CreateSchema {
+        /// The schema.
+        schema: Schema,
+        /// The creating client's tag over it.
+        tag: [u8; 32],
+    },
+    /// Reads the schema with its tag. Answers [`Response::TaggedSchema`].
+    GetTaggedSchema,
 }
 
 /// Entries and bytes (keys and values) one index occupies on the server.
@@ -429,6 +451,8 @@ pub enum Response {
     },
     /// Deleted ids, as a serialized roaring bitmap (portable format).
     Tombstones(Vec<u8>),
+    /// The tenant's schema and its tag, if a schema was stored.
+    TaggedSchema(Option<TaggedSchema>),
 }
 
 /// Encodes a protocol value: 2-byte big-endian protocol version, then postcard.
@@ -532,6 +556,7 @@ pub fn unexpected(r: &Response) -> Error {
         Response::IndexStats { .. } => "IndexStats",
         Response::DocumentIdRange { .. } => "DocumentIdRange",
         Response::Tombstones(_) => "Tombstones",
+        Response::TaggedSchema(_) => "TaggedSchema",
     };
     Error::Protocol(format!("unexpected {kind} response"))
 }

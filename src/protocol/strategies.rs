@@ -116,6 +116,8 @@ pub(crate) fn request() -> impl Strategy<Value = Request> {
             .prop_map(|(documents, postings)| Request::Ingest(IngestBatch { documents, postings })),
         (ids(), vec(postings(), 0..3)).prop_map(|(ids, postings)| Request::DeleteMessages { ids, postings }),
         Just(Request::Tombstones),
+        (schema(), any::<[u8; 32]>()).prop_map(|(schema, tag)| Request::CreateSchema { schema, tag }),
+        Just(Request::GetTaggedSchema),
     ]
 }
 
@@ -144,5 +146,7 @@ pub(crate) fn response() -> impl Strategy<Value = Response> {
         (vec(size.clone(), 0..3), vec(size, 0..3)).prop_map(|(blind, sse)| Response::IndexStats { blind, sse }),
         (any::<DocId>(), any::<DocId>()).prop_map(|(first, end)| Response::DocumentIdRange { first, end }),
         bytes().prop_map(Response::Tombstones),
+        option::of((schema(), option::of(any::<[u8; 32]>())))
+            .prop_map(|s| Response::TaggedSchema(s.map(|(schema, tag)| TaggedSchema { schema, tag }))),
     ]
 }

@@ -19,9 +19,11 @@ pub use in_process::InProcess;
 
 use crate::blind::server as blind;
 use crate::protocol::observer::BoundaryObserver;
-use crate::protocol::{self, DocId, EncryptedDocument, IndexSize, Request, Response, Schema, ServerStats};
+use crate::protocol::{
+    self, DocId, EncryptedDocument, IndexSize, Request, Response, Schema, ServerStats, TaggedSchema,
+};
 use crate::sse::server as sse;
-use crate::store::keyspace::{MAX_TENANT, document_key, keyspace, schema_key};
+use crate::store::keyspace::{MAX_TENANT, document_key, keyspace, schema_key, schema_tag_key};
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
 
@@ -180,22 +182,25 @@ impl<S: Store> Server<S> {
                 Ok(Response::BlindResult { ids, documents })
             }
             Request::PutSchema(schema) => {
-                // The first schema stays: a second with other indexes or
-                // token lengths would make earlier postings unreachable.
-                self.locked(tenant, || {
-                    if let Some(existing) = self.schema(tenant)? {
-                        if existing.indexes == schema.indexes {
-                            return Ok(());
-                        }
-                        return Err(Error::Conflict(format!(
-                            "tenant {tenant} already has a schema with other indexes or token lengths"
-                        )));
-                    }
-                    let mut batch = WriteBatch::new();
-                    batch.put(Table::Meta, schema_key(tenant), protocol::encode(&schema));
-                    self.store.write(batch)
-                })?;
+                self.locked(tenant, || self.create_schema(tenant, &schema, None))?;
                 Ok(Response::Ok)
+            }
+            Request::CreateSchema { schema, tag } => {
+                self.locked(tenant, || self.create_schema(tenant, &schema, Some(tag)))?;
+                Ok(Response::Ok)
+            }
+            Request::GetTaggedSchema => {
+                let schema = self.schema(tenant)?;
+                let tag = match (&schema, self.store.get(Table::Meta, &schema_tag_key(tenant))?) {
+                    (Some(_), Some(bytes)) => {
+                        Some(<[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| Error::DataCorruption {
+                            table: Table::Meta.name(),
+                            reason: format!("schema tag of {} bytes", bytes.len()),
+                        })?)
+                    }
+                    _ => None,
+                };
+                Ok(Response::TaggedSchema(schema.map(|schema| TaggedSchema { schema, tag })))
             }
             Request::GetSchema => Ok(Response::Schema(self.schema(tenant)?)),
             // Every write is durable when answered, so there is nothing to
@@ -278,6 +283,33 @@ impl<S: Store> Server<S> {
                 }))
             }
         }
+    }
+
+    /// Stores a tenant's first schema (with its tag, in the same batch). The
+    /// first stays: a second with other indexes or token lengths would make
+    /// earlier postings unreachable, so it is a conflict; the same indexes
+    /// again are accepted (and gain the tag if they had none).
+    fn create_schema(&self, tenant: &str, schema: &Schema, tag: Option<[u8; 32]>) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        match self.schema(tenant)? {
+            Some(existing) if existing.indexes != schema.indexes => {
+                return Err(Error::Conflict(format!(
+                    "tenant {tenant} already has a schema with other indexes or token lengths"
+                )));
+            }
+            Some(_) => {
+                if tag.is_none() || self.store.get(Table::Meta, &schema_tag_key(tenant))?.is_some() {
+                    return Ok(());
+                }
+            }
+            None => {
+                batch.put(Table::Meta, schema_key(tenant), protocol::encode(schema));
+            }
+        }
+        if let Some(tag) = tag {
+            batch.put(Table::Meta, schema_tag_key(tenant), tag.to_vec());
+        }
+        self.store.write(batch)
     }
 
     fn schema(&self, tenant: &str) -> Result<Option<Schema>> {

@@ -5,7 +5,7 @@
 //! | table | key |
 //! |---|---|
 //! | documents | `keyspace(tenant) || id (u32 BE)` |
-//! | meta | `keyspace(tenant) || "schema"`, `|| "next_id"`, `|| "deleted"`, `|| "sse/" || instance` |
+//! | meta | `keyspace(tenant) || "schema"`, `|| "schema_tag"`, `|| "next_id"`, `|| "deleted"`, `|| "sse/" || instance` |
 //! | postings | `keyspace(tenant) || len(index) || index || token` |
 //! | entries | `keyspace(tenant) || len(instance) || instance || 'D' label / 'A' position` |
 
@@ -43,6 +43,13 @@ pub fn next_id_key(tenant: &str) -> Vec<u8> {
 pub fn tombstones_key(tenant: &str) -> Vec<u8> {
     let mut k = keyspace(tenant);
     k.extend_from_slice(b"deleted");
+    k
+}
+
+/// The store key of the tag of a tenant's schema.
+pub fn schema_tag_key(tenant: &str) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.extend_from_slice(b"schema_tag");
     k
 }
 

@@ -181,8 +181,8 @@ impl LeakageModel for BlindModel {
             return Err(Error::Config("trace: no posting lists".into()));
         };
         let mut view = ViewBuilder::new();
-        view.other("get_schema");
-        view.other("put_schema");
+        view.other("get_tagged_schema");
+        view.other("create_schema");
         view.other("reserve_document_ids");
         let postings: Vec<(u64, Vec<DocId>)> = lists
             .iter()
