@@ -1,12 +1,13 @@
-//! Load run against `sseek serve` over loopback: N concurrent clients (32 by
-//! default) for a fixed time (30 s), each a tenant of its own with a small
-//! synthetic mailbox, mixing searches (80%) and ingest of 10-message batches
-//! (20%). Reports throughput, p50/p99 latency per operation and errors, for
-//! redb and, when `SSEEK_PG_URL` is set, PostgreSQL (in a schema of its own,
-//! dropped at the end).
+//! Load run against `sseek serve` over loopback: N concurrent clients (64 by
+//! default) for a fixed time (60 s), each a tenant of its own with a small
+//! synthetic mailbox, mixing searches (70%), ingest of 10-message batches
+//! (20%) and deletes of one message (10%), every write durable when
+//! answered. Reports throughput, p50/p99 latency per operation and errors,
+//! for redb and, when `SSEEK_PG_URL` is set, PostgreSQL (in a schema of its
+//! own, dropped at the end).
 //!
 //! ```sh
-//! cargo run --release --example load                  # 32 clients, 30 s, redb and PostgreSQL
+//! cargo run --release --example load                  # 64 clients, 60 s, redb and PostgreSQL
 //! cargo run --release --example load -- 8 5 redb      # 8 clients, 5 s, redb only
 //! ```
 
@@ -35,12 +36,15 @@ const INITIAL: u64 = 300;
 /// Messages per ingest operation.
 const BATCH: u64 = 10;
 /// Share of operations that are searches.
-const SEARCH_SHARE: f64 = 0.8;
+const SEARCH_SHARE: f64 = 0.7;
+/// Share of operations that are deletes (the rest are ingests).
+const DELETE_SHARE: f64 = 0.1;
 
 #[derive(Default)]
 struct Outcome {
     search_us: Vec<f64>,
     ingest_us: Vec<f64>,
+    delete_us: Vec<f64>,
     errors: u64,
 }
 
@@ -90,12 +94,14 @@ fn run(label: &str, store: Box<dyn Store>, clients: usize, seconds: u64) {
     stop();
     let mut search: Vec<f64> = outcomes.iter().flat_map(|o| o.search_us.iter().copied()).collect();
     let mut ingest: Vec<f64> = outcomes.iter().flat_map(|o| o.ingest_us.iter().copied()).collect();
+    let mut delete: Vec<f64> = outcomes.iter().flat_map(|o| o.delete_us.iter().copied()).collect();
     let errors: u64 = outcomes.iter().map(|o| o.errors).sum();
     search.sort_by(f64::total_cmp);
     ingest.sort_by(f64::total_cmp);
-    let ops = search.len() + ingest.len();
+    delete.sort_by(f64::total_cmp);
+    let ops = search.len() + ingest.len() + delete.len();
     println!(
-        "| {label} | {clients} | {ops} | {:.0} | {} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {errors} |",
+        "| {label} | {clients} | {ops} | {:.0} | {} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {} | {:.1} | {:.1} | {errors} |",
         ops as f64 / seconds as f64,
         search.len(),
         percentile(&search, 0.5) / 1e3,
@@ -103,6 +109,9 @@ fn run(label: &str, store: Box<dyn Store>, clients: usize, seconds: u64) {
         ingest.len(),
         percentile(&ingest, 0.5) / 1e3,
         percentile(&ingest, 0.99) / 1e3,
+        delete.len(),
+        percentile(&delete, 0.5) / 1e3,
+        percentile(&delete, 0.99) / 1e3,
     );
     println!("(wall time including each client's setup of {INITIAL} messages: {wall:.1} s)");
 }
@@ -120,12 +129,20 @@ fn client_loop(url: &str, token: &str, seed: u64, seconds: u64) -> Outcome {
     // Plan for growth: the mailbox grows during the run.
     let plans = plan_for_corpus(&terms, &default_index_specs(), 10.0, 2.0, 4.0);
     client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
-    client.add_messages_with_terms(&msgs, &terms, None).unwrap();
+    let mut live: Vec<u32> = client.add_messages_with_terms(&msgs, &terms, None).unwrap().collect();
     let words: Vec<String> = terms.iter().filter_map(|t| t.get(&Field::Body)).flat_map(|b| b.iter().cloned()).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < deadline {
-        if rng.random_bool(SEARCH_SHARE) {
+        let roll: f64 = rng.random();
+        if roll >= SEARCH_SHARE && roll < SEARCH_SHARE + DELETE_SHARE && !live.is_empty() {
+            let victim = live.swap_remove(rng.random_range(0..live.len()));
+            let t = Instant::now();
+            match client.delete_messages(&[victim]) {
+                Ok(_) => out.delete_us.push(t.elapsed().as_secs_f64() * 1e6),
+                Err(_) => out.errors += 1,
+            }
+        } else if roll < SEARCH_SHARE {
             let Some(w) = words.choose(&mut rng) else { continue };
             let q = Query::term("body", &[w]);
             let t = Instant::now();
@@ -138,7 +155,10 @@ fn client_loop(url: &str, token: &str, seed: u64, seconds: u64) -> Outcome {
             next += BATCH;
             let t = Instant::now();
             match client.add_messages(&batch, None) {
-                Ok(_) => out.ingest_us.push(t.elapsed().as_secs_f64() * 1e6),
+                Ok(ids) => {
+                    out.ingest_us.push(t.elapsed().as_secs_f64() * 1e6);
+                    live.extend(ids);
+                }
                 Err(_) => out.errors += 1,
             }
         }
@@ -148,13 +168,13 @@ fn client_loop(url: &str, token: &str, seed: u64, seconds: u64) -> Outcome {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let clients: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(32);
-    let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(30);
+    let clients: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(64);
+    let seconds: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(60);
     let which = args.get(2).map_or("all", String::as_str);
     println!(
-        "| store | clients | operations | ops/s | searches | search p50 ms | search p99 ms | ingests | ingest p50 ms | ingest p99 ms | errors |"
+        "| store | clients | operations | ops/s | searches | search p50 ms | search p99 ms | ingests | ingest p50 ms | ingest p99 ms | deletes | delete p50 ms | delete p99 ms | errors |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     if which == "all" || which == "redb" {
         let dir = tempfile::tempdir().unwrap();
         let store = sseek::store::RedbStore::open(&dir.path().join("load.redb")).unwrap();

@@ -173,6 +173,30 @@ enum Command {
         #[arg(long, default_value_t = 25.0)]
         fp_budget: f64,
     },
+    /// Delete messages by id from a store or a server, with their blind-index entries.
+    Delete {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Store directory.
+        #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+        store: Option<PathBuf>,
+        /// A running `sseek serve` (the tenant is the token's).
+        #[arg(long)]
+        server: Option<String>,
+        /// API token for --server (default: $SSEEK_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+        /// For an https:// --server: trust the PEM certificates in this file instead of the system roots.
+        #[arg(long, requires = "server")]
+        ca: Option<PathBuf>,
+        /// Tenant name.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// The message ids (as `sseek search` prints them).
+        #[arg(required = true)]
+        ids: Vec<u32>,
+    },
     /// Search a store or a server: `body:word AND (from:a@b.c OR day:2002-08-22)`.
     Search {
         /// The key file.
@@ -423,6 +447,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ids.start,
                 ids.end,
                 corpus.skipped.len()
+            );
+        }
+        Command::Delete { key, store, server, token: token_flag, ca, tenant, ids } => {
+            let remote = match server {
+                Some(url) => Some((url, token(token_flag)?)),
+                None => None,
+            };
+            let mut client = open_client(&key, store.as_deref(), remote, ca.as_deref(), &tenant)?;
+            let deleted = client.delete_messages(&ids)?;
+            let missing: Vec<u32> = ids.iter().filter(|id| deleted.binary_search(id).is_err()).copied().collect();
+            println!(
+                "deleted {} message(s){}",
+                deleted.len(),
+                if missing.is_empty() { String::new() } else { format!("; no message under {missing:?}") }
             );
         }
         Command::Search { key, store, server, token: token_flag, ca, tenant, show, query } => {

@@ -418,6 +418,22 @@ fn cli_index_search_and_demo_over_http() {
     assert!(!ok && out.contains("SSEEK_TOKEN"), "{out}");
     let (ok, out) = run(&["search", "--key", &d("k.key"), "--server", &url, "body:numbers"], Some("sseek_00_00"));
     assert!(!ok && out.contains("401"), "{out}");
+    // Delete the message the first search found; it is gone from searches, and a second delete finds nothing.
+    let (ok, out) =
+        run(&["search", "--key", &d("k.key"), "--server", &url, "--show", "0", "body:spreadsheet"], Some(&token));
+    let id = out
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .last()
+        .unwrap_or_else(|| panic!("{out}"))
+        .to_owned();
+    assert!(ok, "{out}");
+    let (ok, out) = run(&["delete", "--key", &d("k.key"), "--server", &url, &id], Some(&token));
+    assert!(ok && out.contains("deleted 1 message"), "{out}");
+    let (ok, out) = run(&["search", "--key", &d("k.key"), "--server", &url, "body:spreadsheet"], Some(&token));
+    assert!(ok && out.contains("0 results"), "{out}");
+    let (ok, out) = run(&["delete", "--key", &d("k.key"), "--server", &url, &id], Some(&token));
+    assert!(ok && out.contains("deleted 0 message") && out.contains("no message under"), "{out}");
     let (ok, out) = run(
         &["demo", "--server", &url, "--dataset", "synthetic:300", "--queries", "4", "--schemes", "pibas,mitra"],
         Some(&demo_token),
