@@ -59,6 +59,9 @@ enum Command {
         /// (pibas, pack, 2lev, 2lev-rh, mitra, diana, pack-rh); `none` for blind indexes only.
         #[arg(long, default_value = "pibas,pack,2lev,2lev-rh,mitra,diana")]
         schemes: String,
+        /// Delete this share of the messages (0 to 1, at random) after every index is built and before the queries; the oracle leaves them out.
+        #[arg(long, default_value_t = 0.0)]
+        delete_fraction: f64,
         /// Run against a running `sseek serve` at this URL instead of an embedded store.
         #[arg(long, conflicts_with = "store")]
         server: Option<String>,
@@ -283,7 +286,19 @@ fn open_client(
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Demo { dataset, store, json, seed, fp_budget, queries, schemes, server, token: token_flag, ca } => {
+        Command::Demo {
+            dataset,
+            store,
+            json,
+            seed,
+            fp_budget,
+            queries,
+            schemes,
+            delete_fraction,
+            server,
+            token: token_flag,
+            ca,
+        } => {
             let schemes: Vec<String> = if schemes == "none" {
                 Vec::new()
             } else {
@@ -299,6 +314,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 max_false_positives: fp_budget,
                 queries_per_index: queries,
                 schemes,
+                delete_fraction,
                 ..Default::default()
             };
             let report = match server {

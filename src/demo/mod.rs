@@ -56,6 +56,11 @@ pub struct DemoOptions {
     pub progress: bool,
     /// SSE variants to run next to the blind indexes (see [`SSE_VARIANTS`]).
     pub schemes: Vec<String>,
+    /// Share of the messages (0 to 1, chosen at random with `seed`) deleted
+    /// after every index is built and before any query: the blind index
+    /// loses their postings, Mitra gets delete updates, every other scheme
+    /// applies the tombstones; the oracle leaves them out.
+    pub delete_fraction: f64,
 }
 
 /// The SSE variants the demo knows: every variant of the scheme registry.
@@ -75,6 +80,7 @@ impl Default for DemoOptions {
             queries_per_index: 40,
             progress: true,
             schemes: ["pibas", "pack", "2lev", "2lev-rh", "mitra", "diana"].map(String::from).to_vec(),
+            delete_fraction: 0.0,
         }
     }
 }
@@ -176,13 +182,31 @@ pub fn run_with_transport<T: Transport, F: Fn() -> Result<T>>(
 
     let started = Instant::now();
     let pb = bar(opts.progress, n as u64, "encrypt+index");
-    client.add_messages_with_terms(&corpus.messages, &terms, Some(&pb))?;
+    let range = client.add_messages_with_terms(&corpus.messages, &terms, Some(&pb))?;
     pb.finish_and_clear();
     let setup_seconds = extract_seconds + started.elapsed().as_secs_f64();
+    let ids: Vec<DocId> = range.collect();
+    let docs: Vec<(DocId, &Terms)> = ids.iter().copied().zip(&terms).collect();
 
+    // Deletes come after every index exists: SSE indexes are built over the
+    // whole corpus below and then told (Mitra) or left to the tombstones.
+    let deleted = pick_deletions(&ids, opts.delete_fraction, opts.seed)?;
+    if !deleted.is_empty() {
+        let pb = bar(opts.progress, deleted.len() as u64, "delete");
+        let gone = client.delete_messages(&deleted)?;
+        pb.finish_and_clear();
+        if gone != deleted {
+            return Err(Error::Server {
+                code: 502,
+                message: format!("{} of {} deletes applied", gone.len(), deleted.len()),
+            });
+        }
+    }
     let mut oracle = PlainIndex::new();
-    for (id, t) in terms.iter().enumerate() {
-        oracle.add(u32::try_from(id).map_err(|_| Error::Config("too many documents".into()))?, t);
+    for (id, t) in &docs {
+        if deleted.binary_search(id).is_err() {
+            oracle.add(*id, t);
+        }
     }
 
     let workload = build_workload(&oracle, &terms, &specs, opts.seed, opts.queries_per_index);
@@ -218,14 +242,14 @@ pub fn run_with_transport<T: Transport, F: Fn() -> Result<T>>(
     let all_queries: Vec<&Query> = workload.iter().flat_map(|(_, qs)| qs).collect();
     let expected: Vec<Vec<DocId>> =
         all_queries.iter().map(|q| Ok(oracle.eval(q, &specs)?.iter().collect())).collect::<Result<_>>()?;
-    let ids: Vec<DocId> = (0..n).map(|i| DocId::try_from(i).unwrap_or(DocId::MAX)).collect();
-    let docs: Vec<(DocId, &Terms)> = ids.iter().copied().zip(&terms).collect();
+    let removed: Vec<(DocId, &Terms)> =
+        docs.iter().filter(|(id, _)| deleted.binary_search(id).is_ok()).copied().collect();
     let mut sse_reports = Vec::new();
     let mut db: Option<MultiMap> = None;
     for name in &opts.schemes {
         let mut config = variant_config(name)?;
         config.state_path = Some(state_dir.join(format!("{name}.state")));
-        let r = run_scheme(connect()?, opts, &config, &docs, &specs, &mut db, &all_queries, &expected)?;
+        let r = run_scheme(connect()?, opts, &config, (&docs, &removed), &specs, &mut db, &all_queries, &expected)?;
         sse_reports.push(r);
     }
 
@@ -236,6 +260,7 @@ pub fn run_with_transport<T: Transport, F: Fn() -> Result<T>>(
     Ok(DemoReport {
         dataset: corpus.name,
         documents: n,
+        deleted: deleted.len(),
         skipped: corpus.skipped.len(),
         queries: all.clone().map(|r| r.queries).sum::<usize>()
             + sse_queries
@@ -262,7 +287,7 @@ fn run_scheme<T: Transport>(
     transport: T,
     opts: &DemoOptions,
     config: &SchemeConfig,
-    docs: &[(DocId, &Terms)],
+    (docs, removed): (&[(DocId, &Terms)], &[(DocId, &Terms)]),
     specs: &[IndexSpec],
     db: &mut Option<MultiMap>,
     queries: &[&Query],
@@ -295,6 +320,11 @@ fn run_scheme<T: Transport>(
         index.setup(db)?;
     }
     let setup_seconds = started.elapsed().as_secs_f64();
+    if let SchemeClient::Dynamic(d) = index.scheme() {
+        if d.supports_delete() && !removed.is_empty() {
+            index.update(&sse::updates_of(removed, specs, UpdateOp::Delete))?;
+        }
+    }
     let (_, sse_sizes) = index_sizes(index.transport(), Vec::new(), vec![config.instance.clone()])?;
     let st = sse_sizes.first().copied().unwrap_or_default();
 
@@ -334,6 +364,22 @@ fn run_scheme<T: Transport>(
     r.bytes_sent_per_query = traffic.bytes_sent as f64 / nq;
     r.bytes_received_per_query = traffic.bytes_received as f64 / nq;
     Ok(r)
+}
+
+/// `fraction` of `ids`, drawn at random with `seed`, ascending.
+fn pick_deletions(ids: &[DocId], fraction: f64, seed: u64) -> Result<Vec<DocId>> {
+    use rand::SeedableRng;
+    use rand::seq::IndexedRandom;
+    if !(0.0..=1.0).contains(&fraction) {
+        return Err(Error::Config(format!("delete fraction {fraction} outside 0..=1")));
+    }
+    // Rounded down; ids.len() fits an f64 exactly for any corpus we load.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    let n = (ids.len() as f64 * fraction) as usize;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xde1e_7e);
+    let mut picked: Vec<DocId> = ids.choose_multiple(&mut rng, n).copied().collect();
+    picked.sort_unstable();
+    Ok(picked)
 }
 
 /// Sizes of named blind indexes and SSE instances, from the server.

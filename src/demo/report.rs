@@ -90,6 +90,8 @@ pub struct DemoReport {
     pub dataset: String,
     /// Documents indexed.
     pub documents: usize,
+    /// Documents deleted before the queries (see `DemoOptions::delete_fraction`).
+    pub deleted: usize,
     /// Files or records skipped as malformed.
     pub skipped: usize,
     /// Queries run in total.
@@ -121,10 +123,11 @@ impl DemoReport {
     /// The report as a markdown table.
     pub fn to_markdown(&self) -> String {
         let mut s = format!(
-            "sseek demo: {} documents from {} ({} skipped), store {}\nsetup {:.2} s, documents {} bytes, blind indexes {} bytes\n\n",
+            "sseek demo: {} documents from {} ({} skipped{}), store {}\nsetup {:.2} s, documents {} bytes, blind indexes {} bytes\n\n",
             self.documents,
             self.dataset,
             self.skipped,
+            if self.deleted > 0 { format!(", {} deleted before the queries", self.deleted) } else { String::new() },
             self.store,
             self.setup_seconds,
             self.document_bytes,
