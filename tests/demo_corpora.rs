@@ -42,11 +42,13 @@ fn shipped_corpus_with_a_tenth_deleted_has_zero_mismatches() {
     assert_eq!(r.deleted, n / 10);
     assert_eq!(r.mismatches, 0, "{}", r.to_markdown());
     assert!(r.sse.iter().all(|s| s.results > 0 && s.mismatches == 0));
-    assert!(demo::run_with_store(
-        &DemoOptions { delete_fraction: 1.5, ..opts },
-        Corpus { name: "x".into(), messages: Synthetic::new(1).generate(10), skipped: Vec::new() },
-        MemoryStore::new(),
-        "memory".into()
-    )
-    .is_err());
+    assert!(
+        demo::run_with_store(
+            &DemoOptions { delete_fraction: 1.5, ..opts },
+            Corpus { name: "x".into(), messages: Synthetic::new(1).generate(10), skipped: Vec::new() },
+            MemoryStore::new(),
+            "memory".into()
+        )
+        .is_err()
+    );
 }

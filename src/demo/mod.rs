@@ -287,7 +287,7 @@ fn run_scheme<T: Transport>(
     transport: T,
     opts: &DemoOptions,
     config: &SchemeConfig,
-    (docs, removed): (&[(DocId, &Terms)], &[(DocId, &Terms)]),
+    (docs, removed): (&[IdTerms<'_>], &[IdTerms<'_>]),
     specs: &[IndexSpec],
     db: &mut Option<MultiMap>,
     queries: &[&Query],
@@ -366,6 +366,9 @@ fn run_scheme<T: Transport>(
     Ok(r)
 }
 
+/// A document id with the terms of its message.
+type IdTerms<'a> = (DocId, &'a Terms);
+
 /// `fraction` of `ids`, drawn at random with `seed`, ascending.
 fn pick_deletions(ids: &[DocId], fraction: f64, seed: u64) -> Result<Vec<DocId>> {
     use rand::SeedableRng;
@@ -376,7 +379,7 @@ fn pick_deletions(ids: &[DocId], fraction: f64, seed: u64) -> Result<Vec<DocId>>
     // Rounded down; ids.len() fits an f64 exactly for any corpus we load.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
     let n = (ids.len() as f64 * fraction) as usize;
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xde1e_7e);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0x00de_1e7e);
     let mut picked: Vec<DocId> = ids.choose_multiple(&mut rng, n).copied().collect();
     picked.sort_unstable();
     Ok(picked)
