@@ -320,10 +320,9 @@ fn run_scheme<T: Transport>(
         index.setup(db)?;
     }
     let setup_seconds = started.elapsed().as_secs_f64();
-    if let SchemeClient::Dynamic(d) = index.scheme() {
-        if d.supports_delete() && !removed.is_empty() {
-            index.update(&sse::updates_of(removed, specs, UpdateOp::Delete))?;
-        }
+    let deletes_natively = matches!(index.scheme(), SchemeClient::Dynamic(d) if d.supports_delete());
+    if deletes_natively && !removed.is_empty() {
+        index.update(&sse::updates_of(removed, specs, UpdateOp::Delete))?;
     }
     let (_, sse_sizes) = index_sizes(index.transport(), Vec::new(), vec![config.instance.clone()])?;
     let st = sse_sizes.first().copied().unwrap_or_default();
