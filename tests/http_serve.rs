@@ -421,12 +421,8 @@ fn cli_index_search_and_demo_over_http() {
     // Delete the message the first search found; it is gone from searches, and a second delete finds nothing.
     let (ok, out) =
         run(&["search", "--key", &d("k.key"), "--server", &url, "--show", "0", "body:spreadsheet"], Some(&token));
-    let id = out
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|w| !w.is_empty())
-        .last()
-        .unwrap_or_else(|| panic!("{out}"))
-        .to_owned();
+    let id =
+        out.rsplit(|c: char| !c.is_ascii_digit()).find(|w| !w.is_empty()).unwrap_or_else(|| panic!("{out}")).to_owned();
     assert!(ok, "{out}");
     let (ok, out) = run(&["delete", "--key", &d("k.key"), "--server", &url, &id], Some(&token));
     assert!(ok && out.contains("deleted 1 message"), "{out}");
