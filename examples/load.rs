@@ -135,7 +135,7 @@ fn client_loop(url: &str, token: &str, seed: u64, seconds: u64) -> Outcome {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < deadline {
         let roll: f64 = rng.random();
-        if roll >= SEARCH_SHARE && roll < SEARCH_SHARE + DELETE_SHARE && !live.is_empty() {
+        if (SEARCH_SHARE..SEARCH_SHARE + DELETE_SHARE).contains(&roll) && !live.is_empty() {
             let victim = live.swap_remove(rng.random_range(0..live.len()));
             let t = Instant::now();
             match client.delete_messages(&[victim]) {
