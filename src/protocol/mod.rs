@@ -96,7 +96,7 @@ pub struct IngestBatch {
 
 /// A boolean query over blind tokens, evaluated by the server with bitmap
 /// intersection and union. Decoding refuses nesting beyond
-/// [`MAX_QUERY_DEPTH`] (see [`depth_limited`]).
+/// [`MAX_QUERY_DEPTH`] (checked level by level as it is read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum BlindQuery {
     /// Documents whose posting list for this token contains them.
