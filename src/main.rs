@@ -148,27 +148,11 @@ enum Command {
     },
     /// Encrypt and index your own messages into a store directory or a server.
     Index {
-        /// The key file.
-        #[arg(long)]
-        key: PathBuf,
-        /// Store directory (created if missing; indexing appends).
-        #[arg(long, required_unless_present = "server", conflicts_with = "server")]
-        store: Option<PathBuf>,
-        /// A running `sseek serve` (the tenant is the token's).
-        #[arg(long)]
-        server: Option<String>,
-        /// API token for --server (default: $SSEEK_TOKEN).
-        #[arg(long)]
-        token: Option<String>,
-        /// For an https:// --server: trust the PEM certificates in this file instead of the system roots.
-        #[arg(long, requires = "server")]
-        ca: Option<PathBuf>,
+        #[command(flatten)]
+        target: Target,
         /// A directory of mail files, a .jsonl or a .tar.gz.
         #[arg(long)]
         dataset: String,
-        /// Tenant name.
-        #[arg(long, default_value = "default")]
-        tenant: String,
         /// Plan token lengths for this many times today's data (new stores only).
         #[arg(long, default_value_t = 4.0)]
         growth: f64,
@@ -178,48 +162,16 @@ enum Command {
     },
     /// Delete messages by id from a store or a server, with their blind-index entries.
     Delete {
-        /// The key file.
-        #[arg(long)]
-        key: PathBuf,
-        /// Store directory.
-        #[arg(long, required_unless_present = "server", conflicts_with = "server")]
-        store: Option<PathBuf>,
-        /// A running `sseek serve` (the tenant is the token's).
-        #[arg(long)]
-        server: Option<String>,
-        /// API token for --server (default: $SSEEK_TOKEN).
-        #[arg(long)]
-        token: Option<String>,
-        /// For an https:// --server: trust the PEM certificates in this file instead of the system roots.
-        #[arg(long, requires = "server")]
-        ca: Option<PathBuf>,
-        /// Tenant name.
-        #[arg(long, default_value = "default")]
-        tenant: String,
+        #[command(flatten)]
+        target: Target,
         /// The message ids (as `sseek search` prints them).
         #[arg(required = true)]
         ids: Vec<u32>,
     },
     /// Search a store or a server: `body:word AND (from:a@b.c OR day:2002-08-22)`.
     Search {
-        /// The key file.
-        #[arg(long)]
-        key: PathBuf,
-        /// Store directory.
-        #[arg(long, required_unless_present = "server", conflicts_with = "server")]
-        store: Option<PathBuf>,
-        /// A running `sseek serve` (the tenant is the token's).
-        #[arg(long)]
-        server: Option<String>,
-        /// API token for --server (default: $SSEEK_TOKEN).
-        #[arg(long)]
-        token: Option<String>,
-        /// For an https:// --server: trust the PEM certificates in this file instead of the system roots.
-        #[arg(long, requires = "server")]
-        ca: Option<PathBuf>,
-        /// Tenant name.
-        #[arg(long, default_value = "default")]
-        tenant: String,
+        #[command(flatten)]
+        target: Target,
         /// Messages to print (0: ids only).
         #[arg(long, default_value_t = 10)]
         show: usize,
@@ -243,6 +195,46 @@ enum TenantCommand {
     },
 }
 
+/// Where a client command's messages are: a local store directory, or a
+/// running `sseek serve`; and the key that opens them.
+#[derive(clap::Args)]
+struct Target {
+    /// The key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// Store directory (created if missing).
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    store: Option<PathBuf>,
+    /// A running `sseek serve` (the tenant is the token's).
+    #[arg(long)]
+    server: Option<String>,
+    /// API token for --server (default: $SSEEK_TOKEN).
+    #[arg(long)]
+    token: Option<String>,
+    /// For an https:// --server: trust the PEM certificates in this file instead of the system roots.
+    #[arg(long, requires = "server")]
+    ca: Option<PathBuf>,
+    /// Tenant name (with --store; a server takes the token's).
+    #[arg(long, default_value = "default")]
+    tenant: String,
+}
+
+impl Target {
+    /// A client of this target: over HTTP to the server (then the tenant is
+    /// the token's), or in process over the store directory.
+    fn open(self) -> Result<Client<Box<dyn Transport>>> {
+        let master = MasterKey::load(&self.key)?;
+        if let Some(url) = self.server {
+            let http = Endpoint { url, token: token(self.token)?, ca: self.ca }.connect()?;
+            let tenant = http.tenant()?;
+            return Client::connect(master, &tenant, Box::new(http), Tokenizer::default());
+        }
+        let store = self.store.ok_or_else(|| Error::Config("give --store DIR or --server URL".into()))?;
+        let server = Arc::new(Server::new(RedbStore::open(&store.join("server.redb"))?));
+        Client::connect(master, &self.tenant, Box::new(InProcess::new(server, &self.tenant)), Tokenizer::default())
+    }
+}
+
 /// The API token from the flag or `$SSEEK_TOKEN` (which keeps it out of `ps`).
 fn token(flag: Option<String>) -> Result<String> {
     flag.or_else(|| std::env::var("SSEEK_TOKEN").ok())
@@ -262,26 +254,6 @@ fn passphrase() -> Result<String> {
         return Err(Error::Config("empty passphrase".into()));
     }
     Ok(p)
-}
-
-/// A client over a local store directory, or over HTTP to `server` (then the
-/// tenant is the token's, not `tenant`).
-fn open_client(
-    key: &std::path::Path,
-    store: Option<&std::path::Path>,
-    server: Option<(String, String)>,
-    ca: Option<&std::path::Path>,
-    tenant: &str,
-) -> Result<Client<Box<dyn Transport>>> {
-    let master = MasterKey::load(key)?;
-    if let Some((url, token)) = server {
-        let http = Endpoint { url, token, ca: ca.map(std::path::Path::to_path_buf) }.connect()?;
-        let tenant = http.tenant()?;
-        return Client::connect(master, &tenant, Box::new(http), Tokenizer::default());
-    }
-    let store = store.ok_or_else(|| Error::Config("give --store DIR or --server URL".into()))?;
-    let server = Arc::new(Server::new(RedbStore::open(&store.join("server.redb"))?));
-    Client::connect(master, tenant, Box::new(InProcess::new(server, tenant)), Tokenizer::default())
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -430,7 +402,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("API token for tenant {name} (shown once; only its hash is stored):");
             println!("{token}");
         }
-        Command::Index { key, store, server, token: token_flag, ca, dataset, tenant, growth, fp_budget } => {
+        Command::Index { target, dataset, growth, fp_budget } => {
             let corpus = datasets::load(&dataset)?;
             for e in corpus.skipped.iter().take(10) {
                 eprintln!("skipped: {e}");
@@ -438,11 +410,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if corpus.skipped.len() > 10 {
                 eprintln!("skipped {} more", corpus.skipped.len() - 10);
             }
-            let remote = match server {
-                Some(url) => Some((url, token(token_flag)?)),
-                None => None,
-            };
-            let mut client = open_client(&key, store.as_deref(), remote, ca.as_deref(), &tenant)?;
+            let mut client = target.open()?;
             let terms = client.terms(&corpus.messages);
             if client.schema().is_none() {
                 let plans = plan_for_corpus(&terms, &default_index_specs(), fp_budget, 2.0, growth);
@@ -465,12 +433,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 corpus.skipped.len()
             );
         }
-        Command::Delete { key, store, server, token: token_flag, ca, tenant, ids } => {
-            let remote = match server {
-                Some(url) => Some((url, token(token_flag)?)),
-                None => None,
-            };
-            let mut client = open_client(&key, store.as_deref(), remote, ca.as_deref(), &tenant)?;
+        Command::Delete { target, ids } => {
+            let mut client = target.open()?;
             let deleted = client.delete_messages(&ids)?;
             let missing: Vec<u32> = ids.iter().filter(|id| deleted.binary_search(id).is_err()).copied().collect();
             println!(
@@ -479,12 +443,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if missing.is_empty() { String::new() } else { format!("; no message under {missing:?}") }
             );
         }
-        Command::Search { key, store, server, token: token_flag, ca, tenant, show, query } => {
-            let remote = match server {
-                Some(url) => Some((url, token(token_flag)?)),
-                None => None,
-            };
-            let client = open_client(&key, store.as_deref(), remote, ca.as_deref(), &tenant)?;
+        Command::Search { target, show, query } => {
+            let tenant = target.tenant.clone();
+            let client = target.open()?;
             if client.schema().is_none() {
                 return Err(Error::Config(format!("nothing indexed for tenant {tenant}")));
             }
