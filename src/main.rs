@@ -107,6 +107,9 @@ enum Command {
         /// Requests handled at once; more wait within their deadline.
         #[arg(long, default_value_t = 64)]
         max_in_flight: usize,
+        /// MiB the request bodies in flight may take once decoded (each is charged 32 times its size); more wait.
+        #[arg(long, default_value_t = 2048)]
+        memory_budget_mib: usize,
         /// Serve GET /metrics to holders of this bearer token (default: $SSEEK_METRICS_TOKEN; unset: /metrics is off).
         #[arg(long)]
         metrics_token: Option<String>,
@@ -347,6 +350,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             request_timeout,
             max_connections,
             max_in_flight,
+            memory_budget_mib,
             metrics_token,
             tenant_rate,
             tenant_quota_bytes,
@@ -367,6 +371,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 request_timeout: Duration::from_secs(request_timeout),
                 max_connections,
                 max_in_flight,
+                memory_budget: memory_budget_mib << 20,
             };
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(sseek::server::http::TlsFiles { cert, key }),

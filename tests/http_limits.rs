@@ -23,7 +23,7 @@ use sseek::keys::MasterKey;
 use sseek::protocol::{self, Request};
 use sseek::query::Query;
 use sseek::text::Tokenizer;
-use sseek::transport::Http;
+use sseek::transport::{Http, Transport};
 
 const BIN_CT: &str = "application/octet-stream";
 const METRICS_TOKEN: &str = "limits-metrics-token";
@@ -466,4 +466,40 @@ fn tenant_rate_and_storage_quotas_answer_429() {
     // Deleting makes room again.
     client.delete_messages(&stored[..stored.len() / 2]).unwrap();
     client.add_messages_with_terms(&msgs[..10], &terms[..10], None).unwrap();
+}
+
+#[test]
+fn bodies_queue_for_the_memory_budget() {
+    let (_dir, served, token) = start(&["--memory-budget-mib", "1"]);
+    let addr = authority(&served.url);
+    // An upload announcing 100 KB (charged 32 times: more than the whole
+    // 1 MiB budget, so it takes all of it) that stalls after 10 bytes.
+    let mut staller = TcpStream::connect(&addr).unwrap();
+    let head = format!(
+        "POST /v1/rpc HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"
+    );
+    staller.write_all(head.as_bytes()).unwrap();
+    staller.write_all(&[0; 10]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let http = Http::new(&served.url, &token);
+    // A request without a body does not wait for the budget.
+    let t = Instant::now();
+    http.tenant().unwrap();
+    assert!(t.elapsed() < Duration::from_millis(500), "whoami waited {:?}", t.elapsed());
+    // One with a body waits until the stalled upload gives its share back.
+    let waiter = std::thread::spawn(move || {
+        let t = Instant::now();
+        http.call(&Request::GetSchema).unwrap();
+        t.elapsed()
+    });
+    std::thread::sleep(Duration::from_millis(1000));
+    drop(staller);
+    let waited = waiter.join().unwrap();
+    eprintln!(
+        "a request with a body waited {:.2} s for a stalled upload's share of the memory budget",
+        waited.as_secs_f64()
+    );
+    assert!(waited >= Duration::from_millis(900), "it did not wait: {waited:?}");
+    assert!(waited < Duration::from_secs(5));
 }

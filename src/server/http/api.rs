@@ -89,8 +89,15 @@ struct AppState {
     max_body: usize,
     metrics_token: Option<Arc<str>>,
     tenant_rate: Option<Arc<governor::DefaultKeyedRateLimiter<String>>>,
+    /// The decoded-body memory budget of [`Limits::memory_budget`], in KiB permits.
+    memory: Arc<tokio::sync::Semaphore>,
+    /// The budget's permits in all.
+    memory_total: u32,
     next_request_id: Arc<AtomicU64>,
 }
+
+/// How much a protocol message may grow when decoded (see [`Limits::memory_budget`]).
+const DECODE_GROWTH: u64 = 32;
 
 /// The tenant a response was served for, for the access log.
 #[derive(Clone)]
@@ -178,12 +185,15 @@ pub fn serve(
         backend = backend.with_observer(Arc::clone(observer));
         tracing::info!("observing the boundary (recording the server view)");
     }
+    let memory_total = u32::try_from((opts.limits.memory_budget >> 10).max(1)).unwrap_or(u32::MAX);
     let state = AppState {
         server: Arc::new(backend),
         metrics: Arc::new(Metrics::new()),
         max_body: opts.max_body,
         metrics_token: opts.metrics_token.as_deref().map(Arc::from),
         tenant_rate: opts.tenant_rate.map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(n)))),
+        memory: Arc::new(tokio::sync::Semaphore::new(memory_total as usize)),
+        memory_total,
         next_request_id: Arc::new(AtomicU64::new(1)),
     };
     let server = Arc::clone(&state.server);
@@ -373,18 +383,35 @@ where
     resp
 }
 
+/// A share of the decoded-body memory budget, held while a request is handled.
+type MemoryShare = tokio::sync::OwnedSemaphorePermit;
+
 /// Reads the whole body, at most `max_body` bytes (413 beyond; a body
-/// without `Content-Length` is cut off here). A client that stalls mid-body
-/// meets the request deadline of [`Limits`].
-async fn read_body(st: &AppState, body: Body) -> ApiResult<axum::body::Bytes> {
-    axum::body::to_bytes(body, st.max_body).await.map_err(|e| {
+/// without `Content-Length` is cut off here), once its share of the memory
+/// budget is free. A client that stalls mid-body, or waits long for its
+/// share, meets the request deadline of [`Limits`].
+async fn read_body(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResult<(axum::body::Bytes, MemoryShare)> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(st.max_body as u64)
+        .min(st.max_body as u64);
+    // Capped at the whole budget, so that any single body can run.
+    let kib = (announced.saturating_mul(DECODE_GROWTH) >> 10).clamp(1, u64::from(st.memory_total));
+    let share = Arc::clone(&st.memory)
+        .acquire_many_owned(u32::try_from(kib).unwrap_or(st.memory_total))
+        .await
+        .map_err(|_| ApiError::new(503, "server shutting down"))?;
+    let bytes = axum::body::to_bytes(body, st.max_body).await.map_err(|e| {
         let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
         if too_large {
             ApiError::new(413, format!("request body exceeds the limit of {} bytes", st.max_body))
         } else {
             ApiError::new(400, "could not read the request body")
         }
-    })
+    })?;
+    Ok((bytes, share))
 }
 
 fn is_json(headers: &HeaderMap, name: header::HeaderName) -> bool {
@@ -423,7 +450,7 @@ async fn handle(st: &AppState, tenant: String, req: ProtoRequest) -> ApiResult<P
 
 async fn rpc(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     authed(st, headers, |st, tenant, headers| async move {
-        let bytes = read_body(&st, body).await?;
+        let (bytes, _memory) = read_body(&st, &headers, body).await?;
         let req: ProtoRequest = decode_body(&headers, &bytes)?;
         let resp = handle(&st, tenant, req).await?;
         encode_body(is_json(&headers, header::CONTENT_TYPE), &resp)
@@ -480,7 +507,7 @@ async fn get_document(State(st): State<AppState>, headers: HeaderMap, Path(id): 
 async fn put_document(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Body) -> Response {
     authed(st, headers, |st, tenant, headers| async move {
         let id = parse_id(&id)?;
-        let bytes = read_body(&st, body).await?;
+        let (bytes, _memory) = read_body(&st, &headers, body).await?;
         let doc: EncryptedDocument = decode_body(&headers, &bytes)?;
         if doc.public.doc_id != id {
             return Err(ApiError::new(400, format!("body is document {}, path says {id}", doc.public.doc_id)));

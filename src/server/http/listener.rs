@@ -41,17 +41,26 @@ pub struct Limits {
     pub max_connections: usize,
     /// Requests handled at once; more wait (within their deadline).
     pub max_in_flight: usize,
+    /// Memory the request bodies in flight may take once decoded, in
+    /// bytes. Each body is charged 32 times its `Content-Length` (the most
+    /// a protocol message grows when decoded: a 2-byte posting entry
+    /// becomes a 32-byte one), or the body limit when it has none; a body
+    /// that would pass the budget waits (within its deadline) for others
+    /// to finish. Many large uploads at once thus queue instead of
+    /// exhausting memory.
+    pub memory_budget: usize,
 }
 
 impl Default for Limits {
     /// 10 s header and idle timeout, 60 s per request, 1,024 connections,
-    /// 64 requests in flight.
+    /// 64 requests in flight, 2 GiB of decoded bodies.
     fn default() -> Self {
         Limits {
             header_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(60),
             max_connections: 1024,
             max_in_flight: 64,
+            memory_budget: 2 << 30,
         }
     }
 }
