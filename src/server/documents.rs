@@ -87,7 +87,14 @@ pub fn reserve(store: &dyn Store, tenant: &str, count: u32) -> Result<(DocId, Do
     }
     let first = next_id(store, tenant)?;
     if count == 0 {
-        // A reservation of nothing reads the counter and writes nothing.
+        // A reservation of nothing reads the counter; it writes only a
+        // counter derived by a scan (a store from before reservations),
+        // so the scan happens once.
+        if store.get(Table::Meta, &next_id_key(tenant))?.is_none() && first > 0 {
+            let mut batch = WriteBatch::new();
+            put_next_id(&mut batch, tenant, first);
+            store.write(batch)?;
+        }
         return Ok((first, first));
     }
     let end = first
