@@ -16,9 +16,15 @@
 //! let terms: Vec<_> = msgs.iter().map(|m| m.terms(client.tokenizer())).collect();
 //! let plan = plan_for_corpus(&terms, &default_index_specs(), 10.0, 2.0, 1.0);
 //! client.create_schema(plan.into_iter().map(|(d, _)| d).collect())?;
-//! client.add_messages(&msgs, None)?;
+//! // The server reserves the ids: 0..2 for this first batch, 2..4 for the same messages again.
+//! assert_eq!(client.add_messages(&msgs, None)?, 0..2);
+//! assert_eq!(client.add_messages(&msgs, None)?, 2..4);
 //! let hits = client.search(&Query::parse("body:noon AND from:bob@example.com", client.specs(), client.tokenizer())?)?;
-//! assert_eq!(hits.ids, vec![1]);
+//! assert_eq!(hits.ids, vec![1, 3]);
+//! // Deleting removes a message and its index entries in one transaction.
+//! assert_eq!(client.delete_messages(&[1])?, vec![1]);
+//! let noon = Query::parse("body:noon", client.specs(), client.tokenizer())?;
+//! assert_eq!(client.search(&noon)?.ids, vec![0, 2, 3]);
 //! # Ok::<(), sseek::Error>(())
 //! ```
 
