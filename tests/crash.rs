@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 
 use common::served::{BIN, PgSchema, Served, add_tenant, pg_url};
 use rand::{Rng, SeedableRng};
-use sseek::blind::{default_index_specs, planner::plan_for_corpus};
 use sseek::client::Client;
 use sseek::datasets::Synthetic;
 use sseek::envelope::DocumentCipher;
@@ -244,8 +243,7 @@ fn crash_server(store: &str, pg_schema: &str) {
             Client::connect(master.clone(), TENANT, Http::new(&served.url, &token), Tokenizer::default()).unwrap();
         let msgs = batch_messages(0, 50);
         let terms = client.terms(&msgs);
-        let plans = plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 20.0);
-        client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+        common::create_planned_schema(&mut client, &terms, 20.0);
         let ids = client.add_messages_with_terms(&msgs, &terms, None).unwrap();
         let mut l = Ledger::default();
         l.acked_batches.insert(0, ids.collect());

@@ -16,7 +16,6 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::served::{Served, add_tenant, assert_rejected, raw};
-use sseek::blind::{default_index_specs, planner::plan_for_corpus};
 use sseek::client::{Client, Endpoint};
 use sseek::datasets::Synthetic;
 use sseek::keys::MasterKey;
@@ -30,11 +29,8 @@ const METRICS_TOKEN: &str = "limits-metrics-token";
 
 /// A server on a fresh redb store with one tenant; returns (dir, server, token).
 fn start(extra: &[&str]) -> (tempfile::TempDir, Served, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = format!("redb:{}", dir.path().join("server.redb").display());
-    let token = add_tenant(&spec, "unused", "alice");
-    let served = Served::start(&spec, "unused", &dir.path().join("server.log"), extra);
-    (dir, served, token)
+    let (dir, served, mut tokens) = Served::on_redb(&["alice"], extra);
+    (dir, served, tokens.remove(0))
 }
 
 /// `host:port` of a server URL.
@@ -48,8 +44,7 @@ fn indexed_client(transport: Http, n: u64) -> (Client<Http>, Query) {
     let mut client = Client::connect(MasterKey::generate().unwrap(), &tenant, transport, Tokenizer::default()).unwrap();
     let msgs = Synthetic::new(5).generate(n);
     let terms = client.terms(&msgs);
-    let plans = plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 1.0);
-    client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+    common::create_planned_schema(&mut client, &terms, 1.0);
     client.add_messages_with_terms(&msgs, &terms, None).unwrap();
     let word = msgs[0].body.split_whitespace().find(|w| w.len() > 3).unwrap().to_lowercase();
     let query = Query::parse(&format!("body:{word}"), client.specs(), client.tokenizer()).unwrap();
@@ -445,8 +440,7 @@ fn tenant_rate_and_storage_quotas_answer_429() {
     let mut client = Client::connect(MasterKey::generate().unwrap(), "bob", http, Tokenizer::default()).unwrap();
     let msgs = Synthetic::new(8).generate(60);
     let terms = client.terms(&msgs);
-    let plans = plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 20.0);
-    client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+    common::create_planned_schema(&mut client, &terms, 20.0);
     let mut stored = Vec::new();
     let refusal = loop {
         match client.add_messages_with_terms(&msgs, &terms, None) {

@@ -18,7 +18,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::CANARIES;
-use sseek::blind::{default_index_specs, planner::plan_for_corpus};
+use sseek::blind::default_index_specs;
 use sseek::client::{Client, Endpoint};
 use sseek::datasets::Synthetic;
 use sseek::demo::{self, DemoOptions, SSE_VARIANTS};
@@ -144,8 +144,7 @@ fn populate(url: &str, token: &str, n: usize) -> (Client<Http>, Vec<Query>) {
     let mut client = Client::connect(master.clone(), &tenant, http, Tokenizer::default()).unwrap();
     let msgs = Synthetic::new(3).generate(n as u64);
     let terms = client.terms(&msgs);
-    let plans = plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 1.0);
-    client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+    common::create_planned_schema(&mut client, &terms, 1.0);
     client.add_messages_with_terms(&msgs, &terms, None).unwrap();
     let word = msgs[0].body.split_whitespace().find(|w| w.len() > 3).unwrap().to_lowercase();
     let queries = vec![Query::parse(&format!("body:{word}"), client.specs(), client.tokenizer()).unwrap()];

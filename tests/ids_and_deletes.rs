@@ -15,7 +15,7 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use roaring::RoaringBitmap;
-use sseek::blind::{default_index_specs, planner::plan_for_corpus};
+use sseek::blind::default_index_specs;
 use sseek::client::Client;
 use sseek::datasets::Synthetic;
 use sseek::keys::MasterKey;
@@ -72,8 +72,7 @@ fn deleting_a_tenth_of_the_corpus_keeps_the_blind_index_and_every_sse_scheme_exa
     let mut client = Client::connect(master.clone(), "t", transport(), Tokenizer::default()).unwrap();
     let msgs = Synthetic::new(11).generate(1_500);
     let terms = client.terms(&msgs);
-    let plans = plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 1.0);
-    client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+    common::create_planned_schema(&mut client, &terms, 1.0);
     let range = client.add_messages_with_terms(&msgs, &terms, None).unwrap();
     let ids: Vec<DocId> = range.collect();
     let specs = default_index_specs();
@@ -169,11 +168,8 @@ fn deleting_a_tenth_of_the_corpus_keeps_the_blind_index_and_every_sse_scheme_exa
 
 #[test]
 fn four_parallel_ingests_into_one_tenant_over_http_lose_nothing() {
-    use common::served::{Served, add_tenant};
-    let dir = tempfile::tempdir().unwrap();
-    let spec = format!("redb:{}", dir.path().join("server.redb").display());
-    let token = add_tenant(&spec, "unused", "shared");
-    let served = Served::start(&spec, "unused", &dir.path().join("server.log"), &[]);
+    let (_dir, served, tokens) = common::served::Served::on_redb(&["shared"], &[]);
+    let token = &tokens[0];
     let master = MasterKey::generate().unwrap();
     let corpora: Vec<Vec<Message>> = (0..4).map(|i| Synthetic::new(100 + i).generate(500)).collect();
     let ranges: Vec<Vec<DocId>> = std::thread::scope(|s| {
@@ -187,8 +183,7 @@ fn four_parallel_ingests_into_one_tenant_over_http_lose_nothing() {
                     let terms = client.terms(msgs);
                     if client.schema().is_none() {
                         // Each plans from its own corpus; the server keeps the first schema, the others adopt it.
-                        let plans = plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 4.0);
-                        client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+                        common::create_planned_schema(&mut client, &terms, 4.0);
                     }
                     let mut ids = Vec::new();
                     // In several calls, so the ingests interleave.
@@ -204,7 +199,7 @@ fn four_parallel_ingests_into_one_tenant_over_http_lose_nothing() {
     let all: BTreeSet<DocId> = ranges.iter().flatten().copied().collect();
     assert_eq!(all.len(), 2_000, "the four ingests got overlapping ids");
 
-    let client = Client::connect(master, "shared", Http::new(&served.url, &token), Tokenizer::default()).unwrap();
+    let client = Client::connect(master, "shared", Http::new(&served.url, token), Tokenizer::default()).unwrap();
     let stored = match client.transport().call(&Request::ListDocumentIds { after: None, limit: 100_000 }).unwrap() {
         Response::DocumentIds(ids) => ids,
         other => panic!("{other:?}"),
@@ -360,8 +355,7 @@ fn the_client_refuses_a_range_it_was_given_before() {
     .unwrap();
     let msgs = Synthetic::new(1).generate(10);
     let terms = client.terms(&msgs);
-    let plans = plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 1.0);
-    client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+    common::create_planned_schema(&mut client, &terms, 1.0);
     client.add_messages_with_terms(&msgs, &terms, None).unwrap();
     let err = client.add_messages_with_terms(&msgs, &terms, None).unwrap_err().to_string();
     assert!(err.contains("already holds ids"), "{err}");
@@ -379,8 +373,7 @@ fn the_client_refuses_a_schema_changed_on_the_server() {
     let mut client = connect().unwrap();
     let msgs = Synthetic::new(2).generate(50);
     let terms = client.terms(&msgs);
-    let plans = plan_for_corpus(&terms, &default_index_specs(), 5.0, 2.0, 1.0);
-    client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+    common::create_planned_schema(&mut client, &terms, 1.0);
     let genuine = client.schema().unwrap().clone();
     assert_eq!(connect().unwrap().schema(), Some(&genuine));
     // Another key's client is refused too: the tag is under the tenant's key.

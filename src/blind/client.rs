@@ -125,8 +125,9 @@ impl BlindIndexer {
         Ok(BlindToken { index: index.to_owned(), value: self.token_at(idx, values) })
     }
 
-    /// The posting-list additions for a batch of documents, one
-    /// [`BlindPostings`] per index. Parallel over documents.
+    /// The posting-list additions (or removals) for a batch of documents,
+    /// one [`BlindPostings`] per index that has any, in schema order.
+    /// Parallel over documents.
     pub fn postings<T: Borrow<Terms> + Sync>(&self, docs: &[(DocId, T)]) -> Vec<BlindPostings> {
         let n = self.indexes.len();
         let maps = docs
@@ -162,6 +163,7 @@ impl BlindIndexer {
             );
         maps.into_iter()
             .zip(&self.indexes)
+            .filter(|(m, _)| !m.is_empty())
             .map(|(m, ix)| {
                 let mut postings: Vec<(u64, Vec<DocId>)> = m
                     .into_iter()

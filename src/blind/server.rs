@@ -92,15 +92,12 @@ pub fn merge_into(
             }
         }
     }
-    for (key, mut bitmap) in lists {
+    for (key, bitmap) in lists {
         if bitmap.is_empty() {
             batch.delete(Table::Postings, key.to_vec());
             continue;
         }
-        bitmap.optimize();
-        let mut buf = Vec::with_capacity(bitmap.serialized_size());
-        bitmap.serialize_into(&mut buf).map_err(|e| Error::Store(format!("serialize bitmap: {e}")))?;
-        batch.put(Table::Postings, key.to_vec(), buf);
+        batch.put(Table::Postings, key.to_vec(), encode_ids(bitmap)?);
     }
     Ok(())
 }
@@ -113,6 +110,18 @@ pub fn insert(store: &dyn Store, tenant: &str, postings: &BlindPostings) -> Resu
     let mut batch = WriteBatch::new();
     merge_into(store, tenant, std::slice::from_ref(postings), &[], &mut batch)?;
     store.write(batch)
+}
+
+/// Encodes a bitmap of ids for storage or the wire (roaring's portable
+/// format, after choosing the smallest container of each chunk).
+///
+/// # Errors
+/// [`Error::Store`] if serialization fails (it writes to memory, so it does not).
+pub fn encode_ids(mut ids: RoaringBitmap) -> Result<Vec<u8>> {
+    ids.optimize();
+    let mut buf = Vec::with_capacity(ids.serialized_size());
+    ids.serialize_into(&mut buf).map_err(|e| Error::Store(format!("serialize id bitmap: {e}")))?;
+    Ok(buf)
 }
 
 /// Decodes a stored bitmap of ids (a posting list, or tombstones) through

@@ -273,8 +273,7 @@ impl<T: Transport> Client<T> {
                 .map(|(m, id)| self.cipher.seal(*id, m))
                 .collect::<Result<Vec<_>>>()?;
             let indexed: Vec<(DocId, &Terms)> = ids.iter().copied().zip(chunk_terms).collect();
-            let mut postings = indexer.postings(&indexed);
-            postings.retain(|p| !p.postings.is_empty());
+            let postings = indexer.postings(&indexed);
             expect_ok(self.transport.call(&Request::Ingest(IngestBatch { documents, postings }))?)?;
             if let Some(pb) = progress {
                 pb.inc(chunk.len() as u64);
@@ -313,8 +312,7 @@ impl<T: Transport> Client<T> {
                 })
                 .collect::<Result<_>>()?;
             let indexed: Vec<(DocId, &Terms)> = opened.iter().map(|(id, t)| (*id, t)).collect();
-            let mut postings = indexer.postings(&indexed);
-            postings.retain(|p| !p.postings.is_empty());
+            let postings = indexer.postings(&indexed);
             match self.transport.call(&Request::DeleteMessages { ids: chunk.to_vec(), postings })? {
                 Response::DocumentIds(d) => deleted.extend(d),
                 other => return Err(unexpected(&other)),

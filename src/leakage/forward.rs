@@ -24,9 +24,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-/// Postings of one index as they cross the boundary: token value and ids.
-type Postings = Vec<(u64, Vec<DocId>)>;
-
 use serde::Serialize;
 
 use crate::keys::MasterKey;
@@ -181,18 +178,12 @@ pub fn links(view: &ServerView, tenant: &str) -> Result<Vec<Link>> {
                 blind.push(TrackedBlind { seq: e.seq, tokens });
             }
             Observed::InsertBlindPostings { .. } | Observed::Ingest { .. } => {
-                let batches: Vec<(&str, &Postings)> = match &e.observed {
-                    Observed::InsertBlindPostings { index, postings } => vec![(index.as_str(), postings)],
-                    Observed::Ingest { postings, .. } => {
-                        postings.iter().map(|p| (p.index.as_str(), &p.postings)).collect()
-                    }
-                    _ => Vec::new(),
-                };
-                for (index, postings) in batches {
+                for (index, postings) in e.observed.postings_added() {
+                    let index = index.to_owned();
                     for s in &blind {
                         let mut ids: Vec<DocId> = postings
                             .iter()
-                            .filter(|(t, _)| s.tokens.contains(&(index.to_owned(), *t)))
+                            .filter(|(t, _)| s.tokens.contains(&(index.clone(), *t)))
                             .flat_map(|(_, ids)| ids.iter().copied())
                             .collect();
                         if ids.is_empty() {
@@ -201,13 +192,7 @@ pub fn links(view: &ServerView, tenant: &str) -> Result<Vec<Link>> {
                         ids.sort_unstable();
                         ids.dedup();
                         let n = ids.len();
-                        out.push(Link {
-                            search_seq: s.seq,
-                            update_seq: e.seq,
-                            target: index.to_owned(),
-                            ids,
-                            gained: n,
-                        });
+                        out.push(Link { search_seq: s.seq, update_seq: e.seq, target: index.clone(), ids, gained: n });
                     }
                 }
             }

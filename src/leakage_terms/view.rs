@@ -11,7 +11,7 @@
 //! on views captured elsewhere, including by `sseek serve --record-view`.
 //! Their canonical form is in [`super::canonical`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
@@ -197,6 +197,21 @@ impl Observed {
     }
 }
 
+impl Observed {
+    /// The blind-index postings this event added, per index (an insert of
+    /// postings, or an ingest batch); empty for any other event.
+    pub fn postings_added(&self) -> Vec<(&str, &Postings)> {
+        match self {
+            Observed::InsertBlindPostings { index, postings } => vec![(index.as_str(), postings)],
+            Observed::Ingest { postings, .. } => postings.iter().map(|p| (p.index.as_str(), &p.postings)).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Postings of one index as they cross the boundary: token value and ids.
+pub type Postings = Vec<(u64, Vec<DocId>)>;
+
 /// One SSE search as the server saw it.
 #[derive(Debug, Clone, Copy)]
 pub struct SseSearchEvent<'a> {
@@ -295,41 +310,32 @@ impl ServerView {
     /// Blind-index postings at rest after the whole transcript: per index,
     /// token value → ids (the at-rest view a database thief gets).
     pub fn blind_index_at_rest(&self) -> BTreeMap<String, BTreeMap<u64, Vec<DocId>>> {
-        let mut out: BTreeMap<String, BTreeMap<u64, Vec<DocId>>> = BTreeMap::new();
-        let add =
-            |out: &mut BTreeMap<String, BTreeMap<u64, Vec<DocId>>>, index: &str, postings: &[(u64, Vec<DocId>)]| {
-                let idx = out.entry(index.to_owned()).or_default();
-                for (token, ids) in postings {
-                    let list = idx.entry(*token).or_default();
-                    list.extend_from_slice(ids);
-                    list.sort_unstable();
-                    list.dedup();
-                }
-            };
+        let mut at_rest: BTreeMap<String, BTreeMap<u64, BTreeSet<DocId>>> = BTreeMap::new();
         for e in self.events.iter().filter(|e| e.status == 200) {
-            match &e.observed {
-                Observed::InsertBlindPostings { index, postings } => add(&mut out, index, postings),
-                Observed::Ingest { postings, .. } => {
-                    for p in postings {
-                        add(&mut out, &p.index, &p.postings);
-                    }
+            for (index, postings) in e.observed.postings_added() {
+                let idx = at_rest.entry(index.to_owned()).or_default();
+                for (token, ids) in postings {
+                    idx.entry(*token).or_default().extend(ids);
                 }
-                Observed::DeleteMessages { postings, .. } => {
-                    for p in postings {
-                        let Some(idx) = out.get_mut(&p.index) else { continue };
-                        for (token, ids) in &p.postings {
-                            if let Some(list) = idx.get_mut(token) {
-                                list.retain(|id| !ids.contains(id));
-                                if list.is_empty() {
-                                    idx.remove(token);
-                                }
-                            }
+            }
+            let Observed::DeleteMessages { postings, .. } = &e.observed else { continue };
+            for p in postings {
+                let Some(idx) = at_rest.get_mut(&p.index) else { continue };
+                for (token, ids) in &p.postings {
+                    if let Some(list) = idx.get_mut(token) {
+                        for id in ids {
+                            list.remove(id);
+                        }
+                        if list.is_empty() {
+                            idx.remove(token);
                         }
                     }
                 }
-                _ => {}
             }
         }
-        out
+        at_rest
+            .into_iter()
+            .map(|(index, lists)| (index, lists.into_iter().map(|(t, ids)| (t, ids.into_iter().collect())).collect()))
+            .collect()
     }
 }

@@ -16,7 +16,7 @@ use roaring::RoaringBitmap;
 
 use crate::blind::server as blind;
 use crate::protocol::{self, BlindPostings, DocId, EncryptedDocument, IngestBatch, Schema};
-use crate::store::keyspace::{document_key, keyspace, next_id_key, schema_key, tombstones_key};
+use crate::store::keyspace::{document_id, document_key, keyspace, next_id_key, schema_key, tombstones_key};
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
 
@@ -28,20 +28,28 @@ pub const MAX_RESERVATION: u32 = 10_000_000;
 /// the largest tombstone), so stores written before reservations existed
 /// keep their ids.
 fn next_id(store: &dyn Store, tenant: &str) -> Result<DocId> {
-    if let Some(bytes) = store.get(Table::Meta, &next_id_key(tenant))? {
-        let raw = <[u8; 4]>::try_from(bytes.as_slice()).map_err(|_| Error::DataCorruption {
-            table: Table::Meta.name(),
-            reason: format!("id counter of {} bytes", bytes.len()),
-        })?;
-        return Ok(DocId::from_be_bytes(raw));
-    }
+    stored_next_id(store, tenant)?.map_or_else(|| derived_next_id(store, tenant), Ok)
+}
+
+/// The stored id counter, if there is one.
+fn stored_next_id(store: &dyn Store, tenant: &str) -> Result<Option<DocId>> {
+    let Some(bytes) = store.get(Table::Meta, &next_id_key(tenant))? else { return Ok(None) };
+    let raw = <[u8; 4]>::try_from(bytes.as_slice()).map_err(|_| Error::DataCorruption {
+        table: Table::Meta.name(),
+        reason: format!("id counter of {} bytes", bytes.len()),
+    })?;
+    Ok(Some(DocId::from_be_bytes(raw)))
+}
+
+/// The next free id of a tenant without a stored counter, from what it stores.
+fn derived_next_id(store: &dyn Store, tenant: &str) -> Result<DocId> {
     let mut next = match store.get(Table::Meta, &schema_key(tenant))? {
         Some(bytes) => protocol::decode::<Schema>(&bytes).map(|s| s.next_doc_id).unwrap_or(0),
         None => 0,
     };
     let prefix = keyspace(tenant);
     store.scan_prefix(Table::Documents, &prefix, &mut |k, _| {
-        if let Some(id) = k.get(prefix.len()..).and_then(|r| <[u8; 4]>::try_from(r).ok()).map(DocId::from_be_bytes) {
+        if let Some(id) = document_id(k, &prefix) {
             next = next.max(id.saturating_add(1));
         }
         Ok(true)
@@ -67,11 +75,8 @@ pub fn tombstones(store: &dyn Store, tenant: &str) -> Result<RoaringBitmap> {
     }
 }
 
-fn put_tombstones(batch: &mut WriteBatch, tenant: &str, mut deleted: RoaringBitmap) -> Result<()> {
-    deleted.optimize();
-    let mut buf = Vec::with_capacity(deleted.serialized_size());
-    deleted.serialize_into(&mut buf).map_err(|e| Error::Store(format!("serialize tombstones: {e}")))?;
-    batch.put(Table::Meta, tombstones_key(tenant), buf);
+fn put_tombstones(batch: &mut WriteBatch, tenant: &str, deleted: RoaringBitmap) -> Result<()> {
+    batch.put(Table::Meta, tombstones_key(tenant), blind::encode_ids(deleted)?);
     Ok(())
 }
 
@@ -85,18 +90,22 @@ pub fn reserve(store: &dyn Store, tenant: &str, count: u32) -> Result<(DocId, Do
     if count > MAX_RESERVATION {
         return Err(Error::Protocol(format!("reservation of {count} ids exceeds the limit of {MAX_RESERVATION}")));
     }
-    let first = next_id(store, tenant)?;
     if count == 0 {
         // A reservation of nothing reads the counter; it writes only a
         // counter derived by a scan (a store from before reservations),
         // so the scan happens once.
-        if store.get(Table::Meta, &next_id_key(tenant))?.is_none() && first > 0 {
+        if let Some(first) = stored_next_id(store, tenant)? {
+            return Ok((first, first));
+        }
+        let first = derived_next_id(store, tenant)?;
+        if first > 0 {
             let mut batch = WriteBatch::new();
             put_next_id(&mut batch, tenant, first);
             store.write(batch)?;
         }
         return Ok((first, first));
     }
+    let first = next_id(store, tenant)?;
     let end = first
         .checked_add(count)
         .ok_or_else(|| Error::Conflict(format!("document id space exhausted ({first} used, {count} asked)")))?;

@@ -23,7 +23,7 @@ use crate::protocol::{
     self, DocId, EncryptedDocument, IndexSize, Request, Response, Schema, ServerStats, TaggedSchema,
 };
 use crate::sse::server as sse;
-use crate::store::keyspace::{MAX_TENANT, document_key, keyspace, schema_key, schema_tag_key};
+use crate::store::keyspace::{MAX_TENANT, document_id, document_key, keyspace, schema_key, schema_tag_key};
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
 
@@ -154,10 +154,7 @@ impl<S: Store> Server<S> {
                 Ok(Response::DocumentIds(deleted))
             }
             Request::Tombstones => {
-                let deleted = documents::tombstones(&self.store, tenant)?;
-                let mut bytes = Vec::with_capacity(deleted.serialized_size());
-                deleted.serialize_into(&mut bytes).map_err(|e| Error::Store(format!("serialize tombstones: {e}")))?;
-                Ok(Response::Tombstones(bytes))
+                Ok(Response::Tombstones(blind::encode_ids(documents::tombstones(&self.store, tenant)?)?))
             }
             Request::GetDocuments(ids) => {
                 check_batch(ids.len())?;
@@ -235,14 +232,10 @@ impl<S: Store> Server<S> {
                 let prefix = keyspace(tenant);
                 let mut ids = Vec::new();
                 self.store.scan_prefix(Table::Documents, &prefix, &mut |k, _| {
-                    let id = k
-                        .get(prefix.len()..)
-                        .and_then(|rest| <[u8; 4]>::try_from(rest).ok())
-                        .map(DocId::from_be_bytes)
-                        .ok_or_else(|| Error::DataCorruption {
-                            table: Table::Documents.name(),
-                            reason: format!("document key of {} bytes", k.len()),
-                        })?;
+                    let id = document_id(k, &prefix).ok_or_else(|| Error::DataCorruption {
+                        table: Table::Documents.name(),
+                        reason: format!("document key of {} bytes", k.len()),
+                    })?;
                     if after.is_none_or(|a| id > a) {
                         ids.push(id);
                     }

@@ -45,12 +45,12 @@ impl StorageQuota {
     /// is over the limit; store errors.
     pub fn admit(&self, store: &dyn Store, tenant: &str, incoming: u64) -> Result<()> {
         let known = self.usage.lock().map_err(|_| Error::Store("quota table poisoned".into()))?.get(tenant).copied();
-        let estimate = match known {
-            Some(u) => u,
+        // An estimate that would pass the limit is measured again; a first measure is exact already.
+        let used = match known {
+            Some(estimate) if estimate.saturating_add(incoming) > self.limit => Self::measure(store, tenant)?,
+            Some(estimate) => estimate,
             None => Self::measure(store, tenant)?,
         };
-        let used =
-            if estimate.saturating_add(incoming) > self.limit { Self::measure(store, tenant)? } else { estimate };
         self.usage.lock().map_err(|_| Error::Store("quota table poisoned".into()))?.insert(tenant.to_owned(), used);
         if used.saturating_add(incoming) > self.limit {
             return Err(Error::QuotaExceeded(format!(

@@ -30,6 +30,12 @@ pub fn document_key(tenant: &str, id: DocId) -> Vec<u8> {
     k
 }
 
+/// The document id in a document key of the tenant whose keyspace is
+/// `prefix`; `None` if the key is not one.
+pub fn document_id(key: &[u8], prefix: &[u8]) -> Option<DocId> {
+    key.strip_prefix(prefix).and_then(|rest| <[u8; 4]>::try_from(rest).ok()).map(DocId::from_be_bytes)
+}
+
 /// The store key of a tenant's next free document id (u32 BE): every id
 /// below it was reserved, put or deleted.
 pub fn next_id_key(tenant: &str) -> Vec<u8> {

@@ -20,6 +20,17 @@ use sseek::store::Store;
 use sseek::text::Tokenizer;
 use sseek::transport::InProcess;
 
+/// Creates the client's schema planned for `terms` (5 false positives per
+/// query, 2 values per token, room for `growth` times the data).
+pub(crate) fn create_planned_schema<T: sseek::transport::Transport>(
+    client: &mut Client<T>,
+    terms: &[Terms],
+    growth: f64,
+) {
+    let plans = plan_for_corpus(terms, &default_index_specs(), 5.0, 2.0, growth);
+    client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+}
+
 /// A client over an in-process server on `store`, with the given index descriptors, holding `msgs`.
 pub(crate) fn client_with<S: Store + 'static>(
     store: S,

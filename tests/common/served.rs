@@ -59,6 +59,19 @@ impl Drop for Served {
     }
 }
 
+impl Served {
+    /// A server on a fresh redb store in a temporary directory (kept while
+    /// the returned directory lives), with the tenants `names`: the
+    /// directory, the server and each tenant's token.
+    pub(crate) fn on_redb(names: &[&str], extra: &[&str]) -> (tempfile::TempDir, Served, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = format!("redb:{}", dir.path().join("server.redb").display());
+        let tokens = names.iter().map(|n| add_tenant(&spec, "unused", n)).collect();
+        let served = Served::start(&spec, "unused", &dir.path().join("server.log"), extra);
+        (dir, served, tokens)
+    }
+}
+
 /// `sseek tenant add NAME`: the printed token.
 pub(crate) fn add_tenant(store: &str, pg_schema: &str, name: &str) -> String {
     let out =

@@ -278,7 +278,7 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
     let id = st.next_request_id.fetch_add(1, Ordering::Relaxed);
     let method = req.method().clone();
     let route = route_label(req.uri().path());
-    let bytes_in = req.body().size_hint().exact().unwrap_or_else(|| content_length(req.headers()));
+    let bytes_in = req.body().size_hint().exact().or_else(|| content_length(req.headers())).unwrap_or(0);
     let started = Instant::now();
     st.metrics.start();
     let mut resp = next.run(req).await;
@@ -327,8 +327,16 @@ fn as_json_rejection(resp: Response) -> Response {
     json
 }
 
-fn content_length(headers: &HeaderMap) -> u64 {
-    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(0)
+/// The request's `Content-Length`, if it has a valid one.
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok())
+}
+
+/// The token of an `Authorization: Bearer ...` header: `None` without the
+/// header, `Some(None)` for a header of another kind.
+fn bearer(headers: &HeaderMap) -> Option<Option<&str>> {
+    let value = headers.get(header::AUTHORIZATION)?;
+    Some(value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim))
 }
 
 /// Runs a blocking server call on the blocking pool.
@@ -341,15 +349,10 @@ async fn blocking<T: Send + 'static>(st: &AppState, f: impl FnOnce(&Backend) -> 
 
 /// The tenant of the request's bearer token, or 401.
 async fn authenticate(st: &AppState, headers: &HeaderMap) -> ApiResult<String> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let Some(token) = bearer(headers) else {
         return Err(ApiError::new(401, "missing Authorization: Bearer token"));
     };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned())
-        .ok_or_else(|| ApiError::new(401, "Authorization header is not a bearer token"))?;
+    let token = token.ok_or_else(|| ApiError::new(401, "Authorization header is not a bearer token"))?.to_owned();
     match blocking(st, move |s| auth::authenticate(s.store(), &token)).await? {
         Ok(Some(tenant)) => Ok(tenant),
         Ok(None) => Err(ApiError::new(401, "invalid API token")),
@@ -391,12 +394,7 @@ type MemoryShare = tokio::sync::OwnedSemaphorePermit;
 /// budget is free. A client that stalls mid-body, or waits long for its
 /// share, meets the request deadline of [`Limits`].
 async fn read_body(st: &AppState, headers: &HeaderMap, body: Body) -> ApiResult<(axum::body::Bytes, MemoryShare)> {
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(st.max_body as u64)
-        .min(st.max_body as u64);
+    let announced = content_length(headers).unwrap_or(st.max_body as u64).min(st.max_body as u64);
     // Capped at the whole budget, so that any single body can run.
     let kib = (announced.saturating_mul(DECODE_GROWTH) >> 10).clamp(1, u64::from(st.memory_total));
     let share = Arc::clone(&st.memory)
@@ -546,12 +544,9 @@ async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Response {
     let Some(expected) = &st.metrics_token else {
         return ApiError::new(404, "metrics are off; start the server with --metrics-token").into_response();
     };
-    let offered = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let matches = offered.is_some_and(|t| bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), expected.as_bytes())));
+    let matches = bearer(&headers)
+        .flatten()
+        .is_some_and(|t| bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), expected.as_bytes())));
     if !matches {
         return ApiError::new(401, "GET /metrics needs the metrics token as a bearer token").into_response();
     }
