@@ -155,6 +155,16 @@ pub enum Error {
     /// A tenant's quota (stored bytes) would be exceeded; nothing was written.
     #[error("quota exceeded: {0}")]
     QuotaExceeded(String),
+
+    /// A store backup file is truncated, damaged, of an unknown version or
+    /// not a backup; nothing was restored from it.
+    #[error("invalid backup: {0}")]
+    Backup(String),
+
+    /// The audit log fails verification: a record removed, altered or
+    /// reordered, or a record that does not decode.
+    #[error("audit log check failed: {0}")]
+    Audit(String),
 }
 
 impl Error {
