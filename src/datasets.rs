@@ -21,9 +21,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Zipf};
 use rayon::prelude::*;
-use serde::Deserialize;
 
-use crate::message::Message;
+use crate::message::{JsonlMessage, Message};
 use crate::{Error, Result};
 
 /// File name of the shipped corpus archive in `datasets/`.
@@ -232,21 +231,6 @@ pub fn load_mail_archive(path: &Path) -> Result<Corpus> {
     Ok(split_results(name, results))
 }
 
-#[derive(Deserialize)]
-struct JsonlRecord {
-    #[allow(dead_code)]
-    id: serde_json::Value,
-    text: String,
-    #[serde(default)]
-    from: String,
-    #[serde(default)]
-    to: Vec<String>,
-    #[serde(default)]
-    subject: String,
-    #[serde(default)]
-    date: String,
-}
-
 /// Loads a JSONL file, one `{"id", "text", optional "from", "to", "subject", "date"}` object per line.
 ///
 /// # Errors
@@ -260,14 +244,9 @@ pub fn load_jsonl(path: &Path) -> Result<Corpus> {
         if line.trim().is_empty() {
             continue;
         }
-        results.push(
-            serde_json::from_str::<JsonlRecord>(&line)
-                .map(|r| Message { from: r.from, to: r.to, subject: r.subject, date: r.date, body: r.text })
-                .map_err(|e| Error::MalformedMail {
-                    path: format!("{name}:{}", n + 1),
-                    reason: format!("bad JSONL record: {e}"),
-                }),
-        );
+        results.push(serde_json::from_str::<JsonlMessage>(&line).map(JsonlMessage::into_message).map_err(|e| {
+            Error::MalformedMail { path: format!("{name}:{}", n + 1), reason: format!("bad JSONL record: {e}") }
+        }));
     }
     Ok(split_results(name, results))
 }

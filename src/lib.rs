@@ -58,12 +58,13 @@ pub mod sse;
 // 4. Client and server, side by side.
 pub mod client;
 pub mod server;
-// 5. Evaluation.
+// 5. Evaluation, and the operator commands of the data lifecycle.
 pub mod baseline;
 pub mod bench;
 pub mod datasets;
 pub mod demo;
 pub mod leakage;
+pub mod ops;
 pub mod oracle;
 
 /// Transports: the [`Transport`](transport::Transport) trait (base), the

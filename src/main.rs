@@ -113,6 +113,9 @@ enum Command {
         /// Serve GET /metrics to holders of this bearer token (default: $SSEEK_METRICS_TOKEN; unset: /metrics is off).
         #[arg(long)]
         metrics_token: Option<String>,
+        /// Serve the operator routes (online backup, tenant erasure) to holders of this bearer token (default: $SSEEK_ADMIN_TOKEN; unset: off).
+        #[arg(long)]
+        admin_token: Option<String>,
         /// Requests per second each tenant may make (bursts of as many); more get 429 with Retry-After. 0: unlimited.
         #[arg(long, default_value_t = 0)]
         tenant_rate: u32,
@@ -171,6 +174,25 @@ enum Command {
         #[arg(required = true)]
         ids: Vec<u32>,
     },
+    /// Write every message of your account, decrypted, to a JSONL file (right of access); `sseek index --dataset FILE` takes it back.
+    Export {
+        #[command(flatten)]
+        target: Target,
+        /// The JSONL file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Destroy a key file (crypto-shredding: whatever it sealed, in the store or in old backups, can no longer be opened).
+    Forget {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Required: this cannot be undone (passphrase backups made with export-key still open the data; destroy them too).
+        #[arg(long)]
+        yes: bool,
+    },
+    #[command(flatten)]
+    Ops(sseek::ops::OpsCommand),
     /// Search a store or a server: `body:word AND (from:a@b.c OR day:2002-08-22)`.
     Search {
         #[command(flatten)]
@@ -195,6 +217,26 @@ enum TenantCommand {
         /// PostgreSQL schema (postgres stores only).
         #[arg(long, default_value = "sseek")]
         pg_schema: String,
+    },
+    /// Erase a tenant: every row it owns (documents, index entries, schema, SSE instances, counters) and its API tokens, in one transaction. Run `sseek compact` after it to reclaim the space.
+    Erase {
+        /// The tenant name.
+        name: String,
+        /// `redb:PATH` or `postgres:URL` (for redb, while no server has the file open).
+        #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+        store: Option<String>,
+        /// PostgreSQL schema (postgres stores only).
+        #[arg(long, default_value = "sseek")]
+        pg_schema: String,
+        /// A running `sseek serve` started with --admin-token.
+        #[arg(long)]
+        server: Option<String>,
+        /// The server's admin token (default: $SSEEK_ADMIN_TOKEN).
+        #[arg(long)]
+        admin_token: Option<String>,
+        /// For an https:// --server: trust the PEM certificates in this file.
+        #[arg(long, requires = "server")]
+        ca: Option<PathBuf>,
     },
 }
 
@@ -352,6 +394,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             max_in_flight,
             memory_budget_mib,
             metrics_token,
+            admin_token,
             tenant_rate,
             tenant_quota_bytes,
         } => {
@@ -379,6 +422,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             let metrics_token =
                 metrics_token.or_else(|| std::env::var("SSEEK_METRICS_TOKEN").ok()).filter(|t| !t.is_empty());
+            let admin_token = admin_token.or_else(|| std::env::var("SSEEK_ADMIN_TOKEN").ok()).filter(|t| !t.is_empty());
             let scheme = if tls.is_some() { "https" } else { "http" };
             let opts = sseek::server::http::ServeOptions {
                 listen,
@@ -386,6 +430,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 limits,
                 tls,
                 metrics_token,
+                admin_token,
                 tenant_rate: std::num::NonZeroU32::new(tenant_rate),
                 tenant_quota_bytes: Some(tenant_quota_bytes).filter(|b| *b > 0),
                 observer,
@@ -407,6 +452,54 @@ fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("API token for tenant {name} (shown once; only its hash is stored):");
             println!("{token}");
         }
+        Command::Tenant { command: TenantCommand::Erase { name, store, pg_schema, server, admin_token, ca } } => {
+            let report = match (store, server) {
+                (Some(spec), _) => {
+                    let store = sseek::store::open(&spec, &pg_schema)?;
+                    let server = Server::new(store);
+                    let report = server.erase_tenant(&name)?;
+                    server.flush_audit()?;
+                    serde_json::to_value(report).map_err(|e| Error::Config(e.to_string()))?
+                }
+                (None, Some(url)) => {
+                    let token = admin_token
+                        .or_else(|| std::env::var("SSEEK_ADMIN_TOKEN").ok())
+                        .filter(|t| !t.is_empty())
+                        .ok_or_else(|| {
+                            Error::Config("--server needs the admin token: --admin-token or $SSEEK_ADMIN_TOKEN".into())
+                        })?;
+                    Endpoint { url, token, ca }.connect()?.erase_tenant(&name)?
+                }
+                (None, None) => return Err(Error::Config("give --store SPEC or --server URL".into())),
+            };
+            println!(
+                "erased tenant {name}: {} rows, {} API tokens; run `sseek compact` to reclaim the space",
+                report["rows"], report["tokens"]
+            );
+        }
+        Command::Export { target, out } => {
+            if out.exists() {
+                return Err(Error::Config(format!("{} exists; not overwriting", out.display())));
+            }
+            let client = target.open()?;
+            let file = std::fs::File::create_new(&out).map_err(|e| Error::io(&out, e))?;
+            let mut w = std::io::BufWriter::new(file);
+            let pb = indicatif::ProgressBar::new(0);
+            let n = client.export(&mut w, Some(&pb));
+            pb.finish_and_clear();
+            let n = n.inspect_err(|_| {
+                let _ = std::fs::remove_file(&out);
+            })?;
+            println!("exported {n} messages to {}", out.display());
+        }
+        Command::Forget { key, yes } => {
+            if !yes {
+                return Err(Error::Config("forget destroys the key for good; run again with --yes to confirm".into()));
+            }
+            let id = MasterKey::destroy_file(&key)?;
+            println!("destroyed key {id} ({}); data it sealed can no longer be opened", key.display());
+        }
+        Command::Ops(command) => sseek::ops::run_cli(command)?,
         Command::Index { target, dataset, growth, fp_budget } => {
             let corpus = datasets::load(&dataset)?;
             for e in corpus.skipped.iter().take(10) {

@@ -24,6 +24,57 @@ pub struct Message {
     pub body: String,
 }
 
+/// One line of a JSONL message file: what `sseek export` writes and what
+/// the dataset loader reads (`{"id", "text", "from", "to", "subject", "date"}`;
+/// all but `id` and `text` may be left out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonlMessage {
+    /// The message's id in its source (any JSON value; the loader ignores it).
+    pub id: serde_json::Value,
+    /// Body text.
+    pub text: String,
+    /// Sender.
+    #[serde(default)]
+    pub from: String,
+    /// Recipients.
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// Subject.
+    #[serde(default)]
+    pub subject: String,
+    /// Date.
+    #[serde(default)]
+    pub date: String,
+}
+
+impl JsonlMessage {
+    /// The record of a message under id `id`.
+    ///
+    /// ```
+    /// use sseek::message::{JsonlMessage, Message};
+    /// let m = Message { from: "ann@example.com".into(), body: "hi".into(), ..Default::default() };
+    /// let line = serde_json::to_string(&JsonlMessage::new(7, &m))?;
+    /// let back: JsonlMessage = serde_json::from_str(&line)?;
+    /// assert_eq!(back.into_message(), m);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn new(id: u32, m: &Message) -> Self {
+        JsonlMessage {
+            id: id.into(),
+            text: m.body.clone(),
+            from: m.from.clone(),
+            to: m.to.clone(),
+            subject: m.subject.clone(),
+            date: m.date.clone(),
+        }
+    }
+
+    /// The message this record holds.
+    pub fn into_message(self) -> Message {
+        Message { from: self.from, to: self.to, subject: self.subject, date: self.date, body: self.text }
+    }
+}
+
 /// A searchable field of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

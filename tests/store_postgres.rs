@@ -134,7 +134,7 @@ fn postgres_store_conforms() {
     conformance::run_all(&|dir| schemas.open(&schemas.for_dir(dir)), true);
     let elapsed = start.elapsed();
     let created: Vec<String> = schemas.names.lock().unwrap().iter().cloned().collect();
-    assert_eq!(created.len(), 8, "one schema per store directory of the suite");
+    assert_eq!(created.len(), 11, "one schema per store directory of the suite");
     assert!(schemas.drop_all().is_empty(), "every test schema dropped");
     assert_eq!(existing_schemas(&url, &created), Vec::<String>::new(), "test schemas left behind");
     println!("postgres conformance: {} schemas, {:.2} s", created.len(), elapsed.as_secs_f64());

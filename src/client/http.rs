@@ -146,6 +146,74 @@ impl Http {
 }
 
 /// The error for a non-200 answer: the server's JSON `{code, message}` if present.
+impl Http {
+    /// Operator route: streams the server's online backup into `out` and
+    /// returns the bytes received. The endpoint's token must be the
+    /// server's admin token. No overall deadline: a large store takes long.
+    ///
+    /// # Errors
+    /// [`Error::Server`] for a rejection (404 when the admin routes are off,
+    /// 401 for a wrong token); [`Error::Http`] for a transport failure or a
+    /// stream the server cut short; write errors.
+    pub fn download_backup(
+        &self,
+        out: &mut dyn std::io::Write,
+        progress: Option<&indicatif::ProgressBar>,
+    ) -> Result<u64> {
+        let mut resp = self
+            .agent
+            .get(format!("{}/v1/admin/backup", self.base))
+            .header("Authorization", &self.authorization)
+            .config()
+            .timeout_global(None)
+            .build()
+            .call()
+            .map_err(|e| Error::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        if status != 200 {
+            let body = resp.body_mut().with_config().limit(1 << 20).read_to_vec().unwrap_or_default();
+            return Err(rejection(status, &body));
+        }
+        let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        loop {
+            let n =
+                std::io::Read::read(&mut reader, &mut buf).map_err(|e| Error::Http(format!("backup stream: {e}")))?;
+            if n == 0 {
+                return Ok(total);
+            }
+            out.write_all(&buf[..n]).map_err(|e| Error::io("<backup>", e))?;
+            total += n as u64;
+            if let Some(pb) = progress {
+                pb.inc(n as u64);
+            }
+        }
+    }
+
+    /// Operator route: erases a tenant on the server (every row and token,
+    /// one transaction) and returns the server's report as JSON.
+    ///
+    /// # Errors
+    /// [`Error::Server`] for a rejection (404 also for a tenant with
+    /// nothing stored); [`Error::Http`] for a transport failure.
+    pub fn erase_tenant(&self, tenant: &str) -> Result<serde_json::Value> {
+        let mut resp = self
+            .agent
+            .delete(format!("{}/v1/admin/tenants/{tenant}", self.base))
+            .header("Authorization", &self.authorization)
+            .call()
+            .map_err(|e| Error::Http(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body =
+            resp.body_mut().with_config().limit(1 << 20).read_to_vec().map_err(|e| Error::Http(e.to_string()))?;
+        if status != 200 {
+            return Err(rejection(status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| Error::Protocol(format!("erase answer: {e}")))
+    }
+}
+
 fn rejection(status: u16, body: &[u8]) -> Error {
     let parsed: Option<serde_json::Value> = serde_json::from_slice(body).ok();
     let message = parsed

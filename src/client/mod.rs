@@ -34,6 +34,7 @@ use std::ops::Range;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
+mod export;
 mod http;
 
 pub use http::{Endpoint, Http};

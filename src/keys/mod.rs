@@ -272,6 +272,40 @@ impl MasterKey {
         Ok(())
     }
 
+    /// Destroys a key file: checks that it is one, overwrites its bytes
+    /// with zeros, syncs, removes it and syncs its directory; returns the
+    /// id of the key destroyed. This is crypto-shredding: every document and
+    /// index entry the key sealed, in the store or in any backup, can no
+    /// longer be opened. Passphrase-wrapped exports of the key
+    /// (`export-key`) still open it: destroy those too. On copy-on-write
+    /// file systems and flash the old blocks may survive the overwrite
+    /// until reused; full-disk encryption covers that case.
+    ///
+    /// ```
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("k.key");
+    /// let key = sseek::keys::MasterKey::generate()?;
+    /// key.save(&path)?;
+    /// assert_eq!(sseek::keys::MasterKey::destroy_file(&path)?, key.key_id());
+    /// assert!(!path.exists());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::KeyFile`] if `path` is not a valid key file (nothing is
+    /// touched then); I/O errors.
+    pub fn destroy_file(path: &Path) -> Result<KeyId> {
+        let id = Self::load(path)?.key_id();
+        let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
+        file.write_all(&[0u8; KEY_FILE_LEN]).map_err(|e| Error::io(path, e))?;
+        file.sync_all().map_err(|e| Error::io(path, e))?;
+        drop(file);
+        std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
+        Ok(id)
+    }
+
     /// Reads a key file written by [`MasterKey::save`], checking its length,
     /// magic, version, checksum and key id.
     ///

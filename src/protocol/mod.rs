@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 
 mod depth_limited;
 pub mod observer;
+mod summary;
+pub use summary::encoded_len;
 #[cfg(test)]
 pub(crate) mod strategies;
 pub mod transport;

@@ -10,10 +10,12 @@ use std::sync::{Arc, Mutex};
 
 use roaring::RoaringBitmap;
 
+pub mod audit;
 pub mod documents;
 pub mod http;
 mod in_process;
 pub mod quota;
+pub mod tenants;
 
 pub use in_process::InProcess;
 
@@ -41,12 +43,24 @@ pub struct Server<S: Store> {
     observer: Option<Arc<dyn BoundaryObserver>>,
     /// Stored bytes each tenant may hold; `None`: unlimited.
     quota: Option<quota::StorageQuota>,
+    /// The audit log, opened (its head read from the store) on first use.
+    audit: Mutex<Option<Arc<audit::AuditLog>>>,
+}
+
+/// What the transport knows of a request that the server records in the
+/// audit log (the server itself never sees HTTP).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallContext {
+    /// The transport's request id (`x-request-id` over HTTP).
+    pub request_id: Option<u64>,
+    /// The request's size in bytes as received; 0: measure the decoded request.
+    pub bytes_in: u64,
 }
 
 impl<S: Store> Server<S> {
     /// A server over `store`.
     pub fn new(store: S) -> Self {
-        Server { store, merge_locks: Mutex::new(HashMap::new()), observer: None, quota: None }
+        Server { store, merge_locks: Mutex::new(HashMap::new()), observer: None, quota: None, audit: Mutex::new(None) }
     }
 
     /// Shows every handled request and its response to `observer` (the
@@ -103,8 +117,9 @@ impl<S: Store> Server<S> {
     /// Handles an encoded request and returns an encoded response. Never
     /// panics on input: decoding errors become a 400/422 [`Response::Error`].
     pub fn handle_bytes(&self, tenant: &str, request: &[u8]) -> Vec<u8> {
+        let context = CallContext { request_id: None, bytes_in: request.len() as u64 };
         let response = match protocol::decode::<Request>(request) {
-            Ok(req) => self.handle(tenant, req),
+            Ok(req) => self.handle_in(tenant, req, context),
             Err(e) => error_response(&e),
         };
         protocol::encode(&response)
@@ -112,17 +127,102 @@ impl<S: Store> Server<S> {
 
     /// Handles a decoded request.
     pub fn handle(&self, tenant: &str, request: Request) -> Response {
-        let Some(observer) = &self.observer else {
-            return self.dispatch(tenant, request).unwrap_or_else(|e| error_response(&e));
+        self.handle_in(tenant, request, CallContext::default())
+    }
+
+    /// Handles a decoded request, and records it in the audit log with what
+    /// the transport knows of it.
+    pub fn handle_in(&self, tenant: &str, request: Request, context: CallContext) -> Response {
+        let started = std::time::Instant::now();
+        let (operation, items_in) = (request.operation(), request.items());
+        let bytes_in = if context.bytes_in > 0 { context.bytes_in } else { protocol::encoded_len(&request) };
+        let response = match &self.observer {
+            None => self.dispatch(tenant, request).unwrap_or_else(|e| error_response(&e)),
+            Some(observer) => {
+                let copy = request.clone();
+                let response = self.dispatch(tenant, request).unwrap_or_else(|e| error_response(&e));
+                match observer.observe(tenant, &copy, &response) {
+                    Ok(()) => response,
+                    // A view that silently misses events would make every
+                    // leakage figure wrong: refuse to answer instead.
+                    Err(e) => error_response(&e),
+                }
+            }
         };
-        let copy = request.clone();
-        let response = self.dispatch(tenant, request).unwrap_or_else(|e| error_response(&e));
-        if let Err(e) = observer.observe(tenant, &copy, &response) {
-            // A view that silently misses events would make every leakage
-            // figure wrong: refuse to answer instead.
-            return error_response(&e);
-        }
+        self.audit(audit::AuditEvent {
+            tenant: Some(tenant.to_owned()),
+            operation: operation.to_owned(),
+            items_in,
+            items_out: response.items(),
+            bytes_in,
+            bytes_out: protocol::encoded_len(&response),
+            status: response.status(),
+            request_id: context.request_id,
+            micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        });
         response
+    }
+
+    /// The audit log, opened on first use.
+    fn audit_log(&self) -> Result<Arc<audit::AuditLog>> {
+        let mut slot = self.audit.lock().map_err(|_| Error::Store("audit log lock poisoned".into()))?;
+        if let Some(log) = &*slot {
+            return Ok(Arc::clone(log));
+        }
+        let log = Arc::new(audit::AuditLog::open(&self.store)?);
+        *slot = Some(Arc::clone(&log));
+        Ok(log)
+    }
+
+    /// Appends an event to the audit log. A failure is logged, not
+    /// answered: the operation has happened, and its record stays queued
+    /// for the next flush.
+    pub fn audit(&self, event: audit::AuditEvent) {
+        if let Err(e) = self.audit_log().and_then(|log| log.record(&self.store, event)) {
+            tracing::warn!(error = %e, "audit record not written yet");
+        }
+    }
+
+    /// Writes the audit records still queued (the HTTP server calls it
+    /// every 50 ms and at shutdown; dropping the server does it too).
+    ///
+    /// # Errors
+    /// Store errors; the records stay queued.
+    pub fn flush_audit(&self) -> Result<()> {
+        self.audit_log()?.flush(&self.store)
+    }
+
+    /// Erases a tenant (see [`tenants::erase`]) under its lock, forgets what
+    /// the server holds of it in memory (quota usage, audit pseudonym), and
+    /// records the erasure in the audit log without the tenant's pseudonym
+    /// (which is gone with it).
+    ///
+    /// # Errors
+    /// As [`tenants::erase`].
+    pub fn erase_tenant(&self, tenant: &str) -> Result<tenants::ErasureReport> {
+        let started = std::time::Instant::now();
+        let log = self.audit_log()?;
+        // Queued records of the tenant go out first, with the key they use.
+        log.flush(&self.store)?;
+        let outcome = self.locked(tenant, || tenants::erase(&self.store, tenant));
+        log.forget_tenant(tenant)?;
+        if let Some(q) = &self.quota {
+            q.forget(tenant);
+        }
+        let (status, items_out) = match &outcome {
+            Ok(r) => (200, r.rows + r.tokens),
+            Err(e) => (e.status_code(), 0),
+        };
+        self.audit(audit::AuditEvent {
+            tenant: None,
+            operation: "EraseTenant".into(),
+            items_out,
+            status,
+            micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            ..Default::default()
+        });
+        log.flush(&self.store)?;
+        outcome
     }
 
     fn dispatch(&self, tenant: &str, request: Request) -> Result<Response> {
@@ -326,6 +426,18 @@ impl<S: Store> Server<S> {
             })?);
         }
         Ok(out)
+    }
+}
+
+impl<S: Store> Drop for Server<S> {
+    fn drop(&mut self) {
+        // Queued audit records reach the store before it closes.
+        let log = self.audit.get_mut().ok().and_then(|slot| slot.clone());
+        if let Some(log) = log
+            && let Err(e) = log.flush(&self.store)
+        {
+            tracing::warn!(error = %e, "audit records lost at shutdown");
+        }
     }
 }
 

@@ -67,4 +67,11 @@ impl StorageQuota {
             *usage.entry(tenant.to_owned()).or_default() += bytes;
         }
     }
+
+    /// Forgets a tenant's usage (after an erasure): its next write measures again.
+    pub fn forget(&self, tenant: &str) {
+        if let Ok(mut usage) = self.usage.lock() {
+            usage.remove(tenant);
+        }
+    }
 }

@@ -16,13 +16,15 @@ use super::{Store, Table, WriteBatch};
 pub fn run_all<S: Store + 'static>(open: &dyn Fn(&Path) -> S, persistent: bool) {
     let fresh = || tempfile::tempdir().expect("tempdir");
     // Each check gets a store of its own in a fresh directory.
-    let checks: [fn(&dyn Store); 6] = [
+    let checks: [fn(&dyn Store); 8] = [
         put_get_missing,
         overwrite_and_delete,
         batches_are_atomic_and_ordered,
         tables_are_separate,
         scan_prefix_in_order,
         large_values,
+        snapshot_visits_everything_in_order,
+        delete_prefixes_removes_exactly_the_prefixes,
     ];
     for check in checks {
         let d = fresh();
@@ -31,6 +33,10 @@ pub fn run_all<S: Store + 'static>(open: &dyn Fn(&Path) -> S, persistent: bool) 
     {
         let d = fresh();
         concurrent_readers(Arc::new(open(d.path())));
+    }
+    {
+        let d = fresh();
+        snapshot_is_one_point_in_time(Arc::new(open(d.path())));
     }
     if persistent {
         let d = fresh();
@@ -179,4 +185,106 @@ pub fn reopen_after_close<S: Store>(open: &dyn Fn(&Path) -> S, dir: &Path) {
     let s = open(dir);
     assert_eq!(s.get(Table::Documents, b"persist").unwrap().as_deref(), Some(&b"yes"[..]), "reopen keeps data");
     assert_eq!(s.get(Table::Meta, b"schema").unwrap().as_deref(), Some(&b"v1"[..]));
+}
+
+/// A snapshot visits every entry of every table, tables in order and keys
+/// in order, and stops when asked.
+pub fn snapshot_visits_everything_in_order(s: &dyn Store) {
+    let mut b = WriteBatch::new();
+    let mut expected = Vec::new();
+    for (i, table) in Table::ALL.into_iter().enumerate() {
+        for k in ["z", "a", "m", ""] {
+            let value = format!("{i}{k}").into_bytes();
+            b.put(table, k.as_bytes().to_vec(), value.clone());
+            expected.push((table, k.as_bytes().to_vec(), value));
+        }
+    }
+    s.write(b).unwrap();
+    expected.sort();
+    let mut seen = Vec::new();
+    s.snapshot(&mut |t, k, v| {
+        seen.push((t, k.to_vec(), v.to_vec()));
+        Ok(true)
+    })
+    .unwrap();
+    assert_eq!(seen, expected, "snapshot order and contents");
+    let mut n = 0;
+    s.snapshot(&mut |_, _, _| {
+        n += 1;
+        Ok(n < 3)
+    })
+    .unwrap();
+    assert_eq!(n, 3, "snapshot stops when the visitor returns false");
+}
+
+/// Prefix deletes remove the keys under each prefix in its table only,
+/// count them, and apply the extra batch in the same call.
+pub fn delete_prefixes_removes_exactly_the_prefixes(s: &dyn Store) {
+    let mut b = WriteBatch::new();
+    let keys: [&[u8]; 7] = [b"a", b"a1", b"a\xff", b"ab", b"b1", b"\xff\x01", b"\xff\xff"];
+    for table in [Table::Documents, Table::Entries] {
+        for k in keys {
+            b.put(table, k.to_vec(), b"v".to_vec());
+        }
+    }
+    s.write(b).unwrap();
+    let mut extra = WriteBatch::new();
+    extra.delete(Table::Entries, b"b1".to_vec()).put(Table::Meta, b"erased".to_vec(), b"1".to_vec());
+    let removed =
+        s.delete_prefixes(&[(Table::Documents, b"a".to_vec()), (Table::Documents, vec![0xff])], extra).unwrap();
+    assert_eq!(removed, 6, "keys removed by the prefixes");
+    let left = |t: Table| {
+        let mut ks = Vec::new();
+        s.scan_prefix(t, b"", &mut |k, _| {
+            ks.push(k.to_vec());
+            Ok(true)
+        })
+        .unwrap();
+        ks
+    };
+    assert_eq!(left(Table::Documents), vec![b"b1".to_vec()], "only the prefixes go");
+    assert_eq!(left(Table::Entries).len(), 6, "another table keeps its keys (less the extra delete)");
+    assert_eq!(s.get(Table::Meta, b"erased").unwrap().as_deref(), Some(&b"1"[..]), "the extra batch applies");
+    assert_eq!(s.delete_prefixes(&[(Table::Postings, b"none".to_vec())], WriteBatch::new()).unwrap(), 0);
+}
+
+/// A snapshot taken while a writer changes two tables in each batch sees
+/// the same round in both: one point in time, not a table at a time.
+pub fn snapshot_is_one_point_in_time<S: Store + 'static>(s: Arc<S>) {
+    let write_round = |s: &S, round: u32| {
+        let mut b = WriteBatch::new();
+        b.put(Table::Documents, b"round".to_vec(), round.to_be_bytes().to_vec());
+        b.put(Table::Meta, b"round".to_vec(), round.to_be_bytes().to_vec());
+        s.write(b).unwrap();
+    };
+    write_round(&s, 0);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (s, stop) = (Arc::clone(&s), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut round = 1;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                write_round(&s, round);
+                round += 1;
+            }
+            round
+        })
+    };
+    for _ in 0..5 {
+        let mut seen = Vec::new();
+        s.snapshot(&mut |_, k, v| {
+            if k == b"round" {
+                seen.push(v.to_vec());
+                // Give the writer time to commit rounds between the tables.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(true)
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0], seen[1], "a snapshot saw two points in time");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = writer.join().unwrap();
+    assert!(rounds > 1, "the writer made no progress during the snapshots");
 }

@@ -5,7 +5,7 @@
 //! | table | key |
 //! |---|---|
 //! | documents | `keyspace(tenant) || id (u32 BE)` |
-//! | meta | `keyspace(tenant) || "schema"`, `|| "schema_tag"`, `|| "next_id"`, `|| "deleted"`, `|| "sse/" || instance` |
+//! | meta | `keyspace(tenant) || "schema"`, `|| "schema_tag"`, `|| "next_id"`, `|| "deleted"`, `|| "sse/" || instance`, `|| "audit_key"` (the key of its audit-log pseudonym) |
 //! | postings | `keyspace(tenant) || len(index) || index || token` |
 //! | entries | `keyspace(tenant) || len(instance) || instance || 'D' label / 'A' position` |
 
@@ -63,5 +63,14 @@ pub fn schema_tag_key(tenant: &str) -> Vec<u8> {
 pub fn schema_key(tenant: &str) -> Vec<u8> {
     let mut k = keyspace(tenant);
     k.extend_from_slice(b"schema");
+    k
+}
+
+/// The store key of a tenant's audit key: 32 random bytes from which its
+/// audit-log pseudonym is derived. Inside the keyspace, so erasing the
+/// tenant erases it and unlinks the tenant's audit records from its name.
+pub fn audit_key_key(tenant: &str) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.extend_from_slice(b"audit_key");
     k
 }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-use super::{Store, Table, TableStats, Visitor, WriteBatch, WriteOp};
+use super::{SnapshotVisitor, Store, Table, TableStats, Visitor, WriteBatch, WriteOp};
 use crate::{Error, Result};
 
 type Map = HashMap<Vec<u8>, Vec<u8>>;
@@ -44,13 +44,31 @@ impl Store for MemoryStore {
 
     fn write(&self, batch: WriteBatch) -> Result<()> {
         let mut t = self.tables.write().map_err(|_| Error::Store("memory store lock poisoned".into()))?;
-        for op in batch.into_ops() {
-            match op {
-                WriteOp::Put { table, key, value } => {
-                    t[table.index()].insert(key, value);
-                }
-                WriteOp::Delete { table, key } => {
-                    t[table.index()].remove(&key);
+        apply(&mut t, batch);
+        Ok(())
+    }
+
+    fn delete_prefixes(&self, prefixes: &[(Table, Vec<u8>)], batch: WriteBatch) -> Result<u64> {
+        let mut t = self.tables.write().map_err(|_| Error::Store("memory store lock poisoned".into()))?;
+        let mut removed = 0u64;
+        for (table, prefix) in prefixes {
+            let map = &mut t[table.index()];
+            let before = map.len();
+            map.retain(|k, _| !k.starts_with(prefix));
+            removed += (before - map.len()) as u64;
+        }
+        apply(&mut t, batch);
+        Ok(removed)
+    }
+
+    fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> Result<()> {
+        let t = self.read()?;
+        for table in Table::ALL {
+            let mut entries: Vec<(&Vec<u8>, &Vec<u8>)> = t[table.index()].iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (k, v) in entries {
+                if !visit(table, k, v)? {
+                    return Ok(());
                 }
             }
         }
@@ -82,5 +100,19 @@ impl Store for MemoryStore {
             s.bytes += (k.len() + v.len()) as u64;
         }
         Ok(s)
+    }
+}
+
+/// Applies a batch's operations in order.
+fn apply(t: &mut [Map; 4], batch: WriteBatch) {
+    for op in batch.into_ops() {
+        match op {
+            WriteOp::Put { table, key, value } => {
+                t[table.index()].insert(key, value);
+            }
+            WriteOp::Delete { table, key } => {
+                t[table.index()].remove(&key);
+            }
+        }
     }
 }

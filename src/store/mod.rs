@@ -21,8 +21,10 @@
 //! default) and [`PostgresStore`] (multi-user deployments). Every backend
 //! passes [`conformance`], the shared suite.
 
+pub mod backup;
 pub mod conformance;
 pub mod keyspace;
+pub mod lifecycle;
 mod memory;
 mod postgres;
 mod redb_store;
@@ -40,6 +42,13 @@ pub type ManyValues = Result<Vec<Option<Vec<u8>>>>;
 
 /// A callback of [`Store::scan_prefix`]: gets key and value, returns whether to go on.
 pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'a;
+
+/// A callback of [`Store::snapshot`]: gets table, key and value, returns whether to go on.
+pub type SnapshotVisitor<'a> = dyn FnMut(Table, &[u8], &[u8]) -> Result<bool> + 'a;
+
+/// The Meta key a restore writes first and removes last: a store holding it
+/// is a restore that did not finish, and [`open`] refuses it.
+pub const RESTORE_MARKER: &[u8] = b"\0restore/incomplete";
 
 /// A table of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,6 +80,19 @@ impl Table {
     fn index(self) -> usize {
         self as usize
     }
+}
+
+/// The smallest key greater than every key starting with `prefix`, or `None`
+/// if there is none (empty prefix, or only `0xff` bytes).
+pub(crate) fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut upper = prefix.to_vec();
+    while let Some(last) = upper.pop() {
+        if last < u8::MAX {
+            upper.push(last + 1);
+            return Some(upper);
+        }
+    }
+    None
 }
 
 /// One operation of a [`WriteBatch`].
@@ -184,6 +206,24 @@ pub trait Store: Send + Sync + Debug {
     /// Engine failure, or the first error returned by `visit`.
     fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()>;
 
+    /// Visits every entry of every table, tables in [`Table::ALL`] order and
+    /// keys in order within each, as of one point in time: every batch
+    /// written before the snapshot began is seen whole, and nothing written
+    /// while it runs is seen. Writers are not blocked meanwhile. The visitor
+    /// must not write to the store (the memory backend holds its read lock).
+    ///
+    /// # Errors
+    /// Engine failure, or the first error returned by `visit`.
+    fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> Result<()>;
+
+    /// Deletes every key that starts with one of `prefixes` (each in its
+    /// table), and applies `batch`, in one transaction; returns how many
+    /// keys the prefixes removed. Erasure of a tenant is one call.
+    ///
+    /// # Errors
+    /// Engine failure; then nothing is deleted.
+    fn delete_prefixes(&self, prefixes: &[(Table, Vec<u8>)], batch: WriteBatch) -> Result<u64>;
+
     /// Entry count and bytes of keys with `prefix` in `table`.
     ///
     /// # Errors
@@ -221,6 +261,12 @@ macro_rules! forward_store {
             fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {
                 (**self).stats(table, prefix)
             }
+            fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> Result<()> {
+                (**self).snapshot(visit)
+            }
+            fn delete_prefixes(&self, prefixes: &[(Table, Vec<u8>)], batch: WriteBatch) -> Result<u64> {
+                (**self).delete_prefixes(prefixes, batch)
+            }
         }
     };
 }
@@ -232,8 +278,32 @@ forward_store!(std::sync::Arc);
 /// connect).
 ///
 /// # Errors
-/// [`Error::Config`] for an unknown spec; store errors.
+/// [`Error::Config`] for an unknown spec; store errors; [`Error::Store`]
+/// for a store whose restore did not finish (see [`RESTORE_MARKER`]).
 pub fn open(spec: &str, pg_schema: &str) -> Result<Box<dyn Store>> {
+    let store = open_unchecked(spec, pg_schema)?;
+    if store.get(Table::Meta, RESTORE_MARKER)?.is_some() {
+        return Err(Error::Store(format!(
+            "{} holds a restore that did not finish; restore again into an empty store",
+            describe(spec)
+        )));
+    }
+    Ok(store)
+}
+
+/// A spec without its password, for messages.
+pub fn describe(spec: &str) -> String {
+    match spec.strip_prefix("postgres:").and_then(|url| url.parse::<tokio_postgres::Config>().ok()) {
+        Some(c) => format!("PostgreSQL database {:?} on {:?}", c.get_dbname().unwrap_or("?"), c.get_hosts()),
+        None => spec.to_owned(),
+    }
+}
+
+/// [`open`] without the check for an unfinished restore: for restore itself.
+///
+/// # Errors
+/// As [`open`], less the restore check.
+pub fn open_unchecked(spec: &str, pg_schema: &str) -> Result<Box<dyn Store>> {
     if let Some(path) = spec.strip_prefix("redb:") {
         Ok(Box::new(RedbStore::open(std::path::Path::new(path))?))
     } else if let Some(url) = spec.strip_prefix("postgres:") {

@@ -15,9 +15,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use super::{Store, Table, Visitor, WriteBatch, WriteOp};
+use super::{SnapshotVisitor, Store, Table, Visitor, WriteBatch, WriteOp, prefix_upper_bound};
 use crate::{Error, Result};
 
 fn definition(table: Table) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
@@ -91,6 +91,14 @@ impl RedbStore {
     fn commit_durably(&self, batches: &[&WriteBatch]) -> Result<()> {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate)?;
+        Self::apply(&txn, batches)?;
+        // Dropping the transaction without commit aborts it: nothing of a failed group lands.
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Applies `batches`' operations in order inside `txn`.
+    fn apply(txn: &redb::WriteTransaction, batches: &[&WriteBatch]) -> Result<()> {
         {
             let mut tables: Vec<Option<redb::Table<'_, &[u8], &[u8]>>> = (0..Table::ALL.len()).map(|_| None).collect();
             for op in batches.iter().flat_map(|b| b.ops()) {
@@ -112,8 +120,6 @@ impl RedbStore {
                 }
             }
         }
-        // Dropping the transaction without commit aborts it: nothing of a failed group lands.
-        txn.commit()?;
         Ok(())
     }
 }
@@ -168,6 +174,42 @@ impl Store for RedbStore {
         txn.set_durability(Durability::Immediate)?;
         txn.commit()?;
         Ok(())
+    }
+
+    fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> Result<()> {
+        // A read transaction is a snapshot; redb's writers go on beside it.
+        let txn = self.db.begin_read()?;
+        for table in Table::ALL {
+            let t = txn.open_table(definition(table))?;
+            for item in t.iter()? {
+                let (k, v) = item?;
+                if !visit(table, k.value(), v.value())? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_prefixes(&self, prefixes: &[(Table, Vec<u8>)], batch: WriteBatch) -> Result<u64> {
+        // Not through the group commit: one transaction of its own, durable when it returns.
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate)?;
+        let mut removed = 0u64;
+        for (table, prefix) in prefixes {
+            let mut t = txn.open_table(definition(*table))?;
+            let count = |_: &[u8], _: &[u8]| {
+                removed += 1;
+                false
+            };
+            match prefix_upper_bound(prefix) {
+                Some(upper) => t.retain_in::<&[u8], _>(prefix.as_slice()..upper.as_slice(), count)?,
+                None => t.retain_in::<&[u8], _>(prefix.as_slice().., count)?,
+            }
+        }
+        Self::apply(&txn, &[&batch])?;
+        txn.commit()?;
+        Ok(removed)
     }
 
     fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {

@@ -117,3 +117,20 @@ pub(crate) fn canary_corpus(seed: u64, n: u64) -> sseek::datasets::Corpus {
     });
     sseek::datasets::Corpus { name: "canary".into(), messages, skipped: Vec::new() }
 }
+
+/// Single-value queries of every single-field index over its whole
+/// frequency range (`per_index` each), and ANDs of neighbouring pairs.
+pub(crate) fn spread_queries(oracle: &PlainIndex, per_index: usize) -> Vec<Query> {
+    let mut out = Vec::new();
+    for spec in default_index_specs().iter().filter(|s| s.fields.len() == 1) {
+        let mut values = oracle.frequencies(spec.fields[0]);
+        values.sort_by_key(|(v, n)| (std::cmp::Reverse(*n), v.to_string()));
+        let step = (values.len() / per_index).max(1);
+        for (v, _) in values.iter().step_by(step).take(per_index) {
+            out.push(Query::term(&spec.name, &[v]));
+        }
+    }
+    let pairs: Vec<Query> = out.windows(2).step_by(3).map(|w| Query::And(w.to_vec())).collect();
+    out.extend(pairs);
+    out
+}

@@ -23,7 +23,7 @@ use super::metrics::Metrics;
 use super::{DEFAULT_MAX_BODY, OPENAPI_JSON, ROUTES, auth};
 use crate::protocol::observer::BoundaryObserver;
 use crate::protocol::{self, DocId, EncryptedDocument, Request as ProtoRequest, Response as ProtoResponse};
-use crate::server::Server;
+use crate::server::{CallContext, Server};
 use crate::store::{Store, Table};
 use crate::{Error, Result};
 
@@ -55,6 +55,9 @@ pub struct ServeOptions {
     pub tls: Option<TlsFiles>,
     /// Bearer token that `GET /metrics` requires; `None`: `/metrics` is off (404).
     pub metrics_token: Option<String>,
+    /// Bearer token of the operator routes under `/v1/admin` (online backup,
+    /// tenant erasure); `None`: they are off (404).
+    pub admin_token: Option<String>,
     /// Requests per second each tenant may make (bursts of as many), more
     /// get 429 with `Retry-After`; `None`: unlimited.
     pub tenant_rate: Option<std::num::NonZeroU32>,
@@ -75,6 +78,7 @@ impl Default for ServeOptions {
             limits: Limits::default(),
             tls: None,
             metrics_token: None,
+            admin_token: None,
             tenant_rate: None,
             tenant_quota_bytes: None,
             observer: None,
@@ -88,6 +92,7 @@ struct AppState {
     metrics: Arc<Metrics>,
     max_body: usize,
     metrics_token: Option<Arc<str>>,
+    admin_token: Option<Arc<str>>,
     tenant_rate: Option<Arc<governor::DefaultKeyedRateLimiter<String>>>,
     /// The decoded-body memory budget of [`Limits::memory_budget`], in KiB permits.
     memory: Arc<tokio::sync::Semaphore>,
@@ -95,6 +100,9 @@ struct AppState {
     memory_total: u32,
     next_request_id: Arc<AtomicU64>,
 }
+
+/// How often queued audit records are written.
+const AUDIT_FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 /// How much a protocol message may grow when decoded (see [`Limits::memory_budget`]).
 const DECODE_GROWTH: u64 = 32;
@@ -147,6 +155,8 @@ fn router(state: AppState, limits: Limits) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .route("/v1/admin/backup", get(admin_backup))
+        .route("/v1/admin/tenants/{name}", axum::routing::delete(admin_erase_tenant))
         .fallback(|| async { ApiError::new(404, "no such route") })
         .method_not_allowed_fallback(|| async { ApiError::new(405, "method not allowed on this route") })
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(limits.max_in_flight))
@@ -191,6 +201,7 @@ pub fn serve(
         metrics: Arc::new(Metrics::new()),
         max_body: opts.max_body,
         metrics_token: opts.metrics_token.as_deref().map(Arc::from),
+        admin_token: opts.admin_token.as_deref().map(Arc::from),
         tenant_rate: opts.tenant_rate.map(|n| Arc::new(governor::RateLimiter::keyed(governor::Quota::per_second(n)))),
         memory: Arc::new(tokio::sync::Semaphore::new(memory_total as usize)),
         memory_total,
@@ -213,6 +224,20 @@ pub fn serve(
             "listening"
         );
         ready(addr);
+        // Audit records are written in groups: at most this long after their operation.
+        let flusher = {
+            let server = Arc::clone(&state.server);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(AUDIT_FLUSH_INTERVAL);
+                loop {
+                    tick.tick().await;
+                    let server = Arc::clone(&server);
+                    if let Ok(Err(e)) = tokio::task::spawn_blocking(move || server.flush_audit()).await {
+                        tracing::warn!(error = %e, "audit flush failed; records stay queued");
+                    }
+                }
+            })
+        };
         let signalled = Arc::new(tokio::sync::Notify::new());
         let notify = Arc::clone(&signalled);
         let metrics = Arc::clone(&state.metrics);
@@ -231,9 +256,11 @@ pub fn serve(
                 tracing::warn!(grace_seconds = SHUTDOWN_GRACE.as_secs(), "requests still in flight after the grace period; stopping anyway");
             }
         }
+        flusher.abort();
         Ok::<(), Error>(())
     })?;
     // Everything acknowledged is made durable before the process exits.
+    server.flush_audit()?;
     server.store().sync()?;
     // Bounded: after a forced stop, a store call may still be running on the blocking pool.
     runtime.shutdown_timeout(Duration::from_secs(5));
@@ -268,14 +295,23 @@ pub async fn shutdown_signal() {
 
 /// The route template of a path, for logs and metrics labels.
 fn route_label(path: &str) -> &'static str {
-    let is_doc = path.strip_prefix("/v1/documents/").is_some_and(|id| !id.is_empty() && !id.contains('/'));
-    ROUTES.iter().map(|(_, p)| *p).find(|p| *p == path || (is_doc && *p == "/v1/documents/{id}")).unwrap_or("other")
+    let one_segment = |prefix: &str| path.strip_prefix(prefix).is_some_and(|x| !x.is_empty() && !x.contains('/'));
+    let (is_doc, is_tenant) = (one_segment("/v1/documents/"), one_segment("/v1/admin/tenants/"));
+    ROUTES
+        .iter()
+        .map(|(_, p)| *p)
+        .find(|p| {
+            *p == path || (is_doc && *p == "/v1/documents/{id}") || (is_tenant && *p == "/v1/admin/tenants/{name}")
+        })
+        .unwrap_or("other")
 }
 
 /// Access log and metrics for every request: id, route, tenant, sizes, time.
 /// Never logs headers (the token) or bodies (ciphertext).
-async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+async fn observe(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = st.next_request_id.fetch_add(1, Ordering::Relaxed);
+    // The handlers read it back for the audit log; a client's own header is replaced.
+    req.headers_mut().insert(REQUEST_ID, HeaderValue::from(id));
     let method = req.method().clone();
     let route = route_label(req.uri().path());
     let bytes_in = req.body().size_hint().exact().or_else(|| content_length(req.headers())).unwrap_or(0);
@@ -301,10 +337,17 @@ async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Respon
         micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "request"
     );
-    if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
+    resp.headers_mut().insert(REQUEST_ID, HeaderValue::from(id));
     resp
+}
+
+/// The header carrying the request id, on requests (set by [`observe`]) and answers.
+const REQUEST_ID: &str = "x-request-id";
+
+/// The audit context of a request: its id and its body size.
+fn context(headers: &HeaderMap, bytes_in: usize) -> CallContext {
+    let request_id = headers.get(REQUEST_ID).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    CallContext { request_id, bytes_in: bytes_in as u64 }
 }
 
 /// A rejection made below the routes (the body limit's 413, the deadline's
@@ -439,8 +482,8 @@ fn encode_body<T: serde::Serialize>(json: bool, value: &T) -> ApiResult<Response
 }
 
 /// Runs a protocol request for a tenant; a server-side rejection becomes an [`ApiError`].
-async fn handle(st: &AppState, tenant: String, req: ProtoRequest) -> ApiResult<ProtoResponse> {
-    match blocking(st, move |s| s.handle(&tenant, req)).await? {
+async fn handle(st: &AppState, tenant: String, req: ProtoRequest, context: CallContext) -> ApiResult<ProtoResponse> {
+    match blocking(st, move |s| s.handle_in(&tenant, req, context)).await? {
         ProtoResponse::Error { code, message } => Err(ApiError::new(code, message)),
         r => Ok(r),
     }
@@ -450,7 +493,7 @@ async fn rpc(State(st): State<AppState>, headers: HeaderMap, body: Body) -> Resp
     authed(st, headers, |st, tenant, headers| async move {
         let (bytes, _memory) = read_body(&st, &headers, body).await?;
         let req: ProtoRequest = decode_body(&headers, &bytes)?;
-        let resp = handle(&st, tenant, req).await?;
+        let resp = handle(&st, tenant, req, context(&headers, bytes.len())).await?;
         encode_body(is_json(&headers, header::CONTENT_TYPE), &resp)
     })
     .await
@@ -468,7 +511,7 @@ fn parse_id(raw: &str) -> ApiResult<DocId> {
 }
 
 async fn list_documents(State(st): State<AppState>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
-    authed(st, headers, |st, tenant, _| async move {
+    authed(st, headers, |st, tenant, headers| async move {
         let mut after = None;
         let mut limit = 1000u32;
         for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
@@ -480,7 +523,7 @@ async fn list_documents(State(st): State<AppState>, headers: HeaderMap, uri: axu
                 _ => return Err(ApiError::new(400, "query parameters are after=ID and limit=N")),
             }
         }
-        match handle(&st, tenant, ProtoRequest::ListDocumentIds { after, limit }).await? {
+        match handle(&st, tenant, ProtoRequest::ListDocumentIds { after, limit }, context(&headers, 0)).await? {
             ProtoResponse::DocumentIds(ids) => Ok(axum::Json(serde_json::json!({ "ids": ids })).into_response()),
             _ => Err(ApiError::new(500, "unexpected server response")),
         }
@@ -491,7 +534,7 @@ async fn list_documents(State(st): State<AppState>, headers: HeaderMap, uri: axu
 async fn get_document(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     authed(st, headers, |st, tenant, headers| async move {
         let id = parse_id(&id)?;
-        match handle(&st, tenant, ProtoRequest::GetDocuments(vec![id])).await? {
+        match handle(&st, tenant, ProtoRequest::GetDocuments(vec![id]), context(&headers, 0)).await? {
             ProtoResponse::Documents(mut docs) => match docs.pop() {
                 Some(doc) => encode_body(is_json(&headers, header::ACCEPT), &doc),
                 None => Err(ApiError::new(404, format!("no document {id}"))),
@@ -510,16 +553,16 @@ async fn put_document(State(st): State<AppState>, headers: HeaderMap, Path(id): 
         if doc.public.doc_id != id {
             return Err(ApiError::new(400, format!("body is document {}, path says {id}", doc.public.doc_id)));
         }
-        handle(&st, tenant, ProtoRequest::PutDocuments(vec![doc])).await?;
+        handle(&st, tenant, ProtoRequest::PutDocuments(vec![doc]), context(&headers, bytes.len())).await?;
         Ok(StatusCode::NO_CONTENT.into_response())
     })
     .await
 }
 
 async fn delete_document(State(st): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    authed(st, headers, |st, tenant, _| async move {
+    authed(st, headers, |st, tenant, headers| async move {
         let id = parse_id(&id)?;
-        match handle(&st, tenant, ProtoRequest::DeleteDocuments(vec![id])).await? {
+        match handle(&st, tenant, ProtoRequest::DeleteDocuments(vec![id]), context(&headers, 0)).await? {
             ProtoResponse::DocumentIds(ids) if ids == [id] => Ok(StatusCode::NO_CONTENT.into_response()),
             ProtoResponse::DocumentIds(_) => Err(ApiError::new(404, format!("no document {id}"))),
             _ => Err(ApiError::new(500, "unexpected server response")),
@@ -551,6 +594,85 @@ async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Response {
         return ApiError::new(401, "GET /metrics needs the metrics token as a bearer token").into_response();
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render()).into_response()
+}
+
+/// Whether the request carries the operator token; `Err` is the rejection
+/// (404 when the admin routes are off, 401 for a missing or wrong token).
+fn check_admin(st: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(expected) = &st.admin_token else {
+        return Err(ApiError::new(404, "admin routes are off; start the server with --admin-token"));
+    };
+    let matches = bearer(headers)
+        .flatten()
+        .is_some_and(|t| bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), expected.as_bytes())));
+    if matches { Ok(()) } else { Err(ApiError::new(401, "admin routes need the admin token as a bearer token")) }
+}
+
+/// Bytes the backup stream hands to the connection at a time.
+const BACKUP_STREAM_CHUNK: usize = 1 << 20;
+
+/// An online backup of the whole store, streamed: a snapshot (the server
+/// keeps serving writes) in the backup format. A failure midway ends the
+/// stream early; the file then lacks its trailer and does not verify.
+async fn admin_backup(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = check_admin(&st, &headers) {
+        return e.into_response();
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<axum::body::Bytes>>(4);
+    let server = Arc::clone(&st.server);
+    tokio::task::spawn_blocking(move || {
+        let mut sink = ChannelWriter { tx, buf: Vec::with_capacity(BACKUP_STREAM_CHUNK) };
+        match crate::store::lifecycle::backup(server.store(), "sseek serve", &mut sink, None) {
+            Ok(summary) => {
+                tracing::info!(entries = summary.total_entries(), bytes = summary.file_bytes, "backup streamed")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "backup failed");
+                let _ = sink.tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    ([(header::CONTENT_TYPE, "application/octet-stream")], Body::from_stream(stream)).into_response()
+}
+
+/// A `Write` that hands full chunks to the response body; blocks while the
+/// client is slower than the snapshot (backpressure, bounded memory).
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<std::io::Result<axum::body::Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= BACKUP_STREAM_CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(BACKUP_STREAM_CHUNK));
+        self.tx
+            .blocking_send(Ok(chunk.into()))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "backup client went away"))
+    }
+}
+
+/// Erases a tenant: every row and its tokens, in one transaction.
+async fn admin_erase_tenant(State(st): State<AppState>, headers: HeaderMap, Path(name): Path<String>) -> Response {
+    if let Err(e) = check_admin(&st, &headers) {
+        return e.into_response();
+    }
+    match blocking(&st, move |s| s.erase_tenant(&name)).await {
+        Ok(Ok(report)) => axum::Json(report).into_response(),
+        Ok(Err(e)) => ApiError::from_error(&e).into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn openapi() -> Response {

@@ -82,6 +82,27 @@ pub fn add_token(store: &dyn Store, tenant: &str) -> Result<String> {
     Ok(format!("{TOKEN_PREFIX}{}_{}", hex::encode(id), hex::encode(secret)))
 }
 
+/// The store keys of every token record of `tenant` (for erasure).
+///
+/// # Errors
+/// Store errors; [`Error::DataCorruption`] for an undecodable token record.
+pub fn token_keys_of(store: &dyn Store, tenant: &str) -> Result<Vec<Vec<u8>>> {
+    let mut keys = Vec::new();
+    let prefix = record_key(&[0; ID_BYTES]);
+    let prefix = &prefix[..prefix.len() - ID_BYTES];
+    store.scan_prefix(Table::Meta, prefix, &mut |k, v| {
+        let record: TokenRecord = protocol::decode(v).map_err(|e| Error::DataCorruption {
+            table: Table::Meta.name(),
+            reason: format!("token record does not decode: {e}"),
+        })?;
+        if record.tenant == tenant {
+            keys.push(k.to_vec());
+        }
+        Ok(true)
+    })?;
+    Ok(keys)
+}
+
 /// The tenant a presented token belongs to, or `None` if it is malformed,
 /// unknown or its secret does not match.
 ///

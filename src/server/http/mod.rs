@@ -18,6 +18,8 @@
 //! | `GET /healthz` | none | liveness and store reachability |
 //! | `GET /metrics` | metrics token | Prometheus text (off without `--metrics-token`) |
 //! | `GET /openapi.json` | none | the API description |
+//! | `GET /v1/admin/backup` | admin token | online backup of the whole store, streamed |
+//! | `DELETE /v1/admin/tenants/{name}` | admin token | erase a tenant: every row and token |
 //!
 //! The tenant comes from the token ([`auth`]), never from the request. Every
 //! rejection is JSON `{"code": .., "message": ..}` with that HTTP status.
@@ -46,6 +48,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
+    ("get", "/v1/admin/backup"),
+    ("delete", "/v1/admin/tenants/{name}"),
 ];
 
 /// The OpenAPI description, as committed in `docs/openapi.json`.

@@ -11,7 +11,7 @@ use super::connection::{Inner, Writer};
 use super::errors::{pg, pg_table};
 use super::sql::table_tag;
 use crate::Result;
-use crate::store::{Table, WriteBatch, WriteOp};
+use crate::store::{Table, WriteBatch, WriteOp, prefix_upper_bound};
 
 /// Batches with at least this many puts (after collapsing) go through `COPY`.
 const COPY_MIN_PUTS: usize = 256;
@@ -63,13 +63,30 @@ impl Plan {
 }
 
 impl Inner {
-    /// Applies a batch plan in one transaction.
-    pub(super) async fn apply(&self, plan: Plan) -> Result<()> {
+    /// Applies a batch plan in one transaction, after deleting every key
+    /// under `prefixes`; returns how many keys the prefixes removed.
+    pub(super) async fn apply(&self, plan: Plan, prefixes: &[(Table, Vec<u8>)]) -> Result<u64> {
         let use_copy = plan.use_copy();
         let mut guard = self.writer().await?;
         let Writer { client, copy_in, tables, unsynced, .. } = &mut *guard;
         // Dropping `tx` without commit (on any error below) rolls it back.
         let tx = client.transaction().await.map_err(pg("begin a write transaction"))?;
+        let mut removed = 0u64;
+        for (table, prefix) in prefixes {
+            let t = format!("{}.{}", self.quoted, table.name());
+            let n = match prefix_upper_bound(prefix) {
+                Some(upper) => {
+                    tx.execute(
+                        &format!("delete from {t} where key >= $1::bytea and key < $2::bytea"),
+                        &[prefix, &upper],
+                    )
+                    .await
+                }
+                None => tx.execute(&format!("delete from {t} where key >= $1::bytea"), &[prefix]).await,
+            }
+            .map_err(pg_table("delete a prefix", *table))?;
+            removed += n;
+        }
         for (table, keys) in Table::ALL.into_iter().zip(&plan.deletes) {
             if !keys.is_empty() {
                 tx.execute(&tables[table.index()].delete, &[keys]).await.map_err(pg_table("delete", table))?;
@@ -107,7 +124,7 @@ impl Inner {
         }
         tx.commit().await.map_err(pg("commit a batch"))?;
         *unsynced = true;
-        Ok(())
+        Ok(removed)
     }
 }
 

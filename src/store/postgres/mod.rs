@@ -29,10 +29,10 @@ use tokio::runtime::Runtime;
 use tokio_postgres::Config;
 
 use self::batch::Plan;
-use self::connection::{Inner, Reader, Writer, run_on};
+use self::connection::{Inner, Reader, Writer, open_client, run_on};
 use self::errors::{chain, pg, pg_table};
-use self::sql::{prefix_upper_bound, quote_ident};
-use super::{ManyValues, Store, Table, TableStats, Visitor, WriteBatch};
+use self::sql::quote_ident;
+use super::{ManyValues, SnapshotVisitor, Store, Table, TableStats, Visitor, WriteBatch, prefix_upper_bound};
 use crate::{Error, Result};
 
 /// Number of reader connections per store.
@@ -288,6 +288,51 @@ impl PostgresStore {
         })
     }
 
+    /// Bytes the store's tables take on disk, with their indexes and TOAST
+    /// tables (`pg_total_relation_size`).
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database failure.
+    pub fn size_bytes(&self) -> Result<u64> {
+        let inner = Arc::clone(&self.inner);
+        self.run(async move {
+            let r = inner.reader().await?;
+            let names: Vec<&str> = Table::ALL.iter().map(|t| t.name()).collect();
+            let row = r
+                .client
+                .query_one(
+                    "select coalesce(sum(pg_total_relation_size(c.oid)), 0)::int8 from pg_class c
+                     join pg_namespace n on n.oid = c.relnamespace
+                     where n.nspname = $1 and c.relname = any($2) and c.relkind = 'r'",
+                    &[&inner.schema, &names],
+                )
+                .await
+                .map_err(pg("measure the tables"))?;
+            let bytes: i64 = row.try_get(0).map_err(pg("measure the tables"))?;
+            Ok(u64::try_from(bytes).unwrap_or(0))
+        })
+    }
+
+    /// Rewrites every table of the store with `VACUUM FULL` (and `ANALYZE`):
+    /// the space of deleted rows goes back to the operating system, and
+    /// their bytes are no longer in the table's files. Each table is locked
+    /// (reads and writes wait) while it is rewritten.
+    ///
+    /// # Errors
+    /// [`Error::Store`] on a database failure.
+    pub fn vacuum_full(&self) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        self.run(async move {
+            let w = inner.writer().await?;
+            for table in Table::ALL {
+                // One statement per call: VACUUM cannot run inside a transaction block.
+                let sql = format!("vacuum (full, analyze) {}.{}", inner.quoted, table.name());
+                w.client.batch_execute(&sql).await.map_err(pg_table("vacuum", table))?;
+            }
+            Ok(())
+        })
+    }
+
     /// Runs `fut` on the store's runtime and waits for its answer.
     fn run<T: Send + 'static>(&self, fut: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
         match &self.runtime {
@@ -387,7 +432,74 @@ impl Store for PostgresStore {
         }
         let plan = Plan::new(batch);
         let inner = Arc::clone(&self.inner);
-        self.run(async move { inner.apply(plan).await })
+        self.run(async move { inner.apply(plan, &[]).await.map(drop) })
+    }
+
+    fn delete_prefixes(&self, prefixes: &[(Table, Vec<u8>)], batch: WriteBatch) -> Result<u64> {
+        let plan = Plan::new(batch);
+        let inner = Arc::clone(&self.inner);
+        let prefixes = prefixes.to_vec();
+        self.run(async move { inner.apply(plan, &prefixes).await })
+    }
+
+    fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> Result<()> {
+        // A connection of its own, in one repeatable-read transaction: every
+        // page below reads the same snapshot, and the store's writer and
+        // readers go on meanwhile.
+        let config = self.inner.reader_config.clone();
+        let client = Arc::new(self.run(async move {
+            let client = open_client(&config).await?;
+            client
+                .batch_execute("begin isolation level repeatable read, read only")
+                .await
+                .map_err(pg("begin the snapshot"))?;
+            Ok(client)
+        })?);
+        for table in Table::ALL {
+            let sql_first =
+                format!("select key, value from {}.{} order by key limit $1::int8", self.inner.quoted, table.name());
+            let sql_next = format!(
+                "select key, value from {}.{} where key > $1::bytea order by key limit $2::int8",
+                self.inner.quoted,
+                table.name()
+            );
+            let mut after: Option<Vec<u8>> = None;
+            let mut limit = SCAN_FIRST_PAGE_ROWS;
+            loop {
+                let (c, first, next, from) = (Arc::clone(&client), sql_first.clone(), sql_next.clone(), after.clone());
+                let page: Vec<(Vec<u8>, Vec<u8>)> = self.run(async move {
+                    let n = i64::try_from(limit).unwrap_or(i64::MAX);
+                    let rows = match &from {
+                        Some(k) => c.query(&next, &[k, &n]).await,
+                        None => c.query(&first, &[&n]).await,
+                    }
+                    .map_err(pg_table("snapshot", table))?;
+                    rows.iter()
+                        .map(|r| {
+                            Ok((
+                                r.try_get(0).map_err(pg_table("snapshot", table))?,
+                                r.try_get(1).map_err(pg_table("snapshot", table))?,
+                            ))
+                        })
+                        .collect()
+                })?;
+                let full = page.len() >= limit;
+                let bytes: usize = page.iter().map(|(k, v)| k.len() + v.len()).sum();
+                let rows = page.len();
+                for (k, v) in page {
+                    if !visit(table, &k, &v)? {
+                        return Ok(());
+                    }
+                    after = Some(k);
+                }
+                if !full {
+                    break;
+                }
+                limit = (SCAN_PAGE_BYTES / (bytes / rows.max(1)).max(1)).clamp(1, SCAN_PAGE_ROWS);
+            }
+        }
+        // Dropping the client closes its connection, which ends the transaction.
+        Ok(())
     }
 
     fn sync(&self) -> Result<()> {

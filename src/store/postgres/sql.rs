@@ -2,6 +2,8 @@
 //! build it: key-range bounds and identifier quoting.
 
 use crate::store::Table;
+#[cfg(test)]
+use crate::store::prefix_upper_bound;
 
 /// SQL text of the read statements of one table.
 pub(super) struct ReadSql {
@@ -58,19 +60,6 @@ pub(super) fn table_tag(table: Table) -> i16 {
         Table::Entries => 2,
         Table::Meta => 3,
     }
-}
-
-/// The smallest key greater than every key starting with `prefix`, or `None`
-/// if there is none (empty prefix, or only `0xff` bytes).
-pub(super) fn prefix_upper_bound(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut upper = prefix.to_vec();
-    while let Some(last) = upper.pop() {
-        if last < u8::MAX {
-            upper.push(last + 1);
-            return Some(upper);
-        }
-    }
-    None
 }
 
 /// Quotes an SQL identifier: double quotes, inner quotes doubled.
