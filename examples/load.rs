@@ -13,8 +13,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
-use std::net::SocketAddr;
-use std::sync::mpsc;
+mod support;
+
 use std::time::{Duration, Instant};
 
 use rand::seq::IndexedRandom;
@@ -30,6 +30,7 @@ use sseek::server::http::{self, ServeOptions};
 use sseek::store::{PostgresStore, Store};
 use sseek::text::Tokenizer;
 use sseek::transport::Http;
+use support::{percentile, start};
 
 /// Messages each tenant starts with.
 const INITIAL: u64 = 300;
@@ -48,35 +49,10 @@ struct Outcome {
     errors: u64,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-/// Starts the server on `store` in a thread; returns its URL and a stopper.
-fn start(store: Box<dyn Store>) -> (String, impl FnOnce()) {
-    let (addr_tx, addr_rx) = mpsc::channel::<SocketAddr>();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let handle = std::thread::spawn(move || {
-        let opts = ServeOptions { listen: "127.0.0.1:0".parse().unwrap(), ..ServeOptions::default() };
-        http::serve(store, opts, move |a| addr_tx.send(a).unwrap(), async move {
-            let _ = stop_rx.await;
-        })
-        .unwrap();
-    });
-    let addr = addr_rx.recv().unwrap();
-    (format!("http://{addr}"), move || {
-        let _ = stop_tx.send(());
-        handle.join().unwrap();
-    })
-}
-
 fn run(label: &str, store: Box<dyn Store>, clients: usize, seconds: u64) {
     let tokens: Vec<String> =
         (0..clients).map(|i| http::auth::add_token(&*store, &format!("load-{i}")).unwrap()).collect();
-    let (url, stop) = start(store);
+    let (url, stop) = start(store, ServeOptions::default());
     println!("{label}: {clients} clients, {seconds} s, server {url}");
     let setup = Instant::now();
     let outcomes: Vec<Outcome> = std::thread::scope(|s| {

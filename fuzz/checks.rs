@@ -221,3 +221,71 @@ impl serde::Serialize for RawBytes<'_> {
         t.end()
     }
 }
+
+/// A backup file as `sseek backup verify` and `sseek restore` read it: the
+/// check and the restore agree (a file that fails the check restores
+/// nothing; one that passes restores exactly the entries read).
+pub(crate) fn backup_file(data: &[u8]) {
+    use sseek::store::{Store, lifecycle};
+    let checked = sseek::store::backup::verify(data);
+    let target = MemoryStore::new();
+    let restored = lifecycle::restore_from_bytes(data, &target, None);
+    let mut entries = 0u64;
+    target
+        .snapshot(&mut |_, _, _| {
+            entries += 1;
+            Ok(true)
+        })
+        .unwrap();
+    match (checked, restored) {
+        (Ok(summary), Ok(_)) => assert_eq!(entries, summary.total_entries() - dropped_markers(data)),
+        (Err(_), Err(_)) => assert_eq!(entries, 0, "a refused backup wrote entries"),
+        (c, r) => panic!("verify and restore disagree: {:?} vs {:?}", c.map(|_| ()), r.map(|_| ())),
+    }
+}
+
+/// Entries a restore leaves out although the file holds them: a restore
+/// marker (it is removed at the end) and later duplicates of a key.
+fn dropped_markers(data: &[u8]) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    let mut dropped = 0;
+    let reader = sseek::store::backup::BackupReader::new(data).unwrap();
+    reader
+        .read_entries(&mut |t, k, _| {
+            if !seen.insert((t, k.to_vec())) || (t == sseek::store::Table::Meta && k == sseek::store::RESTORE_MARKER) {
+                dropped += 1;
+            }
+            Ok(())
+        })
+        .unwrap();
+    dropped
+}
+
+/// Stored audit records and head as `sseek audit verify` and the server
+/// read them: the first byte says how many records the rest is cut into
+/// (the last piece is the head).
+pub(crate) fn audit_log(data: &[u8]) {
+    use sseek::server::audit;
+    use sseek::store::{Store, Table, WriteBatch};
+    let Some((&n, rest)) = data.split_first() else { return };
+    let pieces = usize::from(n % 8) + 1;
+    let size = rest.len().div_ceil(pieces).max(1);
+    let store = MemoryStore::new();
+    let mut batch = WriteBatch::new();
+    let chunks: Vec<&[u8]> = rest.chunks(size).collect();
+    for (seq, chunk) in chunks.iter().enumerate() {
+        let key = if seq + 1 == chunks.len() {
+            b"\0audit/head".to_vec()
+        } else {
+            [&b"\0audit/r/"[..], &(seq as u64).to_be_bytes()].concat()
+        };
+        batch.put(Table::Meta, key, chunk.to_vec());
+    }
+    store.write(batch).unwrap();
+    let _ = audit::verify(&store);
+    let _ = audit::visit(&store, None, None, &mut |r| Ok(!r.to_line().is_empty()));
+    if let Ok(log) = audit::AuditLog::open(&store) {
+        let _ = log.record(&store, audit::AuditEvent { operation: "Fuzz".into(), ..Default::default() });
+        let _ = log.flush(&store);
+    }
+}

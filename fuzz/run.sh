@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 seconds="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(request response stored_value key_file state_file)
+[ ${#targets[@]} -gt 0 ] || targets=(request response stored_value key_file state_file backup_file audit_log)
 for t in "${targets[@]}"; do
   echo "== $t: $seconds s"
   RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$t" "corpus/$t" -- \

@@ -222,21 +222,9 @@ enum TenantCommand {
     Erase {
         /// The tenant name.
         name: String,
-        /// `redb:PATH` or `postgres:URL` (for redb, while no server has the file open).
-        #[arg(long, required_unless_present = "server", conflicts_with = "server")]
-        store: Option<String>,
-        /// PostgreSQL schema (postgres stores only).
-        #[arg(long, default_value = "sseek")]
-        pg_schema: String,
-        /// A running `sseek serve` started with --admin-token.
-        #[arg(long)]
-        server: Option<String>,
-        /// The server's admin token (default: $SSEEK_ADMIN_TOKEN).
-        #[arg(long)]
-        admin_token: Option<String>,
-        /// For an https:// --server: trust the PEM certificates in this file.
-        #[arg(long, requires = "server")]
-        ca: Option<PathBuf>,
+        /// Where the tenant is.
+        #[command(flatten)]
+        target: sseek::ops::StoreOrServer,
     },
 }
 
@@ -452,25 +440,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             eprintln!("API token for tenant {name} (shown once; only its hash is stored):");
             println!("{token}");
         }
-        Command::Tenant { command: TenantCommand::Erase { name, store, pg_schema, server, admin_token, ca } } => {
-            let report = match (store, server) {
-                (Some(spec), _) => {
-                    let store = sseek::store::open(&spec, &pg_schema)?;
+        Command::Tenant { command: TenantCommand::Erase { name, target } } => {
+            let report = match target.reach()? {
+                sseek::ops::Reached::Store(store, _) => {
                     let server = Server::new(store);
                     let report = server.erase_tenant(&name)?;
                     server.flush_audit()?;
                     serde_json::to_value(report).map_err(|e| Error::Config(e.to_string()))?
                 }
-                (None, Some(url)) => {
-                    let token = admin_token
-                        .or_else(|| std::env::var("SSEEK_ADMIN_TOKEN").ok())
-                        .filter(|t| !t.is_empty())
-                        .ok_or_else(|| {
-                            Error::Config("--server needs the admin token: --admin-token or $SSEEK_ADMIN_TOKEN".into())
-                        })?;
-                    Endpoint { url, token, ca }.connect()?.erase_tenant(&name)?
-                }
-                (None, None) => return Err(Error::Config("give --store SPEC or --server URL".into())),
+                sseek::ops::Reached::Server(http) => http.erase_tenant(&name)?,
             };
             println!(
                 "erased tenant {name}: {} rows, {} API tokens; run `sseek compact` to reclaim the space",

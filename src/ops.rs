@@ -26,6 +26,59 @@ pub struct StoreArgs {
     pub pg_schema: String,
 }
 
+/// A store directly, or the store behind a running server (through its
+/// operator routes, with the admin token).
+#[derive(Args, Debug, Clone)]
+pub struct StoreOrServer {
+    /// `redb:PATH` or `postgres:URL` (a redb file held by a running server: use --server).
+    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
+    pub store: Option<String>,
+    /// PostgreSQL schema (postgres stores only).
+    #[arg(long, default_value = "sseek")]
+    pub pg_schema: String,
+    /// A running `sseek serve` started with --admin-token.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// The server's admin token (default: $SSEEK_ADMIN_TOKEN).
+    #[arg(long)]
+    pub admin_token: Option<String>,
+    /// For an https:// --server: trust the PEM certificates in this file.
+    #[arg(long, requires = "server")]
+    pub ca: Option<PathBuf>,
+}
+
+/// Which of the two a [`StoreOrServer`] names, ready to use.
+#[derive(Debug)]
+pub enum Reached {
+    /// The store, opened, and its spec.
+    Store(Box<dyn store::Store>, String),
+    /// The server's operator routes.
+    Server(crate::client::Http),
+}
+
+impl StoreOrServer {
+    /// Opens the store, or connects to the server with the admin token.
+    ///
+    /// # Errors
+    /// [`Error::Config`] without a store, a server or (for a server) an admin token; store errors.
+    pub fn reach(self) -> Result<Reached> {
+        match (self.store, self.server) {
+            (Some(spec), _) => Ok(Reached::Store(store::open(&spec, &self.pg_schema)?, spec)),
+            (None, Some(url)) => {
+                let token = self
+                    .admin_token
+                    .or_else(|| std::env::var("SSEEK_ADMIN_TOKEN").ok())
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| {
+                        Error::Config("--server needs the admin token: --admin-token or $SSEEK_ADMIN_TOKEN".into())
+                    })?;
+                Ok(Reached::Server(Endpoint { url, token, ca: self.ca }.connect()?))
+            }
+            (None, None) => Err(Error::Config("give --store SPEC or --server URL".into())),
+        }
+    }
+}
+
 /// The operator commands.
 #[derive(Subcommand, Debug)]
 pub enum OpsCommand {
@@ -60,21 +113,9 @@ pub enum OpsCommand {
 pub struct BackupArgs {
     #[command(subcommand)]
     command: Option<BackupCommand>,
-    /// `redb:PATH` or `postgres:URL` to back up (a redb file held by a running server: use --server).
-    #[arg(long, required_unless_present = "server", conflicts_with = "server")]
-    store: Option<String>,
-    /// PostgreSQL schema (postgres stores only).
-    #[arg(long, default_value = "sseek")]
-    pg_schema: String,
-    /// A running `sseek serve` started with --admin-token.
-    #[arg(long)]
-    server: Option<String>,
-    /// The server's admin token (default: $SSEEK_ADMIN_TOKEN).
-    #[arg(long)]
-    admin_token: Option<String>,
-    /// For an https:// --server: trust the PEM certificates in this file.
-    #[arg(long, requires = "server")]
-    ca: Option<PathBuf>,
+    /// What to back up.
+    #[command(flatten)]
+    source: StoreOrServer,
     /// The backup file to write (must not exist).
     #[arg(long, required_unless_present = "command")]
     out: Option<PathBuf>,
@@ -219,24 +260,12 @@ fn backup(args: BackupArgs) -> Result<()> {
     }
     let out = args.out.ok_or_else(|| Error::Config("--out FILE is required".into()))?;
     let pb = bytes_bar(0);
-    let summary = match (args.store, args.server) {
-        (Some(spec), _) => {
-            let store = store::open(&spec, &args.pg_schema)?;
+    let summary = match args.source.reach()? {
+        Reached::Store(store, spec) => {
             let source = spec.split(':').next().unwrap_or("store").to_owned();
             lifecycle::backup_to_file(&*store, &source, &out, Some(&pb))?
         }
-        (None, Some(url)) => {
-            let token = args
-                .admin_token
-                .or_else(|| std::env::var("SSEEK_ADMIN_TOKEN").ok())
-                .filter(|t| !t.is_empty())
-                .ok_or_else(|| {
-                    Error::Config("--server needs the admin token: --admin-token or $SSEEK_ADMIN_TOKEN".into())
-                })?;
-            let http = Endpoint { url, token, ca: args.ca }.connect()?;
-            lifecycle::download_backup(&|w| http.download_backup(w, Some(&pb)), &out)?
-        }
-        (None, None) => return Err(Error::Config("give --store SPEC or --server URL".into())),
+        Reached::Server(http) => lifecycle::download_backup(&|w| http.download_backup(w, Some(&pb)), &out)?,
     };
     pb.finish_and_clear();
     println!(

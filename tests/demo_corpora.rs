@@ -5,14 +5,30 @@
 
 use sseek::datasets::{self, Corpus, Synthetic};
 use sseek::demo::{self, DemoOptions};
-use sseek::store::MemoryStore;
+use std::sync::Arc;
 
+use sseek::store::{MemoryStore, Store, Table};
+
+/// Also: the audit log of the run verifies, and holds no subject line of the corpus.
 #[test]
 fn shipped_spamassassin_corpus_has_zero_mismatches() {
     let corpus = datasets::load(datasets::SPAMASSASSIN).unwrap();
     assert!(corpus.messages.len() > 6000, "expected about 6,046 mails, got {}", corpus.messages.len());
+    let canaries: Vec<Vec<u8>> =
+        corpus.messages.iter().map(|m| m.subject.as_bytes().to_vec()).filter(|s| s.len() >= 16).take(500).collect();
     let opts = DemoOptions { progress: false, queries_per_index: 15, ..Default::default() };
-    let r = demo::run_with_store(&opts, corpus, MemoryStore::new(), "memory".into()).unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let r = demo::run_with_store(&opts, corpus, Arc::clone(&store), "memory".into()).unwrap();
+    let audit = sseek::server::audit::verify(&*store).unwrap();
+    assert!(audit.records as usize > r.queries, "{} audit records for {} queries", audit.records, r.queries);
+    let mut leaked = 0;
+    store
+        .scan_prefix(Table::Meta, b"\0audit/", &mut |_, v| {
+            leaked += canaries.iter().filter(|c| memchr::memmem::find(v, c).is_some()).count();
+            Ok(true)
+        })
+        .unwrap();
+    assert_eq!(leaked, 0, "subject lines in the audit log");
     assert_eq!(r.mismatches, 0, "{}", r.to_markdown());
     assert!(r.queries >= 100);
     assert!(r.false_positives_filtered > 0, "truncated tokens must produce some false positives to filter");

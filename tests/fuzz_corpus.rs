@@ -47,6 +47,16 @@ fn key_file_corpus() {
 }
 
 #[test]
+fn backup_file_corpus() {
+    replay("backup_file", checks::backup_file);
+}
+
+#[test]
+fn audit_log_corpus() {
+    replay("audit_log", checks::audit_log);
+}
+
+#[test]
 fn state_file_corpus() {
     replay("state_file", checks::state_file);
 }
@@ -154,6 +164,37 @@ fn seeds() {
     if let Ok(text) = backup {
         write("key_file", "backup", text.as_bytes());
     }
+    let store = sseek::store::MemoryStore::new();
+    let mut batch = sseek::store::WriteBatch::new();
+    batch.put(sseek::store::Table::Documents, b"\x04fuzz\x00\x00\x00\x01".to_vec(), vec![5; 40]);
+    batch.put(sseek::store::Table::Meta, b"\x04fuzzschema".to_vec(), vec![1, 2, 3]);
+    sseek::store::Store::write(&store, batch).unwrap();
+    let mut file = Vec::new();
+    sseek::store::lifecycle::backup(&store, "seed", &mut file, None).unwrap();
+    write("backup_file", "two-entries", &file);
+    let mut empty = Vec::new();
+    sseek::store::lifecycle::backup(&sseek::store::MemoryStore::new(), "seed", &mut empty, None).unwrap();
+    write("backup_file", "empty", &empty);
+    let audited = sseek::server::Server::new(sseek::store::MemoryStore::new());
+    audited.handle("fuzz", Request::Stats);
+    audited.handle("fuzz", Request::GetSchema);
+    audited.flush_audit().unwrap();
+    let mut pieces = Vec::new();
+    sseek::store::Store::scan_prefix(audited.store(), sseek::store::Table::Meta, b"\0audit/", &mut |k, v| {
+        pieces.push((k.to_vec(), v.to_vec()));
+        Ok(true)
+    })
+    .unwrap();
+    // Records in order, then the head ("head" sorts before "r/").
+    pieces.rotate_left(1);
+    let mut audit = vec![pieces.len() as u8 - 1];
+    let size = pieces.iter().map(|(_, v)| v.len()).max().unwrap();
+    for (_, v) in &pieces {
+        let mut padded = v.clone();
+        padded.resize(size, 0);
+        audit.extend_from_slice(&padded);
+    }
+    write("audit_log", "two-records", &audit);
     write("state_file", "empty", b"");
     write("state_file", "counters", &[1, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 3]);
 }

@@ -148,6 +148,38 @@ pub struct RestoreReport {
     pub cleared: u64,
 }
 
+/// Writes entries into a store in batches of about [`LOAD_BATCH_BYTES`].
+struct Loader<'a> {
+    store: &'a dyn Store,
+    batch: WriteBatch,
+    bytes: usize,
+}
+
+impl<'a> Loader<'a> {
+    fn new(store: &'a dyn Store) -> Self {
+        Loader { store, batch: WriteBatch::new(), bytes: 0 }
+    }
+
+    fn put(&mut self, table: Table, key: &[u8], value: &[u8], progress: Option<&ProgressBar>) -> Result<()> {
+        self.batch.put(table, key.to_vec(), value.to_vec());
+        self.bytes += key.len() + value.len();
+        if let Some(pb) = progress {
+            pb.inc((key.len() + value.len()) as u64);
+        }
+        if self.bytes >= LOAD_BATCH_BYTES {
+            self.store.write(std::mem::take(&mut self.batch))?;
+            self.bytes = 0;
+        }
+        Ok(())
+    }
+
+    /// Writes what is left, with `last` (ops of the final batch) after it.
+    fn finish(mut self, last: impl FnOnce(&mut WriteBatch)) -> Result<()> {
+        last(&mut self.batch);
+        self.store.write(self.batch)
+    }
+}
+
 /// Checks the backup at `path`, then loads it into `store`, which must be
 /// empty (or hold only a restore that did not finish, which is cleared
 /// first). Progress counts bytes of keys and values.
@@ -158,10 +190,10 @@ pub struct RestoreReport {
 /// and is refused until a restore completes).
 pub fn restore(path: &Path, store: &dyn Store, progress: Option<&ProgressBar>) -> Result<RestoreReport> {
     let summary = verify_file(path)?;
-    let cleared = prepare_target(store)?;
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    load(BackupReader::new(BufReader::new(file))?, &summary, store, progress)?;
-    Ok(RestoreReport { summary, cleared })
+    restore_checked(summary, store, progress, || {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        BackupReader::new(BufReader::new(file))
+    })
 }
 
 /// [`restore`] from a backup held in memory.
@@ -169,9 +201,19 @@ pub fn restore(path: &Path, store: &dyn Store, progress: Option<&ProgressBar>) -
 /// # Errors
 /// As [`restore`].
 pub fn restore_from_bytes(bytes: &[u8], store: &dyn Store, progress: Option<&ProgressBar>) -> Result<RestoreReport> {
-    let summary = super::backup::verify(bytes)?;
+    restore_checked(super::backup::verify(bytes)?, store, progress, || BackupReader::new(bytes))
+}
+
+/// The restore of a backup already checked once: prepares the target, then
+/// loads what `reader` reads (which must be the same file).
+fn restore_checked<R: std::io::Read>(
+    summary: BackupSummary,
+    store: &dyn Store,
+    progress: Option<&ProgressBar>,
+    reader: impl FnOnce() -> Result<BackupReader<R>>,
+) -> Result<RestoreReport> {
     let cleared = prepare_target(store)?;
-    load(BackupReader::new(bytes)?, &summary, store, progress)?;
+    load(reader()?, &summary, store, progress)?;
     Ok(RestoreReport { summary, cleared })
 }
 
@@ -206,26 +248,15 @@ fn load<R: std::io::Read>(
     store: &dyn Store,
     progress: Option<&ProgressBar>,
 ) -> Result<()> {
-    let mut batch = WriteBatch::new();
-    let mut bytes = 0usize;
-    let read = reader.read_entries(&mut |table, key, value| {
-        batch.put(table, key.to_vec(), value.to_vec());
-        bytes += key.len() + value.len();
-        if let Some(pb) = progress {
-            pb.inc((key.len() + value.len()) as u64);
-        }
-        if bytes >= LOAD_BATCH_BYTES {
-            store.write(std::mem::take(&mut batch))?;
-            bytes = 0;
-        }
-        Ok(())
-    })?;
+    let mut loader = Loader::new(store);
+    let read = reader.read_entries(&mut |table, key, value| loader.put(table, key, value, progress))?;
     // The file was checked once already; it must not have changed since.
     if read.sha256 != expected.sha256 {
         return Err(Error::Backup("the backup file changed while it was restored".into()));
     }
-    batch.delete(Table::Meta, RESTORE_MARKER.to_vec());
-    store.write(batch)
+    loader.finish(|last| {
+        last.delete(Table::Meta, RESTORE_MARKER.to_vec());
+    })
 }
 
 /// Bytes a compaction found and left.
@@ -269,23 +300,10 @@ fn compact_redb(path: &Path, progress: Option<&ProgressBar>) -> Result<CompactRe
     let copied = (|| {
         let source = RedbStore::open(path)?;
         let target = RedbStore::open(&tmp)?;
-        let mut batch = WriteBatch::new();
-        let mut bytes = 0usize;
-        source.snapshot(&mut |table, key, value| {
-            batch.put(table, key.to_vec(), value.to_vec());
-            bytes += key.len() + value.len();
-            if let Some(pb) = progress {
-                pb.inc((key.len() + value.len()) as u64);
-            }
-            if bytes >= LOAD_BATCH_BYTES {
-                target.write(std::mem::take(&mut batch))?;
-                bytes = 0;
-            }
-            Ok(true)
-        })?;
+        let mut loader = Loader::new(&target);
+        source.snapshot(&mut |table, key, value| loader.put(table, key, value, progress).map(|()| true))?;
         // Each write is a durable commit: the new file is on disk when this returns.
-        target.write(batch)?;
-        Ok::<(), Error>(())
+        loader.finish(|_| {})
     })();
     if let Err(e) = copied {
         let _ = std::fs::remove_file(&tmp);
