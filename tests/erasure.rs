@@ -245,3 +245,53 @@ fn relation_files(url: &str, schema: &str) -> Vec<u8> {
         bytes
     })
 }
+
+/// The operator route erases a tenant while the server runs: off without
+/// `--admin-token` (404), refused without the admin token (401, also with a
+/// tenant's token); then the tenant's token no longer works, its rows are
+/// gone, another tenant is untouched, and a second erasure finds nothing.
+#[test]
+fn a_live_tenant_is_erased_through_the_admin_route() {
+    use common::served::{Served, assert_rejected, raw};
+    const ADMIN: &str = "erase-admin-token";
+    let (_off_dir, off, off_tokens) = Served::on_redb(&["x"], &[]);
+    let url = format!("{}/v1/admin/tenants/x", off.url);
+    assert_rejected("admin routes off", raw("DELETE", &url, Some(ADMIN), "application/json", b""), &[404]);
+    assert_rejected("tenant token, routes off", raw("DELETE", &url, Some(&off_tokens[0]), "", b""), &[404]);
+
+    let (_dir, served, tokens) = Served::on_redb(&["keep", "gone"], &["--admin-token", ADMIN]);
+    let mut searches = Vec::new();
+    for (tenant, token) in ["keep", "gone"].iter().zip(&tokens) {
+        let http = sseek::transport::Http::new(&served.url, token);
+        let mut client = Client::connect(MasterKey::generate().unwrap(), tenant, http, Tokenizer::default()).unwrap();
+        let msgs = Synthetic::new(5).generate(200);
+        let terms = client.terms(&msgs);
+        common::create_planned_schema(&mut client, &terms, 1.0);
+        client.add_messages_with_terms(&msgs, &terms, None).unwrap();
+        let q = sseek::query::Query::term("from", &[&msgs[0].from]);
+        searches.push((client.search(&q).unwrap().ids, client, q));
+    }
+    let url = format!("{}/v1/admin/tenants/gone", served.url);
+    assert_rejected("no token", raw("DELETE", &url, None, "", b""), &[401]);
+    assert_rejected("wrong token", raw("DELETE", &url, Some("nope"), "", b""), &[401]);
+    assert_rejected("a tenant's token", raw("DELETE", &url, Some(&tokens[1]), "", b""), &[401]);
+    assert_rejected(
+        "bad name",
+        raw("DELETE", &format!("{}/v1/admin/tenants/a%20b", served.url), Some(ADMIN), "", b""),
+        &[400],
+    );
+
+    let out = Command::new(BIN)
+        .args(["tenant", "erase", "gone", "--server", &served.url, "--admin-token", ADMIN])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("1 API tokens"), "{said} {}", String::from_utf8_lossy(&out.stderr));
+    let whoami = format!("{}/v1/whoami", served.url);
+    assert_rejected("the erased tenant's token", raw("GET", &whoami, Some(&tokens[1]), "", b""), &[401]);
+    let (status, _) = raw("GET", &whoami, Some(&tokens[0]), "", b"");
+    assert_eq!(status, 200);
+    let (expected, keep, q) = &searches[0];
+    assert_eq!(&keep.search(q).unwrap().ids, expected, "the other tenant changed");
+    assert_rejected("a second erasure", raw("DELETE", &url, Some(ADMIN), "", b""), &[404]);
+}
