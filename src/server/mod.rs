@@ -331,14 +331,21 @@ impl<S: Store> Server<S> {
                 let limit = usize::try_from(limit).unwrap_or(MAX_BATCH).min(MAX_BATCH);
                 let prefix = keyspace(tenant);
                 let mut ids = Vec::new();
-                self.store.scan_prefix(Table::Documents, &prefix, &mut |k, _| {
+                // The page starts at the key after `after`, not at the tenant's first document.
+                let start = match after {
+                    Some(a) if a == DocId::MAX => return Ok(Response::DocumentIds(ids)),
+                    Some(a) => document_key(tenant, a + 1),
+                    None => prefix.clone(),
+                };
+                if limit == 0 {
+                    return Ok(Response::DocumentIds(ids));
+                }
+                self.store.scan_from(Table::Documents, &prefix, &start, &mut |k, _| {
                     let id = document_id(k, &prefix).ok_or_else(|| Error::DataCorruption {
                         table: Table::Documents.name(),
                         reason: format!("document key of {} bytes", k.len()),
                     })?;
-                    if after.is_none_or(|a| id > a) {
-                        ids.push(id);
-                    }
+                    ids.push(id);
                     Ok(ids.len() < limit)
                 })?;
                 Ok(Response::DocumentIds(ids))

@@ -127,6 +127,17 @@ pub fn scan_prefix_in_order(s: &dyn Store) {
     })
     .unwrap();
     assert_eq!(n, 2, "scan stops when the visitor returns false");
+    let mut from = Vec::new();
+    for start in [&b"b/2"[..], b"b/15", b"a", b"b/4"] {
+        let mut seen = Vec::new();
+        s.scan_from(Table::Meta, b"b/", start, &mut |k, _| {
+            seen.push(String::from_utf8(k.to_vec()).unwrap());
+            Ok(true)
+        })
+        .unwrap();
+        from.push(seen);
+    }
+    assert_eq!(from, [vec!["b/2", "b/3"], vec!["b/2", "b/3"], vec!["b/1", "b/2", "b/3"], vec![]], "scan_from bounds");
     let st = s.stats(Table::Meta, b"b").unwrap();
     assert_eq!(st.entries, 4);
 }

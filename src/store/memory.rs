@@ -80,9 +80,13 @@ impl Store for MemoryStore {
     }
 
     fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
+        self.scan_from(table, prefix, prefix, visit)
+    }
+
+    fn scan_from(&self, table: Table, prefix: &[u8], start: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
         let t = self.read()?;
         let mut hits: Vec<(&Vec<u8>, &Vec<u8>)> =
-            t[table.index()].iter().filter(|(k, _)| k.starts_with(prefix)).collect();
+            t[table.index()].iter().filter(|(k, _)| k.starts_with(prefix) && k.as_slice() >= start).collect();
         hits.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (k, v) in hits {
             if !visit(k, v)? {

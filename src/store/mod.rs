@@ -206,6 +206,16 @@ pub trait Store: Send + Sync + Debug {
     /// Engine failure, or the first error returned by `visit`.
     fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()>;
 
+    /// Like [`Store::scan_prefix`], from the first key at or after `start`
+    /// (pages of a long listing start where the last one ended, instead of
+    /// scanning the prefix from its beginning each time).
+    ///
+    /// # Errors
+    /// Engine failure, or the first error returned by `visit`.
+    fn scan_from(&self, table: Table, prefix: &[u8], start: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
+        self.scan_prefix(table, prefix, &mut |k, v| if k < start { Ok(true) } else { visit(k, v) })
+    }
+
     /// Visits every entry of every table, tables in [`Table::ALL`] order and
     /// keys in order within each, as of one point in time: every batch
     /// written before the snapshot began is seen whole, and nothing written
@@ -257,6 +267,9 @@ macro_rules! forward_store {
             }
             fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
                 (**self).scan_prefix(table, prefix, visit)
+            }
+            fn scan_from(&self, table: Table, prefix: &[u8], start: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
+                (**self).scan_from(table, prefix, start, visit)
             }
             fn stats(&self, table: Table, prefix: &[u8]) -> Result<TableStats> {
                 (**self).stats(table, prefix)

@@ -213,9 +213,13 @@ impl Store for RedbStore {
     }
 
     fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
+        self.scan_from(table, prefix, prefix, visit)
+    }
+
+    fn scan_from(&self, table: Table, prefix: &[u8], start: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
         let txn = self.db.begin_read()?;
         let t = txn.open_table(definition(table))?;
-        for item in t.range::<&[u8]>(prefix..)? {
+        for item in t.range::<&[u8]>(prefix.max(start)..)? {
             let (k, v) = item?;
             if !k.value().starts_with(prefix) || !visit(k.value(), v.value())? {
                 break;

@@ -532,8 +532,12 @@ impl Store for PostgresStore {
     }
 
     fn scan_prefix(&self, table: Table, prefix: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
+        self.scan_from(table, prefix, prefix, visit)
+    }
+
+    fn scan_from(&self, table: Table, prefix: &[u8], start: &[u8], visit: &mut Visitor<'_>) -> Result<()> {
         let upper = prefix_upper_bound(prefix);
-        let mut lower = prefix.to_vec();
+        let mut lower = prefix.max(start).to_vec();
         let mut limit = SCAN_FIRST_PAGE_ROWS;
         loop {
             let page = self.scan_page(table, lower, upper.clone(), limit)?;
