@@ -19,6 +19,8 @@ use crate::keys::{KeyLabel, MasterKey, Purpose, os_random};
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"SSEEKST1";
+/// Magic of a state kept on the server, sealed with its version.
+const SHARED_MAGIC: &[u8; 8] = b"SSEEKSS1";
 
 /// Seals and opens one instance's state file.
 pub struct StateFile {
@@ -76,6 +78,47 @@ impl StateFile {
         Ok(())
     }
 
+    /// Seals `state` as version `version` of a state kept on the server
+    /// (shared by a tenant's devices): `"SSEEKSS1"`, nonce, AES-256-GCM with
+    /// the instance and the version as associated data, so a state cannot be
+    /// moved to another instance or handed out under another version.
+    ///
+    /// # Errors
+    /// Encoding and RNG errors.
+    pub fn seal_versioned<T: Serialize>(&self, state: &T, version: u64) -> Result<Vec<u8>> {
+        let plain = postcard::to_stdvec(state).map_err(|e| Error::Crypto(format!("state encoding: {e}")))?;
+        let mut nonce = [0u8; 12];
+        os_random(&mut nonce)?;
+        let sealed = self
+            .aead
+            .encrypt(&Nonce::from(nonce), Payload { msg: &plain, aad: &self.versioned(version) })
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        Ok([&SHARED_MAGIC[..], &nonce, &sealed].concat())
+    }
+
+    /// Opens a state sealed by [`StateFile::seal_versioned`] as `version`;
+    /// `source` names where it came from in errors.
+    ///
+    /// # Errors
+    /// [`Error::StateFile`] for bytes of another key, instance or version,
+    /// or modified, truncated or malformed ones.
+    pub fn open_versioned<T: DeserializeOwned>(&self, sealed: &[u8], version: u64, source: &str) -> Result<T> {
+        let bad = |reason: &str| Error::StateFile { path: source.into(), reason: reason.to_owned() };
+        let rest = sealed.strip_prefix(SHARED_MAGIC).ok_or_else(|| bad("not an sseek shared state"))?;
+        let Some((nonce, body)) = rest.split_first_chunk::<12>() else {
+            return Err(bad("truncated"));
+        };
+        let plain =
+            self.aead.decrypt(&Nonce::from(*nonce), Payload { msg: body, aad: &self.versioned(version) }).map_err(
+                |_| bad(&format!("does not open as version {version}: another key, instance or version, or modified")),
+            )?;
+        postcard::from_bytes(&plain).map_err(|e| bad(&format!("state does not decode: {e}")))
+    }
+
+    fn versioned(&self, version: u64) -> Vec<u8> {
+        [&self.associated[..], b"/shared/", &version.to_be_bytes()].concat()
+    }
+
     /// Opens the state at `path`, or `None` if there is no file.
     ///
     /// # Errors
@@ -120,5 +163,22 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..15]).unwrap();
         assert!(matches!(f.load::<HashMap<Vec<u8>, u32>>(&path), Err(Error::StateFile { .. })));
+    }
+
+    #[test]
+    fn shared_states_are_bound_to_their_version_and_instance() {
+        let m = MasterKey::generate().unwrap();
+        let f = StateFile::new(&m, "t", "mitra", "i", 1).unwrap();
+        let state: HashMap<Vec<u8>, u32> = [(b"kw".to_vec(), 3)].into();
+        let sealed = f.seal_versioned(&state, 7).unwrap();
+        assert_eq!(f.open_versioned::<HashMap<Vec<u8>, u32>>(&sealed, 7, "server").unwrap(), state);
+        let open = |bytes: &[u8], version| f.open_versioned::<HashMap<Vec<u8>, u32>>(bytes, version, "server");
+        assert!(matches!(open(&sealed, 8), Err(Error::StateFile { .. })), "replayed under another version");
+        let other = StateFile::new(&m, "t", "mitra", "j", 1).unwrap();
+        assert!(other.open_versioned::<HashMap<Vec<u8>, u32>>(&sealed, 7, "server").is_err(), "another instance");
+        let mut flipped = sealed.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(open(&flipped, 7).is_err());
+        assert!(open(&sealed[..20], 7).is_err());
     }
 }

@@ -31,7 +31,7 @@ use sseek::message::{Field, Message};
 use sseek::protocol::{
     self, BlindPostings, BlindQuery, BlindToken, EncryptedDocument, EncryptedEntry, EntryLocation, GgmNode,
     IndexDescriptor, IndexSize, IngestBatch, PublicMetadata, Request, Response, Schema, SearchResult, SearchToken,
-    ServerStats, SseDescriptor, TaggedSchema,
+    ServerStats, SseDescriptor, TaggedSchema, VersionedState,
 };
 use sseek::server::Server;
 use sseek::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
@@ -745,6 +745,8 @@ fn request_kind(r: &Request) -> &'static str {
         Request::Tombstones => "Tombstones",
         Request::CreateSchema { .. } => "CreateSchema",
         Request::GetTaggedSchema => "GetTaggedSchema",
+        Request::GetClientState { .. } => "GetClientState",
+        Request::PutClientState { .. } => "PutClientState",
     }
 }
 
@@ -764,6 +766,7 @@ fn response_kind(r: &Response) -> &'static str {
         Response::DocumentIdRange { .. } => "DocumentIdRange",
         Response::Tombstones(_) => "Tombstones",
         Response::TaggedSchema(_) => "TaggedSchema",
+        Response::ClientState(_) => "ClientState",
     }
 }
 
@@ -866,6 +869,11 @@ fn protocol_encoding() {
             "000113010866726f6d2b6461790200030c2aabababababababababababababababababababababababababababababababab",
         ),
         (Request::GetTaggedSchema, "000114"),
+        (Request::GetClientState { instance: "mitra".into() }, "000115056d69747261"),
+        (
+            Request::PutClientState { instance: "mitra".into(), version: 3, sealed: vec![0xee; 4] },
+            "000116056d697472610304eeeeeeee",
+        ),
     ];
     let responses: Vec<(Response, &str)> = vec![
         (Response::Ok, "000100"),
@@ -901,6 +909,7 @@ fn protocol_encoding() {
             Response::TaggedSchema(Some(TaggedSchema { schema: kat_schema(), tag: Some([0xcd; 32]) })),
             "00010c01010866726f6d2b6461790200030c2a01cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
         ),
+        (Response::ClientState(Some(VersionedState { version: 3, sealed: vec![0xee; 4] })), "00010d010304eeeeeeee"),
     ];
     let mut items = Vec::new();
     let mut request_kinds: Vec<&str> = Vec::new();
@@ -919,8 +928,8 @@ fn protocol_encoding() {
     }
     request_kinds.dedup();
     response_kinds.dedup();
-    assert_eq!(request_kinds.len(), 21, "every request variant has a vector: {request_kinds:?}");
-    assert_eq!(response_kinds.len(), 13, "every response variant has a vector: {response_kinds:?}");
+    assert_eq!(request_kinds.len(), 23, "every request variant has a vector: {request_kinds:?}");
+    assert_eq!(response_kinds.len(), 14, "every response variant has a vector: {response_kinds:?}");
     check_all(&items);
 }
 

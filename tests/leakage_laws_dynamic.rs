@@ -330,6 +330,12 @@ impl DynamicScheme for TaggingClient {
     fn save_state(&self) -> sseek::Result<()> {
         self.inner.save_state()
     }
+    fn seal_state(&self, version: u64) -> sseek::Result<Vec<u8>> {
+        self.inner.seal_state(version)
+    }
+    fn open_state(&mut self, version: u64, sealed: &[u8]) -> sseek::Result<()> {
+        self.inner.open_state(version, sealed)
+    }
 }
 
 /// Law-2 control, "a search that reaches into the future": the real client,
@@ -381,6 +387,12 @@ impl DynamicScheme for FutureTokenClient {
     }
     fn save_state(&self) -> sseek::Result<()> {
         self.inner.save_state()
+    }
+    fn seal_state(&self, version: u64) -> sseek::Result<Vec<u8>> {
+        self.inner.seal_state(version)
+    }
+    fn open_state(&mut self, version: u64, sealed: &[u8]) -> sseek::Result<()> {
+        self.inner.open_state(version, sealed)
     }
 }
 

@@ -350,6 +350,14 @@ impl DynamicScheme for LeakyDynamicPibas {
     fn save_state(&self) -> Result<()> {
         Ok(())
     }
+
+    fn seal_state(&self, _version: u64) -> Result<Vec<u8>> {
+        Err(Error::Config("the leaky control keeps its state in memory only".into()))
+    }
+
+    fn open_state(&mut self, _version: u64, _sealed: &[u8]) -> Result<()> {
+        Err(Error::Config("the leaky control keeps its state in memory only".into()))
+    }
 }
 
 #[cfg(test)]

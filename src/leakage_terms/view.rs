@@ -186,6 +186,8 @@ impl Observed {
             Request::Tombstones => other("tombstones"),
             Request::CreateSchema { .. } => other("create_schema"),
             Request::GetTaggedSchema => other("get_tagged_schema"),
+            Request::GetClientState { .. } => other("get_client_state"),
+            Request::PutClientState { .. } => other("put_client_state"),
             Request::Ingest(batch) => Observed::Ingest {
                 documents: batch.documents.iter().map(DocumentSize::of).collect(),
                 postings: batch.postings.clone(),

@@ -377,6 +377,33 @@ pub enum Request {
     },
     /// Reads the schema with its tag. Answers [`Response::TaggedSchema`].
     GetTaggedSchema,
+    /// Reads the sealed client state a dynamic SSE instance's devices
+    /// share (counters, sealed on the client). Answers [`Response::ClientState`].
+    GetClientState {
+        /// The SSE instance.
+        instance: String,
+    },
+    /// Replaces the shared client state of an instance if it is at
+    /// `version - 1` (0: none yet), compare-and-swap: two devices never
+    /// both reserve the same counters. Answers [`Response::Ok`], or a 409
+    /// when another device got there first (read it again and retry).
+    PutClientState {
+        /// The SSE instance.
+        instance: String,
+        /// The state's new version, one more than the version it replaces.
+        version: u64,
+        /// The state, sealed by the client with the version as associated data.
+        sealed: Vec<u8>,
+    },
+}
+
+/// A sealed client state and its version, as the server keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionedState {
+    /// Version: 1 for the first state put, then one more per replacement.
+    pub version: u64,
+    /// The state, sealed by the client.
+    pub sealed: Vec<u8>,
 }
 
 /// Entries and bytes (keys and values) one index occupies on the server.
@@ -455,6 +482,8 @@ pub enum Response {
     Tombstones(Vec<u8>),
     /// The tenant's schema and its tag, if a schema was stored.
     TaggedSchema(Option<TaggedSchema>),
+    /// An instance's shared client state, if one was put.
+    ClientState(Option<VersionedState>),
 }
 
 /// Encodes a protocol value: 2-byte big-endian protocol version, then postcard.
@@ -559,6 +588,7 @@ pub fn unexpected(r: &Response) -> Error {
         Response::DocumentIdRange { .. } => "DocumentIdRange",
         Response::Tombstones(_) => "Tombstones",
         Response::TaggedSchema(_) => "TaggedSchema",
+        Response::ClientState(_) => "ClientState",
     };
     Error::Protocol(format!("unexpected {kind} response"))
 }

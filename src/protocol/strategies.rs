@@ -118,6 +118,9 @@ pub(crate) fn request() -> impl Strategy<Value = Request> {
         Just(Request::Tombstones),
         (schema(), any::<[u8; 32]>()).prop_map(|(schema, tag)| Request::CreateSchema { schema, tag }),
         Just(Request::GetTaggedSchema),
+        name().prop_map(|instance| Request::GetClientState { instance }),
+        (name(), any::<u64>(), vec(any::<u8>(), 0..40))
+            .prop_map(|(instance, version, sealed)| Request::PutClientState { instance, version, sealed }),
     ]
 }
 
@@ -148,5 +151,7 @@ pub(crate) fn response() -> impl Strategy<Value = Response> {
         bytes().prop_map(Response::Tombstones),
         option::of((schema(), option::of(any::<[u8; 32]>())))
             .prop_map(|s| Response::TaggedSchema(s.map(|(schema, tag)| TaggedSchema { schema, tag }))),
+        option::of((any::<u64>(), vec(any::<u8>(), 0..40)))
+            .prop_map(|s| Response::ClientState(s.map(|(version, sealed)| VersionedState { version, sealed }))),
     ]
 }

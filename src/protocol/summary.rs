@@ -31,6 +31,8 @@ impl Request {
             Request::Tombstones => "Tombstones",
             Request::CreateSchema { .. } => "CreateSchema",
             Request::GetTaggedSchema => "GetTaggedSchema",
+            Request::GetClientState { .. } => "GetClientState",
+            Request::PutClientState { .. } => "PutClientState",
         }
     }
 

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use roaring::RoaringBitmap;
 
 pub mod audit;
+pub mod client_state;
 pub mod documents;
 pub mod http;
 mod in_process;
@@ -300,6 +301,16 @@ impl<S: Store> Server<S> {
                 Ok(Response::TaggedSchema(schema.map(|schema| TaggedSchema { schema, tag })))
             }
             Request::GetSchema => Ok(Response::Schema(self.schema(tenant)?)),
+            Request::GetClientState { instance } => {
+                Ok(Response::ClientState(client_state::get(&self.store, tenant, &instance)?))
+            }
+            Request::PutClientState { instance, version, sealed } => {
+                let size = sealed.len() as u64 + 40;
+                self.locked_write(tenant, size, || {
+                    client_state::put(&self.store, tenant, &instance, version, &sealed)
+                })?;
+                Ok(Response::Ok)
+            }
             // Every write is durable when answered, so there is nothing to
             // flush: a tenant cannot make the server fsync at will.
             Request::Sync => Ok(Response::Ok),

@@ -44,7 +44,13 @@ pub struct SseIndex<T: Transport> {
     scheme: SchemeClient,
     /// Whether this handle registered the instance (only then may a static setup run).
     created: bool,
+    /// With [`SseIndex::share_state`]: the version of the shared client
+    /// state loaded last (0: none on the server yet).
+    shared: Option<u64>,
 }
+
+/// Attempts of one update batch against other devices' concurrent updates.
+const SHARED_STATE_ATTEMPTS: usize = 64;
 
 impl<T: Transport> SseIndex<T> {
     /// Registers a new instance on the server. A static instance must not exist
@@ -62,7 +68,7 @@ impl<T: Transport> SseIndex<T> {
             )));
         }
         expect_ok(transport.call(&Request::SseCreate(descriptor))?)?;
-        Ok(SseIndex { transport, scheme, created: true })
+        Ok(SseIndex { transport, scheme, created: true, shared: None })
     }
 
     /// Opens an existing instance, checking that the server's descriptor matches.
@@ -73,9 +79,80 @@ impl<T: Transport> SseIndex<T> {
     pub fn open(transport: T, scheme: SchemeClient) -> Result<Self> {
         let descriptor = scheme.descriptor();
         match describe(&transport, &descriptor.instance)? {
-            Some(d) if &d == descriptor => Ok(SseIndex { transport, scheme, created: false }),
+            Some(d) if &d == descriptor => Ok(SseIndex { transport, scheme, created: false, shared: None }),
             Some(d) => Err(Error::Config(format!("SSE instance {:?} was created as {d:?}", descriptor.instance))),
             None => Err(Error::NotFound(format!("SSE instance {:?}", descriptor.instance))),
+        }
+    }
+
+    /// Keeps the dynamic scheme's client state (its counters) on the
+    /// server, sealed, so that several devices of the account can update
+    /// and search the same instance: each update batch first reserves its
+    /// counters by compare-and-swap of the state (a device that lost the
+    /// race reads the winner's state and computes its entries again), then
+    /// sends its entries; each search first reads the newest state. No
+    /// counter is used twice and no device's update is lost. The state is
+    /// sealed with its version as associated data, and a version older than
+    /// one seen before is refused, so the server can neither edit it nor
+    /// roll a device back.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use sseek::{keys::MasterKey, server::Server, store::MemoryStore, transport::InProcess};
+    /// use sseek::sse::{self, SchemeConfig, SseIndex, Update, UpdateOp};
+    /// let server = Arc::new(Server::new(MemoryStore::new()));
+    /// let key = MasterKey::generate()?;
+    /// let device = |key: &MasterKey| -> sseek::Result<_> {
+    ///     let scheme = sse::open_client(key, "t", &SchemeConfig::new("mitra", "mail"))?;
+    ///     SseIndex::create(InProcess::new(Arc::clone(&server), "t"), scheme)?.share_state()
+    /// };
+    /// let (mut phone, mut laptop) = (device(&key)?, device(&key)?);
+    /// phone.update(&[Update { op: UpdateOp::Add, keyword: b"noon".to_vec(), id: 1 }])?;
+    /// laptop.update(&[Update { op: UpdateOp::Add, keyword: b"noon".to_vec(), id: 2 }])?;
+    /// assert_eq!(phone.search_keyword(b"noon")?, vec![1, 2]);
+    /// # Ok::<(), sseek::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a static scheme; as [`SseIndex::refresh_state`].
+    pub fn share_state(mut self) -> Result<Self> {
+        if !matches!(self.scheme, SchemeClient::Dynamic(_)) {
+            return Err(Error::Config("only dynamic schemes keep client state".into()));
+        }
+        self.shared = Some(0);
+        self.refresh_state()?;
+        Ok(self)
+    }
+
+    /// Loads the newest shared state from the server, if it is newer than
+    /// the one held (nothing to do without [`SseIndex::share_state`]).
+    ///
+    /// # Errors
+    /// [`crate::Error::StateFile`] for a state that does not open as its
+    /// version (modified, of another instance or key, or an old state
+    /// relabelled) or for a version older than one seen before (a rollback);
+    /// transport and server errors.
+    pub fn refresh_state(&mut self) -> Result<()> {
+        let (Some(known), SchemeClient::Dynamic(d)) = (self.shared, &mut self.scheme) else { return Ok(()) };
+        let instance = d.descriptor().instance.clone();
+        let stored = match self.transport.call(&Request::GetClientState { instance })? {
+            Response::ClientState(s) => s,
+            other => return Err(unexpected(&other)),
+        };
+        let rollback = |found: u64| Error::StateFile {
+            path: "shared state on the server".into(),
+            reason: format!("version {found} is older than version {known}, seen before: the server rolled it back"),
+        };
+        match stored {
+            None if known > 0 => Err(rollback(0)),
+            None => Ok(()),
+            Some(s) if s.version < known => Err(rollback(s.version)),
+            Some(s) if s.version == known => Ok(()),
+            Some(s) => {
+                d.open_state(s.version, &s.sealed)?;
+                self.shared = Some(s.version);
+                Ok(())
+            }
         }
     }
 
@@ -138,20 +215,47 @@ impl<T: Transport> SseIndex<T> {
     /// [`crate::Error::Config`] on a static scheme or a delete on an add-only one;
     /// transport, server and state file errors.
     pub fn update(&mut self, updates: &[Update]) -> Result<()> {
-        let SchemeClient::Dynamic(d) = &mut self.scheme else {
+        if !matches!(self.scheme, SchemeClient::Dynamic(_)) {
             return Err(Error::Config("static SSE schemes take no updates; run setup once".into()));
-        };
+        }
         for chunk in updates.chunks(ENTRY_CHUNK) {
-            let mut entries = d.update(chunk)?;
+            let mut entries = self.reserve(chunk)?;
             sort_by_location(&mut entries);
-            // Save the advanced counters before sending: a crash in between
-            // leaves gaps the server skips, never a counter used twice (a
-            // reused counter would overwrite an entry and link two updates).
-            d.save_state()?;
-            let instance = d.descriptor().instance.clone();
+            let instance = self.scheme.descriptor().instance.clone();
             expect_ok(self.transport.call(&Request::SseInsert { instance, entries })?)?;
         }
         Ok(())
+    }
+
+    /// The entries of one batch, with their counters reserved: the advanced
+    /// state is saved before anything is sent (write-ahead: a crash in
+    /// between leaves gaps the server skips, never a counter used twice, which
+    /// would overwrite an entry and link two updates). With a shared state,
+    /// saving is a compare-and-swap on the server; losing it to another
+    /// device means reading its state and computing the entries again.
+    fn reserve(&mut self, chunk: &[Update]) -> Result<Vec<EncryptedEntry>> {
+        for _ in 0..SHARED_STATE_ATTEMPTS {
+            self.refresh_state()?;
+            let SchemeClient::Dynamic(d) = &mut self.scheme else { unreachable!("checked by update") };
+            let entries = d.update(chunk)?;
+            d.save_state()?;
+            let Some(known) = self.shared else { return Ok(entries) };
+            let (version, instance) = (known + 1, d.descriptor().instance.clone());
+            let sealed = d.seal_state(version)?;
+            match self.transport.call(&Request::PutClientState { instance, version, sealed }) {
+                Ok(r) => {
+                    expect_ok(r)?;
+                    self.shared = Some(version);
+                    return Ok(entries);
+                }
+                // Another device reserved first; its state has the counters to continue from.
+                Err(Error::Server { code: 409, .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "the shared client state changed under {SHARED_STATE_ATTEMPTS} attempts in a row; try again"
+        )))
     }
 
     /// The ids the index holds for one keyword, ascending, before deletes
@@ -160,6 +264,8 @@ impl<T: Transport> SseIndex<T> {
     /// # Errors
     /// Transport, server and parse errors.
     pub fn search_keyword(&mut self, keyword: &[u8]) -> Result<Vec<DocId>> {
+        // Another device may have added under this keyword since.
+        self.refresh_state()?;
         let instance = self.scheme.descriptor().instance.clone();
         let token = match &self.scheme {
             SchemeClient::Static(s) => s.token(keyword),

@@ -121,6 +121,22 @@ pub trait DynamicScheme: Debug + Send + Sync {
     /// # Errors
     /// I/O errors.
     fn save_state(&self) -> Result<()>;
+
+    /// The state, sealed as version `version` of the state the tenant's
+    /// devices share through the server ([`SseIndex::share_state`]).
+    ///
+    /// # Errors
+    /// Encoding and RNG errors.
+    fn seal_state(&self, version: u64) -> Result<Vec<u8>>;
+
+    /// Replaces the state with one sealed by [`DynamicScheme::seal_state`]
+    /// as `version` (another device's, read from the server).
+    ///
+    /// # Errors
+    /// [`crate::Error::StateFile`] if it does not open as that version of
+    /// this instance under this key, or holds an impossible counter; the
+    /// state is unchanged then.
+    fn open_state(&mut self, version: u64, sealed: &[u8]) -> Result<()>;
 }
 
 /// The client half of any scheme.

@@ -5,7 +5,7 @@
 //! | table | key |
 //! |---|---|
 //! | documents | `keyspace(tenant) || id (u32 BE)` |
-//! | meta | `keyspace(tenant) || "schema"`, `|| "schema_tag"`, `|| "next_id"`, `|| "deleted"`, `|| "sse/" || instance`, `|| "audit_key"` (the key of its audit-log pseudonym) |
+//! | meta | `keyspace(tenant) || "schema"`, `|| "schema_tag"`, `|| "next_id"`, `|| "deleted"`, `|| "sse/" || instance`, `|| "audit_key"` (the key of its audit-log pseudonym), `|| "state/" || instance` (a dynamic SSE instance's sealed client state, shared by the tenant's devices) |
 //! | postings | `keyspace(tenant) || len(index) || index || token` |
 //! | entries | `keyspace(tenant) || len(instance) || instance || 'D' label / 'A' position` |
 
@@ -72,5 +72,14 @@ pub fn schema_key(tenant: &str) -> Vec<u8> {
 pub fn audit_key_key(tenant: &str) -> Vec<u8> {
     let mut k = keyspace(tenant);
     k.extend_from_slice(b"audit_key");
+    k
+}
+
+/// The store key of a dynamic SSE instance's shared client state: its
+/// version (u64 BE) followed by the client's sealed bytes.
+pub fn client_state_key(tenant: &str, instance: &str) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.extend_from_slice(b"state/");
+    k.extend_from_slice(instance.as_bytes());
     k
 }

@@ -26,12 +26,26 @@ struct State {
     counters: HashMap<Vec<u8>, u32>,
 }
 
+/// A loaded state, refused if a counter is past what a token can cover.
+fn checked(state: State, source: &str) -> Result<State> {
+    if state.counters.values().any(|&c| c > MAX_COUNT) {
+        return Err(Error::StateFile {
+            path: source.into(),
+            reason: format!("a counter exceeds the limit of {MAX_COUNT}"),
+        });
+    }
+    Ok(state)
+}
+
 /// The client half of Diana (add-only, forward private).
 pub struct Diana {
     descriptor: SseDescriptor,
     prf: KeywordPrf,
     state: State,
-    file: Option<(StateFile, PathBuf)>,
+    /// Seals the counters, for the state file and for the server.
+    sealer: StateFile,
+    /// The state file, if any.
+    path: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Diana {
@@ -40,7 +54,7 @@ impl std::fmt::Debug for Diana {
         f.debug_struct("Diana")
             .field("descriptor", &self.descriptor)
             .field("keywords", &self.state.counters.len())
-            .field("state_path", &self.file.as_ref().map(|(_, p)| p))
+            .field("state_path", &self.path)
             .finish_non_exhaustive()
     }
 }
@@ -60,24 +74,11 @@ impl Diana {
         }
         let prf =
             KeywordPrf::new(master, tenant, Scheme::Diana.name(), &config.instance, "keyword", config.key_version)?;
-        let file = match &config.state_path {
-            Some(path) => Some((
-                StateFile::new(master, tenant, Scheme::Diana.name(), &config.instance, config.key_version)?,
-                path.clone(),
-            )),
-            None => None,
-        };
-        let state = match &file {
-            Some((f, path)) => match f.load::<State>(path)? {
-                Some(state) => {
-                    if state.counters.values().any(|&c| c > MAX_COUNT) {
-                        return Err(Error::StateFile {
-                            path: path.clone(),
-                            reason: format!("a counter exceeds the limit of {MAX_COUNT}"),
-                        });
-                    }
-                    state
-                }
+        let sealer = StateFile::new(master, tenant, Scheme::Diana.name(), &config.instance, config.key_version)?;
+        let path = config.state_path.clone();
+        let state = match &path {
+            Some(p) => match sealer.load::<State>(p)? {
+                Some(state) => checked(state, &p.display().to_string())?,
                 None => State::default(),
             },
             None => State::default(),
@@ -89,7 +90,7 @@ impl Diana {
             response_revealing: true,
             key_version: config.key_version,
         };
-        Ok(Diana { descriptor, prf, state, file })
+        Ok(Diana { descriptor, prf, state, sealer, path })
     }
 
     /// Number of adds of `keyword` so far (the count its next token covers).
@@ -179,9 +180,19 @@ impl DynamicScheme for Diana {
     }
 
     fn save_state(&self) -> Result<()> {
-        match &self.file {
-            Some((f, path)) => f.save(path, &self.state),
+        match &self.path {
+            Some(path) => self.sealer.save(path, &self.state),
             None => Ok(()),
         }
+    }
+
+    fn seal_state(&self, version: u64) -> Result<Vec<u8>> {
+        self.sealer.seal_versioned(&self.state, version)
+    }
+
+    fn open_state(&mut self, version: u64, sealed: &[u8]) -> Result<()> {
+        let source = "shared state on the server";
+        self.state = checked(self.sealer.open_versioned(sealed, version, source)?, source)?;
+        Ok(())
     }
 }

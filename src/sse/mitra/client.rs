@@ -49,7 +49,10 @@ pub struct Mitra {
     descriptor: SseDescriptor,
     prf: KeywordPrf,
     counters: Counters,
-    state: Option<(StateFile, PathBuf)>,
+    /// Seals the counters, for the state file and for the server.
+    sealer: StateFile,
+    /// The state file, if any.
+    path: Option<PathBuf>,
 }
 
 impl fmt::Debug for Mitra {
@@ -58,7 +61,7 @@ impl fmt::Debug for Mitra {
         f.debug_struct("Mitra")
             .field("descriptor", &self.descriptor)
             .field("keywords", &self.counters.len())
-            .field("state_path", &self.state.as_ref().map(|(_, p)| p))
+            .field("state_path", &self.path)
             .finish_non_exhaustive()
     }
 }
@@ -79,14 +82,10 @@ impl Mitra {
             return Err(Error::Config(format!("Mitra stores one id per entry; block size {block} is not supported")));
         }
         let prf = KeywordPrf::new(master, tenant, SCHEME, &config.instance, "keyword", config.key_version)?;
-        let state = match &config.state_path {
-            Some(path) => {
-                Some((StateFile::new(master, tenant, SCHEME, &config.instance, config.key_version)?, path.clone()))
-            }
-            None => None,
-        };
-        let counters = match &state {
-            Some((file, path)) => file.load::<Counters>(path)?.unwrap_or_default(),
+        let sealer = StateFile::new(master, tenant, SCHEME, &config.instance, config.key_version)?;
+        let path = config.state_path.clone();
+        let counters = match &path {
+            Some(path) => sealer.load::<Counters>(path)?.unwrap_or_default(),
             None => Counters::new(),
         };
         let descriptor = SseDescriptor {
@@ -96,7 +95,7 @@ impl Mitra {
             response_revealing: false,
             key_version: config.key_version,
         };
-        Ok(Mitra { descriptor, prf, counters, state })
+        Ok(Mitra { descriptor, prf, counters, sealer, path })
     }
 
     /// Number of updates of `keyword` so far (0 if never updated).
@@ -295,9 +294,18 @@ impl DynamicScheme for Mitra {
     }
 
     fn save_state(&self) -> Result<()> {
-        match &self.state {
-            Some((file, path)) => file.save(path, &self.counters),
+        match &self.path {
+            Some(path) => self.sealer.save(path, &self.counters),
             None => Ok(()),
         }
+    }
+
+    fn seal_state(&self, version: u64) -> Result<Vec<u8>> {
+        self.sealer.seal_versioned(&self.counters, version)
+    }
+
+    fn open_state(&mut self, version: u64, sealed: &[u8]) -> Result<()> {
+        self.counters = self.sealer.open_versioned(sealed, version, "shared state on the server")?;
+        Ok(())
     }
 }
