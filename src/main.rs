@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use sseek::blind::{default_index_specs, planner::plan_for_corpus};
 use sseek::client::{Client, Endpoint};
 use sseek::demo::{self, DemoOptions};
-use sseek::keys::{MasterKey, WrapParams};
+use sseek::keys::{Keyring, MasterKey, WrapParams};
 use sseek::query::Query;
 use sseek::server::Server;
 use sseek::store::RedbStore;
@@ -131,6 +131,12 @@ enum Command {
     /// Create a new master key file.
     Keygen {
         /// Where to write the key (must not exist).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Rewrite a key file of the old format (one key) as a keyring (key file version 2), in place and atomically; old files keep working without it.
+    UpgradeKey {
+        /// The key file.
         #[arg(long)]
         key: PathBuf,
     },
@@ -256,15 +262,16 @@ impl Target {
     /// A client of this target: over HTTP to the server (then the tenant is
     /// the token's), or in process over the store directory.
     fn open(self) -> Result<Client<Box<dyn Transport>>> {
-        let master = MasterKey::load(&self.key)?;
+        let ring = Keyring::load(&self.key)?;
         if let Some(url) = self.server {
             let http = Endpoint { url, token: token(self.token)?, ca: self.ca }.connect()?;
             let tenant = http.tenant()?;
-            return Client::connect(master, &tenant, Box::new(http), Tokenizer::default());
+            return Client::connect_keyring(&ring, &tenant, Box::new(http), Tokenizer::default());
         }
         let store = self.store.ok_or_else(|| Error::Config("give --store DIR or --server URL".into()))?;
         let server = Arc::new(Server::new(RedbStore::open(&store.join("server.redb"))?));
-        Client::connect(master, &self.tenant, Box::new(InProcess::new(server, &self.tenant)), Tokenizer::default())
+        let transport = Box::new(InProcess::new(server, &self.tenant));
+        Client::connect_keyring(&ring, &self.tenant, transport, Tokenizer::default())
     }
 }
 
@@ -349,12 +356,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
             sseek::leakage::report::run_cli(&args)?;
         }
         Command::Keygen { key } => {
-            let k = MasterKey::generate()?;
-            k.save(&key)?;
-            println!("wrote key {} to {}", k.key_id(), key.display());
+            let ring = Keyring::generate()?;
+            ring.save(&key)?;
+            println!("wrote key {} (keyring, version 1) to {}", ring.current().key_id(), key.display());
+        }
+        Command::UpgradeKey { key } => {
+            let ring = Keyring::load(&key)?;
+            ring.replace(&key)?;
+            println!(
+                "{} is a keyring (key file version 2): versions {:?}, current {}",
+                key.display(),
+                ring.versions(),
+                ring.current_version()
+            );
         }
         Command::ExportKey { key, out } => {
-            let k = MasterKey::load(&key)?;
+            let ring = Keyring::load(&key)?;
+            if ring.versions().len() > 1 {
+                return Err(Error::Config(
+                    "this keyring holds several versions; a passphrase backup holds one key (finish the rotation first)"
+                        .into(),
+                ));
+            }
+            let k = ring.current();
             let text = k.export_wrapped(&passphrase()?, WrapParams::default())?;
             if out.exists() {
                 return Err(Error::Config(format!("{} exists; not overwriting", out.display())));
@@ -365,7 +389,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::ImportKey { backup, key } => {
             let text = std::fs::read_to_string(&backup).map_err(|e| Error::io(&backup, e))?;
             let k = MasterKey::import_wrapped(&text, &passphrase()?)?;
-            k.save(&key)?;
+            Keyring::from_master(k.clone()).save(&key)?;
             println!("restored key {} to {}", k.key_id(), key.display());
         }
         Command::Serve {

@@ -70,3 +70,40 @@ fn keygen_index_search_backup() {
     let o = sseek(&["search", "--key", &d("bad.key"), "--store", &d("store"), "body:budget"], None);
     assert!(!o.status.success() && text(&o).contains("truncated"), "{}", text(&o));
 }
+
+/// Key files: `keygen` writes a keyring; an old single-key file still
+/// works everywhere and `upgrade-key` rewrites it as a keyring, keeping the
+/// key; `forget` destroys either (and refuses without --yes).
+#[test]
+fn key_files_old_and_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old.key");
+    let master = sseek::keys::MasterKey::generate().unwrap();
+    master.save(&old).unwrap();
+    let bin = env!("CARGO_BIN_EXE_sseek");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(bin).args(args).output().unwrap();
+        (
+            out.status.success(),
+            format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let old_s = old.display().to_string();
+    let store = dir.path().join("store").display().to_string();
+    let data = dir.path().join("m.jsonl");
+    std::fs::write(&data, "{\"id\":1,\"text\":\"lunch at noon\",\"from\":\"ann@example.com\"}\n").unwrap();
+    let (ok, said) = run(&["index", "--key", &old_s, "--store", &store, "--dataset", &data.display().to_string()]);
+    assert!(ok, "an old key file indexes: {said}");
+    let (ok, said) = run(&["upgrade-key", "--key", &old_s]);
+    assert!(ok && said.contains("versions [1], current 1"), "{said}");
+    let bytes = std::fs::read(&old).unwrap();
+    assert_eq!(&bytes[8..10], &[0, 2], "not rewritten as a keyring");
+    let (ok, said) = run(&["search", "--key", &old_s, "--store", &store, "body:noon"]);
+    assert!(ok && said.contains("1 results"), "the upgraded key opens the same data: {said}");
+    let (ok, _) = run(&["forget", "--key", &old_s]);
+    assert!(!ok && old.exists(), "forget needs --yes");
+    let (ok, said) = run(&["forget", "--key", &old_s, "--yes"]);
+    assert!(ok && !old.exists(), "{said}");
+    let (ok, said) = run(&["search", "--key", &old_s, "--store", &store, "body:noon"]);
+    assert!(!ok, "a forgotten key still opens: {said}");
+}

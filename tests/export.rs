@@ -14,7 +14,7 @@ use std::sync::Arc;
 use sseek::blind::default_index_specs;
 use sseek::client::Client;
 use sseek::datasets;
-use sseek::keys::MasterKey;
+use sseek::keys::Keyring;
 use sseek::oracle::PlainIndex;
 use sseek::protocol::DocId;
 use sseek::server::Server;
@@ -32,8 +32,8 @@ fn sseek(args: &[&str]) -> String {
 
 fn client(key: &Path, store_dir: &Path) -> Client<InProcess<RedbStore>> {
     let server = Arc::new(Server::new(RedbStore::open(&store_dir.join("server.redb")).unwrap()));
-    Client::connect(MasterKey::load(key).unwrap(), "default", InProcess::new(server, "default"), Tokenizer::default())
-        .unwrap()
+    let ring = Keyring::load(key).unwrap();
+    Client::connect_keyring(&ring, "default", InProcess::new(server, "default"), Tokenizer::default()).unwrap()
 }
 
 #[test]

@@ -1001,3 +1001,23 @@ fn audit_record() {
     store.write(b).unwrap();
     assert_eq!(verify(&store).unwrap().head_hash, hash);
 }
+
+/// The keyring file (key file version 2): two versions from fixed keys is
+/// the committed file byte for byte; the committed file opens with those
+/// keys; the version-1 fixture opens as a keyring of version 1.
+#[test]
+fn keyring_file() {
+    use sseek::keys::Keyring;
+    let second = MasterKey::from_bytes([0x5a; 32]);
+    let ring = Keyring::from_keys(2, [(1, master()), (2, second.clone())]).unwrap();
+    let committed = std::fs::read(fixture("keyring.key")).unwrap();
+    assert_eq!(hex::encode(&*ring.to_file_bytes()), hex::encode(&committed));
+    let loaded = Keyring::load(&fixture("keyring.key")).unwrap();
+    assert_eq!((loaded.current_version(), loaded.versions()), (2, vec![1, 2]));
+    assert_eq!(loaded.get(1).unwrap().key_id(), master().key_id());
+    assert_eq!(loaded.current().key_id(), second.key_id());
+    let old = Keyring::load(&fixture("master.key")).unwrap();
+    assert_eq!((old.current_version(), old.current().key_id()), (1, master().key_id()));
+    let err = MasterKey::load(&fixture("keyring.key")).unwrap_err();
+    assert!(err.to_string().contains("Keyring::load"), "{err}");
+}

@@ -42,7 +42,7 @@ pub use http::{Endpoint, Http};
 use crate::blind::BlindIndexer;
 use crate::blind::client::schema_tag;
 use crate::envelope::DocumentCipher;
-use crate::keys::MasterKey;
+use crate::keys::{Keyring, MasterKey};
 use crate::message::IndexSpec;
 use crate::message::{Message, Terms};
 use crate::protocol::transport::{Traffic, Transport};
@@ -97,7 +97,27 @@ impl<T: Transport> Client<T> {
     /// # Errors
     /// Transport or server errors; key label errors for an over-long tenant.
     pub fn connect(master: MasterKey, tenant: &str, transport: T, tokenizer: Tokenizer) -> Result<Self> {
-        let key_version = 1;
+        Self::connect_at(master, 1, tenant, transport, tokenizer)
+    }
+
+    /// Connects with a keyring's current key and version: documents are
+    /// sealed and indexed under that version. (Searching data of an older
+    /// version comes with key rotation; a keyring made by `sseek keygen`
+    /// holds version 1, the version [`Client::connect`] uses.)
+    ///
+    /// # Errors
+    /// As [`Client::connect`].
+    pub fn connect_keyring(keyring: &Keyring, tenant: &str, transport: T, tokenizer: Tokenizer) -> Result<Self> {
+        Self::connect_at(keyring.current().clone(), keyring.current_version(), tenant, transport, tokenizer)
+    }
+
+    fn connect_at(
+        master: MasterKey,
+        key_version: u32,
+        tenant: &str,
+        transport: T,
+        tokenizer: Tokenizer,
+    ) -> Result<Self> {
         let cipher = DocumentCipher::new(&master, tenant, key_version)?;
         let mut c = Client {
             transport,

@@ -12,6 +12,7 @@
 //! # Ok::<(), sseek::Error>(())
 //! ```
 
+pub mod keyring;
 pub mod keyword;
 
 use std::fmt;
@@ -27,6 +28,8 @@ use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::{Error, Result};
+
+pub use keyring::Keyring;
 
 /// Length of the master key in bytes (256 bits).
 pub const MASTER_KEY_LEN: usize = 32;
@@ -185,6 +188,18 @@ impl<const N: usize> fmt::Debug for DerivedKey<N> {
     }
 }
 
+/// Creates a key file: never over an existing one, readable by its owner only.
+fn new_key_file(path: &Path) -> Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path).map_err(|e| Error::io(path, e))
+}
+
 /// The 256-bit master key. Every other key is derived from it.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct MasterKey {
@@ -259,14 +274,7 @@ impl MasterKey {
         let checksum = Sha256::digest(&buf[..]);
         buf.extend_from_slice(&checksum);
 
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut file = opts.open(path).map_err(|e| Error::io(path, e))?;
+        let mut file = new_key_file(path)?;
         file.write_all(&buf).map_err(|e| Error::io(path, e))?;
         file.sync_all().map_err(|e| Error::io(path, e))?;
         Ok(())
@@ -295,9 +303,11 @@ impl MasterKey {
     /// [`Error::KeyFile`] if `path` is not a valid key file (nothing is
     /// touched then); I/O errors.
     pub fn destroy_file(path: &Path) -> Result<KeyId> {
-        let id = Self::load(path)?.key_id();
+        // Either format: a keyring file holds every version's key.
+        let id = Keyring::load(path)?.current().key_id();
+        let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
         let mut file = std::fs::OpenOptions::new().write(true).open(path).map_err(|e| Error::io(path, e))?;
-        file.write_all(&[0u8; KEY_FILE_LEN]).map_err(|e| Error::io(path, e))?;
+        file.write_all(&vec![0u8; usize::try_from(len).unwrap_or(0)]).map_err(|e| Error::io(path, e))?;
         file.sync_all().map_err(|e| Error::io(path, e))?;
         drop(file);
         std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
@@ -325,6 +335,9 @@ impl MasterKey {
             return Err(format!("truncated: {} bytes, expected {KEY_FILE_LEN}", bytes.len()));
         }
         let version = u16::from_be_bytes([bytes[8], bytes[9]]);
+        if version == 2 {
+            return Err("a keyring (key file version 2): open it with Keyring::load".into());
+        }
         if version != KEY_FILE_VERSION {
             return Err(format!(
                 "unsupported key file version {version} (this build reads version {KEY_FILE_VERSION})"
