@@ -186,6 +186,13 @@ pub(crate) fn key_file(data: &[u8]) {
     let path = scratch().join("key");
     std::fs::write(&path, data).unwrap();
     let _ = MasterKey::load(&path);
+    if let Ok(ring) = sseek::keys::Keyring::load(&path) {
+        // What opens writes back as a keyring of the same versions.
+        let again = scratch().join("key-again");
+        std::fs::write(&again, &*ring.to_file_bytes()).unwrap();
+        let back = sseek::keys::Keyring::load(&again).unwrap();
+        assert_eq!((back.versions(), back.current_version()), (ring.versions(), ring.current_version()));
+    }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = MasterKey::import_wrapped(text, "passphrase");
     }

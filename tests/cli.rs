@@ -82,7 +82,7 @@ fn key_files_old_and_new() {
     master.save(&old).unwrap();
     let bin = env!("CARGO_BIN_EXE_sseek");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(bin).args(args).output().unwrap();
+        let out = Command::new(bin).args(args).output().unwrap();
         (
             out.status.success(),
             format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),

@@ -84,17 +84,26 @@ pub fn backup_to_file(
     path: &Path,
     progress: Option<&ProgressBar>,
 ) -> Result<BackupSummary> {
+    publish(path, |file, _| backup(store, source, BufWriter::new(file), progress))
+}
+
+/// Creates `path` as a complete file or not at all: `fill` writes it under
+/// a temporary name beside it, which is synced and then renamed (the
+/// directory synced too); on any error the temporary file is removed.
+/// Refuses to overwrite.
+fn publish(path: &Path, fill: impl FnOnce(&File, &Path) -> Result<BackupSummary>) -> Result<BackupSummary> {
     if path.exists() {
         return Err(Error::Config(format!("{} exists; not overwriting", path.display())));
     }
     let tmp = sibling(path, "partial");
-    let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    let outcome = backup(store, source, BufWriter::new(&file), progress).and_then(|summary| {
+    let outcome = (|| {
+        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let summary = fill(&file, &tmp)?;
         file.sync_all().map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
         sync_parent(path)?;
         Ok(summary)
-    });
+    })();
     if outcome.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -117,26 +126,13 @@ pub fn verify_backup(path: &Path) -> Result<BackupSummary> {
 /// [`Error::Config`] if `path` exists; `fetch`'s errors; [`Error::Backup`]
 /// if what arrived does not verify (a stream cut short, say).
 pub fn download_backup(fetch: &dyn Fn(&mut dyn Write) -> Result<u64>, path: &Path) -> Result<BackupSummary> {
-    if path.exists() {
-        return Err(Error::Config(format!("{} exists; not overwriting", path.display())));
-    }
-    let tmp = sibling(path, "partial");
-    let outcome = (|| {
-        let file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        let mut out = BufWriter::new(&file);
+    publish(path, |file, tmp| {
+        let mut out = BufWriter::new(file);
         fetch(&mut out)?;
-        out.flush().map_err(|e| Error::io(&tmp, e))?;
+        out.flush().map_err(|e| Error::io(tmp, e))?;
         drop(out);
-        file.sync_all().map_err(|e| Error::io(&tmp, e))?;
-        let summary = verify_file(&tmp)?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-        sync_parent(path)?;
-        Ok(summary)
-    })();
-    if outcome.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    outcome
+        verify_file(tmp)
+    })
 }
 
 /// What [`restore`] did.
