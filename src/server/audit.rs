@@ -249,8 +249,10 @@ impl AuditLog {
                 prev: st.last_hash,
             };
             let bytes = encode(&record)?;
+            // A head near u64::MAX can only come from a damaged store.
+            let next = st.next_seq.checked_add(1).ok_or_else(|| corrupt("audit sequence at its end".into()))?;
             st.last_hash = record_hash(&bytes);
-            st.next_seq += 1;
+            st.next_seq = next;
             st.pending.push_back(Pending { seq: record.seq, bytes, at: Instant::now() });
             st.pending.len() >= FLUSH_RECORDS || st.pending.front().is_some_and(|p| p.at.elapsed() >= self.flush_after)
         };
