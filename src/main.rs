@@ -466,8 +466,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Tenant { command: TenantCommand::Erase { name, target } } => {
             let report = match target.reach()? {
-                sseek::ops::Reached::Store(store, _) => {
-                    let server = Server::new(store);
+                sseek::ops::Reached::Store(store, spec) => {
+                    let server = if sseek::ops::may_audit(&spec) {
+                        Server::new(store)
+                    } else {
+                        Server::new(store).without_audit()
+                    };
                     let report = server.erase_tenant(&name)?;
                     server.flush_audit()?;
                     serde_json::to_value(report).map_err(|e| Error::Config(e.to_string()))?

@@ -159,6 +159,30 @@ pub enum AuditCommand {
     },
 }
 
+/// Whether a command working on the store `spec` directly may write its
+/// audit log: a redb file is locked against a running server, so the command
+/// is its only writer; a PostgreSQL store may have a running server writing
+/// the log (one writer only: run the command through `--server` to have it
+/// audited).
+pub fn may_audit(spec: &str) -> bool {
+    spec.starts_with("redb:")
+}
+
+/// Appends an operator command's record to the audit log of the store
+/// `spec` (no tenant: it concerns the whole store), if [`may_audit`].
+fn audit_operator(spec: &str, store: &dyn store::Store, operation: &str, items_out: u64, bytes_out: u64) -> Result<()> {
+    if !may_audit(spec) {
+        eprintln!("note: {operation} on a PostgreSQL store is not in its audit log (a running server writes it)");
+        return Ok(());
+    }
+    let log = audit::AuditLog::open(store)?;
+    log.record(
+        store,
+        audit::AuditEvent { operation: operation.into(), items_out, bytes_out, status: 200, ..Default::default() },
+    )?;
+    log.flush(store)
+}
+
 /// A progress bar of bytes on stderr.
 fn bytes_bar(len: u64) -> ProgressBar {
     let pb = ProgressBar::new(len);
@@ -181,6 +205,13 @@ pub fn run_cli(command: OpsCommand) -> Result<()> {
             let pb = bytes_bar(0);
             let report = lifecycle::restore(&backup, &*store, Some(&pb))?;
             pb.finish_and_clear();
+            audit_operator(
+                &target.store,
+                &*store,
+                "Restore",
+                report.summary.total_entries(),
+                report.summary.file_bytes,
+            )?;
             if report.cleared > 0 {
                 println!("cleared {} entries of an unfinished restore", report.cleared);
             }
@@ -200,6 +231,8 @@ pub fn run_cli(command: OpsCommand) -> Result<()> {
             let pb = bytes_bar(0);
             let r = lifecycle::compact(&target.store, &target.pg_schema, Some(&pb))?;
             pb.finish_and_clear();
+            let store = store::open(&target.store, &target.pg_schema)?;
+            audit_operator(&target.store, &*store, "Compact", 0, r.bytes_after)?;
             println!(
                 "compacted {}: {} bytes before, {} after ({} reclaimed)",
                 store::describe(&target.store),
@@ -263,7 +296,10 @@ fn backup(args: BackupArgs) -> Result<()> {
     let summary = match args.source.reach()? {
         Reached::Store(store, spec) => {
             let source = spec.split(':').next().unwrap_or("store").to_owned();
-            lifecycle::backup_to_file(&*store, &source, &out, Some(&pb))?
+            let summary = lifecycle::backup_to_file(&*store, &source, &out, Some(&pb))?;
+            // After the snapshot: the backup does not hold its own record.
+            audit_operator(&spec, &*store, "Backup", summary.total_entries(), summary.file_bytes)?;
+            summary
         }
         Reached::Server(http) => lifecycle::download_backup(&|w| http.download_backup(w, Some(&pb)), &out)?,
     };

@@ -116,7 +116,7 @@ impl Keyring {
     /// Adds a fresh key as the next version and makes it current; returns it.
     ///
     /// # Errors
-    /// [`Error::Config`] past [`MAX_VERSIONS`] keys or version `u32::MAX`; RNG errors.
+    /// [`Error::Config`] past 1,024 keys or version `u32::MAX`; RNG errors.
     pub fn add_version(&mut self) -> Result<u32> {
         let last = self.keys.keys().next_back().copied().unwrap_or(0);
         let next = last.checked_add(1).ok_or_else(|| Error::Config("no key version after u32::MAX".into()))?;

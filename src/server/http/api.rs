@@ -620,17 +620,32 @@ async fn admin_backup(State(st): State<AppState>, headers: HeaderMap) -> Respons
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<axum::body::Bytes>>(4);
     let server = Arc::clone(&st.server);
+    let request_id = context(&headers, 0).request_id;
     tokio::task::spawn_blocking(move || {
+        let started = Instant::now();
         let mut sink = ChannelWriter { tx, buf: Vec::with_capacity(BACKUP_STREAM_CHUNK) };
-        match crate::store::lifecycle::backup(server.store(), "sseek serve", &mut sink, None) {
+        let outcome = crate::store::lifecycle::backup(server.store(), "sseek serve", &mut sink, None);
+        let (status, items_out, bytes_out) = match &outcome {
             Ok(summary) => {
-                tracing::info!(entries = summary.total_entries(), bytes = summary.file_bytes, "backup streamed")
+                tracing::info!(entries = summary.total_entries(), bytes = summary.file_bytes, "backup streamed");
+                (200, summary.total_entries(), summary.file_bytes)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "backup failed");
                 let _ = sink.tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                (e.status_code(), 0, 0)
             }
-        }
+        };
+        server.audit(crate::server::audit::AuditEvent {
+            tenant: None,
+            operation: "Backup".into(),
+            items_out,
+            bytes_out,
+            status,
+            request_id,
+            micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            ..Default::default()
+        });
     });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     ([(header::CONTENT_TYPE, "application/octet-stream")], Body::from_stream(stream)).into_response()
