@@ -40,6 +40,7 @@
 
 // 1. Base: errors, text, messages, queries, the wire, the store.
 mod error;
+pub mod files;
 pub mod leakage_terms;
 pub mod message;
 pub mod multimap;

@@ -277,8 +277,7 @@ impl Target {
 
 /// The API token from the flag or `$SSEEK_TOKEN` (which keeps it out of `ps`).
 fn token(flag: Option<String>) -> Result<String> {
-    flag.or_else(|| std::env::var("SSEEK_TOKEN").ok())
-        .filter(|t| !t.is_empty())
+    sseek::ops::flag_or_env(flag, "SSEEK_TOKEN")
         .ok_or_else(|| Error::Config("--server needs an API token: --token or $SSEEK_TOKEN".into()))
 }
 
@@ -432,9 +431,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (Some(cert), Some(key)) => Some(sseek::server::http::TlsFiles { cert, key }),
                 _ => None,
             };
-            let metrics_token =
-                metrics_token.or_else(|| std::env::var("SSEEK_METRICS_TOKEN").ok()).filter(|t| !t.is_empty());
-            let admin_token = admin_token.or_else(|| std::env::var("SSEEK_ADMIN_TOKEN").ok()).filter(|t| !t.is_empty());
+            let metrics_token = sseek::ops::flag_or_env(metrics_token, "SSEEK_METRICS_TOKEN");
+            let admin_token = sseek::ops::flag_or_env(admin_token, "SSEEK_ADMIN_TOKEN");
             let scheme = if tls.is_some() { "https" } else { "http" };
             let opts = sseek::server::http::ServeOptions {
                 listen,

@@ -47,6 +47,12 @@ pub struct StoreOrServer {
     pub ca: Option<PathBuf>,
 }
 
+/// A secret from its flag, else from the environment variable `var` (which
+/// keeps it out of `ps`); `None` if neither gives a non-empty value.
+pub fn flag_or_env(flag: Option<String>, var: &str) -> Option<String> {
+    flag.or_else(|| std::env::var(var).ok()).filter(|t| !t.is_empty())
+}
+
 /// Which of the two a [`StoreOrServer`] names, ready to use.
 #[derive(Debug)]
 pub enum Reached {
@@ -65,13 +71,9 @@ impl StoreOrServer {
         match (self.store, self.server) {
             (Some(spec), _) => Ok(Reached::Store(store::open(&spec, &self.pg_schema)?, spec)),
             (None, Some(url)) => {
-                let token = self
-                    .admin_token
-                    .or_else(|| std::env::var("SSEEK_ADMIN_TOKEN").ok())
-                    .filter(|t| !t.is_empty())
-                    .ok_or_else(|| {
-                        Error::Config("--server needs the admin token: --admin-token or $SSEEK_ADMIN_TOKEN".into())
-                    })?;
+                let token = flag_or_env(self.admin_token, "SSEEK_ADMIN_TOKEN").ok_or_else(|| {
+                    Error::Config("--server needs the admin token: --admin-token or $SSEEK_ADMIN_TOKEN".into())
+                })?;
                 Ok(Reached::Server(Endpoint { url, token, ca: self.ca }.connect()?))
             }
             (None, None) => Err(Error::Config("give --store SPEC or --server URL".into())),

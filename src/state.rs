@@ -55,27 +55,17 @@ impl StateFile {
     /// # Errors
     /// I/O errors.
     pub fn save<T: Serialize>(&self, path: &Path, state: &T) -> Result<()> {
-        let plain = postcard::to_stdvec(state).map_err(|e| Error::Crypto(format!("state encoding: {e}")))?;
-        let mut nonce = [0u8; 12];
-        os_random(&mut nonce)?;
-        let sealed = self
-            .aead
-            .encrypt(&Nonce::from(nonce), Payload { msg: &plain, aad: &self.associated })
-            .map_err(|e| Error::Crypto(e.to_string()))?;
+        let sealed = self.seal(MAGIC, &self.associated, state)?;
         let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
-        tmp.write_all(MAGIC)
-            .and_then(|()| tmp.write_all(&nonce))
-            .and_then(|()| tmp.write_all(&sealed))
-            .map_err(|e| Error::io(path, e))?;
+        tmp.write_all(&sealed).map_err(|e| Error::io(path, e))?;
         tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
         tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
         // The rename is durable only once the directory entry is on disk;
         // without this a power loss could roll the counters back after the
         // server already stored entries under them.
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
-        Ok(())
+        crate::files::sync_parent(path)
     }
 
     /// Seals `state` as version `version` of a state kept on the server
@@ -86,14 +76,7 @@ impl StateFile {
     /// # Errors
     /// Encoding and RNG errors.
     pub fn seal_versioned<T: Serialize>(&self, state: &T, version: u64) -> Result<Vec<u8>> {
-        let plain = postcard::to_stdvec(state).map_err(|e| Error::Crypto(format!("state encoding: {e}")))?;
-        let mut nonce = [0u8; 12];
-        os_random(&mut nonce)?;
-        let sealed = self
-            .aead
-            .encrypt(&Nonce::from(nonce), Payload { msg: &plain, aad: &self.versioned(version) })
-            .map_err(|e| Error::Crypto(e.to_string()))?;
-        Ok([&SHARED_MAGIC[..], &nonce, &sealed].concat())
+        self.seal(SHARED_MAGIC, &self.versioned(version), state)
     }
 
     /// Opens a state sealed by [`StateFile::seal_versioned`] as `version`;
@@ -104,15 +87,8 @@ impl StateFile {
     /// or modified, truncated or malformed ones.
     pub fn open_versioned<T: DeserializeOwned>(&self, sealed: &[u8], version: u64, source: &str) -> Result<T> {
         let bad = |reason: &str| Error::StateFile { path: source.into(), reason: reason.to_owned() };
-        let rest = sealed.strip_prefix(SHARED_MAGIC).ok_or_else(|| bad("not an sseek shared state"))?;
-        let Some((nonce, body)) = rest.split_first_chunk::<12>() else {
-            return Err(bad("truncated"));
-        };
-        let plain =
-            self.aead.decrypt(&Nonce::from(*nonce), Payload { msg: body, aad: &self.versioned(version) }).map_err(
-                |_| bad(&format!("does not open as version {version}: another key, instance or version, or modified")),
-            )?;
-        postcard::from_bytes(&plain).map_err(|e| bad(&format!("state does not decode: {e}")))
+        let mismatch = format!("does not open as version {version}: another key, instance or version, or modified");
+        self.open(SHARED_MAGIC, &self.versioned(version), sealed, ("not an sseek shared state", &mismatch), &bad)
     }
 
     fn versioned(&self, version: u64) -> Vec<u8> {
@@ -131,15 +107,40 @@ impl StateFile {
             Err(e) => return Err(Error::io(path, e)),
         };
         let bad = |reason: &str| Error::StateFile { path: path.to_owned(), reason: reason.to_owned() };
-        let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| bad("not an sseek state file"))?;
+        let reasons = ("not an sseek state file", "does not open: another key or instance, or modified");
+        self.open(MAGIC, &self.associated, &bytes, reasons, &bad).map(Some)
+    }
+
+    /// `magic`, a fresh nonce, then AES-256-GCM of the postcard-encoded
+    /// state with `aad` as associated data.
+    fn seal<T: Serialize>(&self, magic: &[u8; 8], aad: &[u8], state: &T) -> Result<Vec<u8>> {
+        let plain = postcard::to_stdvec(state).map_err(|e| Error::Crypto(format!("state encoding: {e}")))?;
+        let mut nonce = [0u8; 12];
+        os_random(&mut nonce)?;
+        let sealed = self
+            .aead
+            .encrypt(&Nonce::from(nonce), Payload { msg: &plain, aad })
+            .map_err(|e| Error::Crypto(e.to_string()))?;
+        Ok([&magic[..], &nonce, &sealed].concat())
+    }
+
+    /// The state in `bytes` made by [`StateFile::seal`] with the same magic
+    /// and associated data; `reasons` are what `bad` reports for another
+    /// magic and for a failed decryption.
+    fn open<T: DeserializeOwned>(
+        &self,
+        magic: &[u8; 8],
+        aad: &[u8],
+        bytes: &[u8],
+        (not_ours, mismatch): (&str, &str),
+        bad: &dyn Fn(&str) -> Error,
+    ) -> Result<T> {
+        let rest = bytes.strip_prefix(magic).ok_or_else(|| bad(not_ours))?;
         let Some((nonce, sealed)) = rest.split_first_chunk::<12>() else {
             return Err(bad("truncated"));
         };
-        let plain = self
-            .aead
-            .decrypt(&Nonce::from(*nonce), Payload { msg: sealed, aad: &self.associated })
-            .map_err(|_| bad("does not open: another key or instance, or modified"))?;
-        postcard::from_bytes(&plain).map(Some).map_err(|e| bad(&format!("state does not decode: {e}")))
+        let plain = self.aead.decrypt(&Nonce::from(*nonce), Payload { msg: sealed, aad }).map_err(|_| bad(mismatch))?;
+        postcard::from_bytes(&plain).map_err(|e| bad(&format!("state does not decode: {e}")))
     }
 }
 

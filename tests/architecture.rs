@@ -23,7 +23,7 @@ use std::path::Path;
 fn layer(module: &str) -> Option<u8> {
     let top = module.split("::").next().unwrap_or(module);
     Some(match top {
-        "error" | "leakage_terms" | "message" | "multimap" | "protocol" | "query" | "store" | "text" => 1,
+        "error" | "files" | "leakage_terms" | "message" | "multimap" | "protocol" | "query" | "store" | "text" => 1,
         "envelope" | "keys" | "primitives" | "state" => 2,
         "blind" | "sse" => 3,
         "client" | "server" => 4,

@@ -247,8 +247,7 @@ impl Keyring {
         let _ = std::fs::remove_file(&tmp);
         self.save(&tmp)?;
         std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
+        crate::files::sync_parent(path)
     }
 }
 

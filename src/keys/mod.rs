@@ -311,8 +311,7 @@ impl MasterKey {
         file.sync_all().map_err(|e| Error::io(path, e))?;
         drop(file);
         std::fs::remove_file(path).map_err(|e| Error::io(path, e))?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))?;
+        crate::files::sync_parent(path)?;
         Ok(id)
     }
 

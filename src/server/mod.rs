@@ -227,14 +227,11 @@ impl<S: Store> Server<S> {
     /// As [`tenants::erase`].
     pub fn erase_tenant(&self, tenant: &str) -> Result<tenants::ErasureReport> {
         let started = std::time::Instant::now();
-        let log = if self.audited { Some(self.audit_log()?) } else { None };
         // Queued records of the tenant go out first, with the key they use.
-        if let Some(log) = &log {
-            log.flush(&self.store)?;
-        }
+        self.flush_audit()?;
         let outcome = self.locked(tenant, || tenants::erase(&self.store, tenant));
-        if let Some(log) = &log {
-            log.forget_tenant(tenant)?;
+        if self.audited {
+            self.audit_log()?.forget_tenant(tenant)?;
         }
         if let Some(q) = &self.quota {
             q.forget(tenant);

@@ -266,6 +266,11 @@ impl<T: Transport> SseIndex<T> {
     pub fn search_keyword(&mut self, keyword: &[u8]) -> Result<Vec<DocId>> {
         // Another device may have added under this keyword since.
         self.refresh_state()?;
+        self.search_fresh(keyword)
+    }
+
+    /// [`SseIndex::search_keyword`] with the shared state already read.
+    fn search_fresh(&mut self, keyword: &[u8]) -> Result<Vec<DocId>> {
         let instance = self.scheme.descriptor().instance.clone();
         let token = match &self.scheme {
             SchemeClient::Static(s) => s.token(keyword),
@@ -295,6 +300,8 @@ impl<T: Transport> SseIndex<T> {
     /// As [`SseIndex::search_keyword`]; [`crate::Error::Protocol`] for
     /// tombstones that do not decode.
     pub fn search(&mut self, query: &Query) -> Result<Vec<DocId>> {
+        // Once per query, not per term.
+        self.refresh_state()?;
         let mut ids = self.eval(query)?;
         ids -= self.tombstones()?;
         Ok(ids.iter().collect())
@@ -316,7 +323,7 @@ impl<T: Transport> SseIndex<T> {
         match query {
             Query::Term { index, values } => {
                 let v: Vec<&str> = values.iter().map(String::as_str).collect();
-                let ids = self.search_keyword(&keyword(index, &v))?;
+                let ids = self.search_fresh(&keyword(index, &v))?;
                 Ok(RoaringBitmap::from_sorted_iter(ids).map_err(|e| Error::Protocol(format!("unsorted ids: {e}")))?)
             }
             Query::And(qs) => Ok(qs.iter().map(|q| self.eval(q)).collect::<Result<Vec<_>>>()?.intersection()),

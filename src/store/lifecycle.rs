@@ -24,6 +24,7 @@ use indicatif::ProgressBar;
 
 use super::backup::{BackupInfo, BackupReader, BackupSummary, BackupWriter, verify_file};
 use super::{PostgresStore, RESTORE_MARKER, RedbStore, Store, Table, WriteBatch};
+use crate::files::sync_parent;
 use crate::{Error, Result};
 
 /// Bytes of keys and values per store batch when loading a store.
@@ -315,10 +316,4 @@ fn sibling(path: &Path, tag: &str) -> PathBuf {
     let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(format!(".{tag}"));
     path.with_file_name(name)
-}
-
-/// Makes a rename in `path`'s directory durable.
-fn sync_parent(path: &Path) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
 }

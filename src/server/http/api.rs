@@ -584,28 +584,37 @@ async fn healthz(State(st): State<AppState>) -> Response {
 /// metrics token only: request counts per route and status say how active
 /// the deployment is, which is not for anyone who can reach the port.
 async fn metrics(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(expected) = &st.metrics_token else {
-        return ApiError::new(404, "metrics are off; start the server with --metrics-token").into_response();
-    };
-    let matches = bearer(&headers)
-        .flatten()
-        .is_some_and(|t| bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), expected.as_bytes())));
-    if !matches {
-        return ApiError::new(401, "GET /metrics needs the metrics token as a bearer token").into_response();
+    let allowed = require_token(
+        st.metrics_token.as_deref(),
+        &headers,
+        "metrics are off; start the server with --metrics-token",
+        "GET /metrics needs the metrics token as a bearer token",
+    );
+    if let Err(e) = allowed {
+        return e.into_response();
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.metrics.render()).into_response()
 }
 
-/// Whether the request carries the operator token; `Err` is the rejection
-/// (404 when the admin routes are off, 401 for a missing or wrong token).
-fn check_admin(st: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let Some(expected) = &st.admin_token else {
-        return Err(ApiError::new(404, "admin routes are off; start the server with --admin-token"));
-    };
+/// Checks a route's own bearer token (metrics, admin), compared in constant
+/// time: 404 with `off` when the route has no token, 401 with `refused` for a
+/// missing or wrong one.
+fn require_token(expected: Option<&str>, headers: &HeaderMap, off: &str, refused: &str) -> ApiResult<()> {
+    let Some(expected) = expected else { return Err(ApiError::new(404, off)) };
     let matches = bearer(headers)
         .flatten()
         .is_some_and(|t| bool::from(subtle::ConstantTimeEq::ct_eq(t.as_bytes(), expected.as_bytes())));
-    if matches { Ok(()) } else { Err(ApiError::new(401, "admin routes need the admin token as a bearer token")) }
+    if matches { Ok(()) } else { Err(ApiError::new(401, refused)) }
+}
+
+/// Whether the request carries the operator token (see [`require_token`]).
+fn check_admin(st: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+    require_token(
+        st.admin_token.as_deref(),
+        headers,
+        "admin routes are off; start the server with --admin-token",
+        "admin routes need the admin token as a bearer token",
+    )
 }
 
 /// Bytes the backup stream hands to the connection at a time.
