@@ -188,6 +188,20 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Rotate the account's keys to a new version without downtime, or resume a rotation that stopped: new messages go under the new version at once, every message is sealed and indexed again under it in batches (a checkpoint after each), searches meanwhile ask both versions, and at the end the old key is removed from the key file.
+    Rotate {
+        #[command(flatten)]
+        target: Target,
+        /// Only show where the keys stand (epoch, progress), change nothing.
+        #[arg(long)]
+        status: bool,
+        /// Print the report (or the status) as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Messages per batch (one transaction and one checkpoint each).
+        #[arg(long, default_value_t = sseek::client::rotation::ROTATION_BATCH)]
+        batch: u32,
+    },
     /// Destroy a key file (crypto-shredding: whatever it sealed, in the store or in old backups, can no longer be opened).
     Forget {
         /// The key file.
@@ -263,15 +277,18 @@ impl Target {
     /// the token's), or in process over the store directory.
     fn open(self) -> Result<Client<Box<dyn Transport>>> {
         let ring = Keyring::load(&self.key)?;
-        if let Some(url) = self.server {
+        let client = if let Some(url) = self.server {
             let http = Endpoint { url, token: token(self.token)?, ca: self.ca }.connect()?;
             let tenant = http.tenant()?;
-            return Client::connect_keyring(&ring, &tenant, Box::new(http), Tokenizer::default());
-        }
-        let store = self.store.ok_or_else(|| Error::Config("give --store DIR or --server URL".into()))?;
-        let server = Arc::new(Server::new(RedbStore::open(&store.join("server.redb"))?));
-        let transport = Box::new(InProcess::new(server, &self.tenant));
-        Client::connect_keyring(&ring, &self.tenant, transport, Tokenizer::default())
+            Client::connect_keyring(&ring, &tenant, Box::new(http) as Box<dyn Transport>, Tokenizer::default())?
+        } else {
+            let store = self.store.ok_or_else(|| Error::Config("give --store DIR or --server URL".into()))?;
+            let server = Arc::new(Server::new(RedbStore::open(&store.join("server.redb"))?));
+            let transport: Box<dyn Transport> = Box::new(InProcess::new(server, &self.tenant));
+            Client::connect_keyring(&ring, &self.tenant, transport, Tokenizer::default())?
+        };
+        // A rotation elsewhere may replace the key file while this runs.
+        Ok(client.with_key_file(self.key))
     }
 }
 
@@ -495,6 +512,51 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let _ = std::fs::remove_file(&out);
             })?;
             println!("exported {n} messages to {}", out.display());
+        }
+        Command::Rotate { target, status, json, batch } => {
+            let key = target.key.clone();
+            let mut client = target.open()?;
+            if status {
+                let st = client.rotation_status()?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&st).map_err(|e| Error::Protocol(e.to_string()))?);
+                } else {
+                    match (st.epoch.previous, st.position) {
+                        (Some(from), Some((after, end))) => println!(
+                            "rotating from key version {from} to {}: {} of {} messages moved, walk at id {} of {end}",
+                            st.epoch.current,
+                            st.moved.unwrap_or(0),
+                            st.documents,
+                            after.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+                        ),
+                        (Some(from), None) => {
+                            println!("rotating from key version {from} to {}: not walked yet", st.epoch.current)
+                        }
+                        (None, _) => println!("at rest at key version {} ({} messages)", st.epoch.current, st.documents),
+                    }
+                    println!("key file holds versions {:?}", st.keyring_versions);
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let progress = if json { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
+            let options = sseek::client::rotation::RotationOptions { batch, progress: Some(progress.clone()) };
+            let report = client.rotate(&mut |ring: &Keyring| ring.replace(&key), &options);
+            progress.finish_and_clear();
+            let report = report?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::Protocol(e.to_string()))?);
+            } else {
+                println!(
+                    "{} key version {} to {}: {} messages sealed and indexed again, {} already moved, in {:.2} s",
+                    if report.resumed { "resumed and finished the rotation from" } else { "rotated from" },
+                    report.from,
+                    report.to,
+                    report.moved,
+                    report.skipped,
+                    report.seconds
+                );
+                println!("version {} is removed from {}", report.from, key.display());
+            }
         }
         Command::Forget { key, yes } => {
             if !yes {

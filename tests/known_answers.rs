@@ -30,7 +30,7 @@ use sseek::keys::{KeyLabel, MasterKey, Purpose, WrapParams, hkdf_sha256};
 use sseek::message::{Field, Message};
 use sseek::protocol::{
     self, BlindPostings, BlindQuery, BlindToken, EncryptedDocument, EncryptedEntry, EntryLocation, GgmNode,
-    IndexDescriptor, IndexSize, IngestBatch, PublicMetadata, Request, Response, Schema, SearchResult, SearchToken,
+    IndexDescriptor, IndexSize, IngestBatch, KeyEpoch, PublicMetadata, Request, Response, Schema, SearchResult, SearchToken,
     ServerStats, SseDescriptor, TaggedSchema, VersionedState,
 };
 use sseek::server::Server;
@@ -720,6 +720,11 @@ fn descriptor() -> SseDescriptor {
     }
 }
 
+/// An epoch in the middle of a rotation from version 1 to 2.
+fn rotating() -> KeyEpoch {
+    KeyEpoch { current: 2, previous: Some(1), rotation: [0x5a; 16] }
+}
+
 /// The name of a request's variant. No wildcard arm: a new variant fails to
 /// compile here until it gets a vector in [`protocol_encoding`].
 fn request_kind(r: &Request) -> &'static str {
@@ -747,6 +752,12 @@ fn request_kind(r: &Request) -> &'static str {
         Request::GetTaggedSchema => "GetTaggedSchema",
         Request::GetClientState { .. } => "GetClientState",
         Request::PutClientState { .. } => "PutClientState",
+        Request::GetKeyEpoch => "GetKeyEpoch",
+        Request::BeginRotation { .. } => "BeginRotation",
+        Request::RotateDocuments { .. } => "RotateDocuments",
+        Request::FinishRotation { .. } => "FinishRotation",
+        Request::IngestAt { .. } => "IngestAt",
+        Request::BlindSearchAt { .. } => "BlindSearchAt",
     }
 }
 
@@ -767,6 +778,7 @@ fn response_kind(r: &Response) -> &'static str {
         Response::Tombstones(_) => "Tombstones",
         Response::TaggedSchema(_) => "TaggedSchema",
         Response::ClientState(_) => "ClientState",
+        Response::KeyEpoch(_) => "KeyEpoch",
     }
 }
 
@@ -874,6 +886,29 @@ fn protocol_encoding() {
             Request::PutClientState { instance: "mitra".into(), version: 3, sealed: vec![0xee; 4] },
             "000116056d697472610304eeeeeeee",
         ),
+        (Request::GetKeyEpoch, "000117"),
+        (Request::BeginRotation { epoch: rotating(), schema_tag: Some([0xab; 32]) }, "0001180201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a01abababababababababababababababababababababababababababababababab"),
+        (
+            Request::RotateDocuments {
+                epoch: rotating(),
+                documents: vec![document()],
+                remove: vec![BlindPostings { index: "body".into(), postings: vec![(0x2a, vec![7])] }],
+                add: vec![BlindPostings { index: "body".into(), postings: vec![(0x2b, vec![7])] }],
+            },
+            "0001190201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a010461636d6507011111111111111111111111111111111102aabb0104626f6479012a01070104626f6479012b0107",
+        ),
+        (Request::FinishRotation { epoch: rotating() }, "00011a0201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"),
+        (
+            Request::IngestAt {
+                key_version: 2,
+                batch: IngestBatch {
+                    documents: vec![document()],
+                    postings: vec![BlindPostings { index: "body".into(), postings: vec![(0x2a, vec![7])] }],
+                },
+            },
+            "00011b02010461636d6507011111111111111111111111111111111102aabb0104626f6479012a0107",
+        ),
+        (Request::BlindSearchAt { epoch: rotating(), query: token("body", 0x2a), fetch_documents: false }, "00011c0201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a0004626f64792a00"),
     ];
     let responses: Vec<(Response, &str)> = vec![
         (Response::Ok, "000100"),
@@ -910,6 +945,7 @@ fn protocol_encoding() {
             "00010c01010866726f6d2b6461790200030c2a01cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
         ),
         (Response::ClientState(Some(VersionedState { version: 3, sealed: vec![0xee; 4] })), "00010d010304eeeeeeee"),
+        (Response::KeyEpoch(rotating()), "00010e0201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"),
     ];
     let mut items = Vec::new();
     let mut request_kinds: Vec<&str> = Vec::new();
@@ -928,8 +964,8 @@ fn protocol_encoding() {
     }
     request_kinds.dedup();
     response_kinds.dedup();
-    assert_eq!(request_kinds.len(), 23, "every request variant has a vector: {request_kinds:?}");
-    assert_eq!(response_kinds.len(), 14, "every response variant has a vector: {response_kinds:?}");
+    assert_eq!(request_kinds.len(), 29, "every request variant has a vector: {request_kinds:?}");
+    assert_eq!(response_kinds.len(), 15, "every response variant has a vector: {response_kinds:?}");
     check_all(&items);
 }
 

@@ -134,6 +134,36 @@ pub fn decode_ids(bytes: &[u8], table: Table) -> Result<RoaringBitmap> {
         .map_err(|e| Error::DataCorruption { table: table.name(), reason: format!("id bitmap does not decode: {e}") })
 }
 
+/// Takes `deleted` ids out of every posting list of the tenant, adding the
+/// changed lists (and the deletes of emptied ones) to `batch`. Returns how
+/// many lists changed. A delete whose tokens the client could not compute
+/// (a REST delete, a delete racing a rotation) leaves such postings; the
+/// tombstones mask them in searches, this removes them at rest.
+///
+/// # Errors
+/// Store errors; [`Error::DataCorruption`] for a damaged list.
+pub fn prune_into(store: &dyn Store, tenant: &str, deleted: &RoaringBitmap, batch: &mut WriteBatch) -> Result<u64> {
+    if deleted.is_empty() {
+        return Ok(0);
+    }
+    let mut changed = 0u64;
+    store.scan_prefix(Table::Postings, &keyspace(tenant), &mut |key, value| {
+        let mut bitmap = decode_bitmap(value)?;
+        if bitmap.is_disjoint(deleted) {
+            return Ok(true);
+        }
+        bitmap -= deleted;
+        changed += 1;
+        if bitmap.is_empty() {
+            batch.delete(Table::Postings, key.to_vec());
+        } else {
+            batch.put(Table::Postings, key.to_vec(), encode_ids(bitmap)?);
+        }
+        Ok(true)
+    })?;
+    Ok(changed)
+}
+
 /// Evaluates a blind query. Unknown tokens and indexes give empty sets: the
 /// answer for a keyword nobody used looks like any other empty answer.
 ///

@@ -1,21 +1,51 @@
 //! Right of access: every message of the account, decrypted, as JSONL that
 //! `sseek index` takes back.
 
+use std::cell::Cell;
 use std::io::Write;
 
 use indicatif::ProgressBar;
-use rayon::prelude::*;
 
 use super::Client;
-use crate::message::JsonlMessage;
+use crate::message::{JsonlMessage, Message};
 use crate::protocol::transport::Transport;
-use crate::protocol::{DocId, Request, Response, unexpected};
+use crate::protocol::{DocId, EncryptedDocument, Request, Response, unexpected};
 use crate::{Error, Result};
 
 /// Messages listed and fetched per request during an export.
 const EXPORT_CHUNK: u32 = 2_000;
 
 impl<T: Transport> Client<T> {
+    /// One page of the tenant's documents in id order: up to `limit` ids
+    /// after `after` and their sealed documents, checked to be ascending
+    /// and only those asked for. Returns the last id listed, or `None`
+    /// past the end.
+    pub(super) fn document_page(
+        &self,
+        after: Option<DocId>,
+        limit: u32,
+    ) -> Result<Option<(DocId, Vec<EncryptedDocument>)>> {
+        let ids = match self.transport.call(&Request::ListDocumentIds { after, limit })? {
+            Response::DocumentIds(ids) => ids,
+            other => return Err(unexpected(&other)),
+        };
+        let Some(&last) = ids.last() else { return Ok(None) };
+        if after.is_some_and(|a| ids[0] <= a) || ids.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(Error::Server { code: 502, message: "server listed document ids out of order".into() });
+        }
+        let documents = match self.transport.call(&Request::GetDocuments(ids.clone()))? {
+            Response::Documents(d) => d,
+            other => return Err(unexpected(&other)),
+        };
+        if let Some(d) = documents.iter().find(|d| ids.binary_search(&d.public.doc_id).is_err()) {
+            return Err(Error::Server {
+                code: 502,
+                message: format!("server returned document {}, not asked for", d.public.doc_id),
+            });
+        }
+        Ok(Some((last, documents)))
+    }
+
     /// Writes every message of the tenant to `out`, one JSONL record per
     /// line in id order (`{"id", "text", "from", "to", "subject", "date"}`),
     /// and returns how many. Memory holds one chunk of messages at a time.
@@ -49,31 +79,14 @@ impl<T: Transport> Client<T> {
         let mut after: Option<DocId> = None;
         let mut written = 0u64;
         loop {
-            let ids = match self.transport.call(&Request::ListDocumentIds { after, limit: EXPORT_CHUNK })? {
-                Response::DocumentIds(ids) => ids,
-                other => return Err(unexpected(&other)),
-            };
-            let Some(&last) = ids.last() else { break };
-            if after.is_some_and(|a| ids[0] <= a) || ids.windows(2).any(|w| w[0] >= w[1]) {
-                return Err(Error::Server { code: 502, message: "server listed document ids out of order".into() });
-            }
-            let documents = match self.transport.call(&Request::GetDocuments(ids.clone()))? {
-                Response::Documents(d) => d,
-                other => return Err(unexpected(&other)),
-            };
-            let mut opened = documents
-                .par_iter()
-                .map(|d| {
-                    let id = d.public.doc_id;
-                    if ids.binary_search(&id).is_err() {
-                        return Err(Error::Server {
-                            code: 502,
-                            message: format!("server returned document {id}, not asked for"),
-                        });
-                    }
-                    Ok((id, self.cipher.open(d, id)?))
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let last = Cell::new(None);
+            let (opened, _) = self.opened_documents(|| {
+                let page = self.document_page(after, EXPORT_CHUNK)?;
+                last.set(page.as_ref().map(|(last, _)| *last));
+                Ok(page.map(|(_, documents)| documents).unwrap_or_default())
+            })?;
+            let Some(last) = last.get() else { break };
+            let mut opened: Vec<(DocId, Message)> = opened.into_iter().map(|(id, m, _)| (id, m)).collect();
             opened.sort_unstable_by_key(|(id, _)| *id);
             opened.dedup_by_key(|(id, _)| *id);
             for (id, m) in &opened {

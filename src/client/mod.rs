@@ -30,12 +30,15 @@
 
 use std::collections::HashSet;
 use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
 
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
 mod export;
 mod http;
+pub mod rotation;
 
 pub use http::{Endpoint, Http};
 
@@ -47,7 +50,8 @@ use crate::message::IndexSpec;
 use crate::message::{Message, Terms};
 use crate::protocol::transport::{Traffic, Transport};
 use crate::protocol::{
-    DocId, EncryptedDocument, IndexDescriptor, IngestBatch, Request, Response, Schema, TaggedSchema,
+    BlindQuery, DocId, EncryptedDocument, IndexDescriptor, IngestBatch, KeyEpoch, Request, Response, Schema,
+    TaggedSchema,
 };
 use crate::protocol::{expect_ok, unexpected};
 use crate::query::Query;
@@ -78,76 +82,228 @@ pub struct SearchOutcome {
 pub struct Client<T: Transport> {
     transport: T,
     tenant: String,
-    key_version: u32,
-    master: MasterKey,
-    cipher: DocumentCipher,
+    /// A key file to read again when the tenant moves to a key version the
+    /// keyring does not hold (another process is rotating).
+    key_file: Option<PathBuf>,
+    /// The keyring and the keys of the epoch last read from the server;
+    /// replaced whole when the epoch changes, so a search in flight keeps
+    /// the keys it started with.
+    keys: RwLock<Arc<KeyState>>,
     tokenizer: Tokenizer,
     schema: Option<Schema>,
     specs: Vec<IndexSpec>,
-    indexer: Option<BlindIndexer>,
     /// End of the last id range the server reserved for this client: a
     /// later range must start at or after it, or the server is handing
     /// out ids twice.
     reserved_until: DocId,
 }
 
-impl<T: Transport> Client<T> {
-    /// Connects: derives the tenant's keys and reads its public schema from the server, if any.
-    ///
-    /// # Errors
-    /// Transport or server errors; key label errors for an over-long tenant.
-    pub fn connect(master: MasterKey, tenant: &str, transport: T, tokenizer: Tokenizer) -> Result<Self> {
-        Self::connect_at(master, 1, tenant, transport, tokenizer)
+/// The keyring, the tenant's key epoch as last read, and the keys of its
+/// live versions.
+#[derive(Debug)]
+struct KeyState {
+    keyring: Keyring,
+    epoch: KeyEpoch,
+    /// One per live version of `epoch`, current first.
+    versions: Vec<VersionKeys>,
+}
+
+/// The keys of one live key version: its document cipher and, once the
+/// tenant has a schema, its blind indexer.
+#[derive(Debug)]
+struct VersionKeys {
+    version: u32,
+    cipher: DocumentCipher,
+    indexer: Option<BlindIndexer>,
+}
+
+impl KeyState {
+    /// The keys of the current version.
+    fn current(&self) -> &VersionKeys {
+        // Built with every live version, the current one first.
+        &self.versions[0]
     }
 
-    /// Connects with a keyring's current key and version: documents are
-    /// sealed and indexed under that version. (Searching data of an older
-    /// version comes with key rotation; a keyring made by `sseek keygen`
-    /// holds version 1, the version [`Client::connect`] uses.)
+    /// The master key of a version.
+    fn master(&self, version: u32) -> Result<&MasterKey> {
+        self.keyring.get(version).ok_or_else(|| Error::Config(format!("this keyring lacks key version {version}")))
+    }
+
+    /// The current version's blind indexer.
+    fn indexer(&self) -> Result<&BlindIndexer> {
+        self.current().indexer.as_ref().ok_or_else(|| Error::Config("no schema: nothing is indexed yet".into()))
+    }
+
+    /// Opens a sealed document under whichever live version sealed it
+    /// (during a rotation a document moves from the old to the new one);
+    /// returns the message and that version's position in `versions`.
+    fn open_document(&self, d: &EncryptedDocument, id: DocId) -> Result<(Message, usize)> {
+        let mut last = Error::Decrypt { doc_id: id };
+        for (i, v) in self.versions.iter().enumerate() {
+            match v.cipher.open(d, id) {
+                Ok(m) => return Ok((m, i)),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+}
+
+/// Attempts of one request against key epochs that change under it (a
+/// rotation starting or ending); each change is rare, so a few suffice.
+const EPOCH_ATTEMPTS: usize = 4;
+
+impl<T: Transport> Client<T> {
+    /// Connects with one master key as version 1: derives the tenant's keys
+    /// and reads its public schema from the server, if any.
+    ///
+    /// # Errors
+    /// Transport or server errors; key label errors for an over-long
+    /// tenant; [`Error::Config`] if the tenant's data is under another key version.
+    pub fn connect(master: MasterKey, tenant: &str, transport: T, tokenizer: Tokenizer) -> Result<Self> {
+        Self::connect_keyring(&Keyring::from_master(master), tenant, transport, tokenizer)
+    }
+
+    /// Connects with a keyring: the server's key epoch says which versions
+    /// hold the tenant's data (one, or two while a rotation runs), and the
+    /// keyring must hold them. New messages are sealed and indexed under
+    /// the epoch's current version; searches ask every live version.
     ///
     /// # Errors
     /// As [`Client::connect`].
     pub fn connect_keyring(keyring: &Keyring, tenant: &str, transport: T, tokenizer: Tokenizer) -> Result<Self> {
-        Self::connect_at(keyring.current().clone(), keyring.current_version(), tenant, transport, tokenizer)
-    }
-
-    fn connect_at(
-        master: MasterKey,
-        key_version: u32,
-        tenant: &str,
-        transport: T,
-        tokenizer: Tokenizer,
-    ) -> Result<Self> {
-        let cipher = DocumentCipher::new(&master, tenant, key_version)?;
+        let empty = KeyState { keyring: keyring.clone(), epoch: KeyEpoch::INITIAL, versions: Vec::new() };
         let mut c = Client {
             transport,
             tenant: tenant.to_owned(),
-            key_version,
-            master,
-            cipher,
+            key_file: None,
+            keys: RwLock::new(Arc::new(empty)),
             tokenizer,
             schema: None,
             specs: Vec::new(),
-            indexer: None,
             reserved_until: 0,
         };
-        if let Some(schema) = c.fetch_schema()? {
+        c.refresh_epoch()?;
+        if let Some(schema) = c.fetch_schema(&c.keys())? {
             c.install_schema(schema)?;
         }
         Ok(c)
     }
 
-    /// The tenant's schema from the server, checked against its tag: a
-    /// schema without a tag, or whose tag this key did not make, is refused
-    /// (the server, or whoever changed its store, altered the index list or
-    /// token lengths).
-    fn fetch_schema(&self) -> Result<Option<Schema>> {
+    /// Reads the keyring again from `path` whenever the tenant moves to a
+    /// key version this client's keyring lacks, so a long-lived client
+    /// keeps working while another process (`sseek rotate`) rotates the
+    /// keys in that file.
+    pub fn with_key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.key_file = Some(path.into());
+        self
+    }
+
+    /// The tenant's key epoch as this client last read it.
+    pub fn key_epoch(&self) -> KeyEpoch {
+        self.keys().epoch
+    }
+
+    /// The keyring this client holds.
+    pub fn keyring(&self) -> Keyring {
+        self.keys().keyring.clone()
+    }
+
+    /// The keys in use now.
+    fn keys(&self) -> Arc<KeyState> {
+        // A poisoned lock still holds a whole state: states are swapped, never edited.
+        Arc::clone(&self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    fn set_keys(&self, state: KeyState) {
+        *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(state);
+    }
+
+    /// Reads the tenant's key epoch and, if it changed, derives the keys
+    /// of its live versions and checks the schema's tag under the current
+    /// one. Returns whether the epoch changed.
+    ///
+    /// # Errors
+    /// [`Error::Config`] if the keyring (also read again from the key file,
+    /// if one is set) lacks a live version; transport and server errors.
+    pub fn refresh_epoch(&self) -> Result<bool> {
+        let epoch = match self.transport.call(&Request::GetKeyEpoch)? {
+            Response::KeyEpoch(e) => e,
+            other => return Err(unexpected(&other)),
+        };
+        let old = self.keys();
+        if !old.versions.is_empty() && epoch == old.epoch {
+            return Ok(false);
+        }
+        self.set_keys(self.derive_keys(old.keyring.clone(), epoch)?);
+        Ok(true)
+    }
+
+    /// Replaces the keyring (one another device sealed, or a rotated key
+    /// file) and derives the keys of the tenant's epoch from it.
+    ///
+    /// # Errors
+    /// As [`Client::refresh_epoch`].
+    pub fn set_keyring(&self, keyring: Keyring) -> Result<()> {
+        let epoch = self.keys().epoch;
+        self.set_keys(self.derive_keys(keyring, epoch)?);
+        self.refresh_epoch().map(drop)
+    }
+
+    /// The keys of `epoch`'s live versions from `keyring` (or from the key
+    /// file, read again, if `keyring` lacks one), with the schema's tag
+    /// checked under the current version.
+    fn derive_keys(&self, mut keyring: Keyring, epoch: KeyEpoch) -> Result<KeyState> {
+        let live = epoch.live_versions();
+        if live.iter().any(|v| keyring.get(*v).is_none()) {
+            if let Some(path) = &self.key_file {
+                keyring = Keyring::load(path)?;
+            }
+        }
+        if let Some(missing) = live.iter().find(|v| keyring.get(**v).is_none()) {
+            let held = keyring.versions();
+            return Err(Error::Config(format!(
+                "tenant {}'s data is under key version {}, and this keyring holds {held:?}, not {missing}: \
+                 open the keyring the rotating device sealed to this one (sseek device open) or use the rotated key file",
+                self.tenant,
+                live.iter().map(u32::to_string).collect::<Vec<_>>().join(" and "),
+            )));
+        }
+        let versions = live
+            .iter()
+            .map(|v| {
+                let master = keyring.get(*v).ok_or_else(|| Error::Config(format!("no key version {v}")))?;
+                let indexer = match &self.schema {
+                    Some(schema) => Some(BlindIndexer::new(master, &self.tenant, *v, &schema.indexes)?),
+                    None => None,
+                };
+                Ok(VersionKeys { version: *v, cipher: DocumentCipher::new(master, &self.tenant, *v)?, indexer })
+            })
+            .collect::<Result<_>>()?;
+        let state = KeyState { keyring, epoch, versions };
+        if let (Some(mine), Some(theirs)) = (&self.schema, self.fetch_schema(&state)?) {
+            if mine.indexes != theirs.indexes {
+                return Err(Error::Server {
+                    code: 502,
+                    message: format!("the server's schema for tenant {} changed under this client", self.tenant),
+                });
+            }
+        }
+        Ok(state)
+    }
+
+    /// The tenant's schema from the server, checked against its tag under
+    /// the current key version: a schema without a tag, or whose tag this
+    /// key did not make, is refused (the server, or whoever changed its
+    /// store, altered the index list or token lengths).
+    fn fetch_schema(&self, keys: &KeyState) -> Result<Option<Schema>> {
         let tagged = match self.transport.call(&Request::GetTaggedSchema)? {
             Response::TaggedSchema(t) => t,
             other => return Err(unexpected(&other)),
         };
         let Some(TaggedSchema { schema, tag }) = tagged else { return Ok(None) };
-        let expected = schema_tag(&self.master, &self.tenant, self.key_version, &schema.indexes)?;
+        let version = keys.epoch.current;
+        let expected = schema_tag(keys.master(version)?, &self.tenant, version, &schema.indexes)?;
         let genuine = tag.is_some_and(|t| bool::from(subtle::ConstantTimeEq::ct_eq(&t[..], &expected[..])));
         if !genuine {
             return Err(Error::Server {
@@ -162,8 +318,22 @@ impl<T: Transport> Client<T> {
         Ok(Some(schema))
     }
 
+    /// Adopts `schema`: builds every live version's indexer for it.
     fn install_schema(&mut self, schema: Schema) -> Result<()> {
-        self.indexer = Some(BlindIndexer::new(&self.master, &self.tenant, self.key_version, &schema.indexes)?);
+        let old = self.keys();
+        let versions = old
+            .versions
+            .iter()
+            .map(|v| {
+                let master = old.master(v.version)?;
+                Ok(VersionKeys {
+                    version: v.version,
+                    cipher: DocumentCipher::new(master, &self.tenant, v.version)?,
+                    indexer: Some(BlindIndexer::new(master, &self.tenant, v.version, &schema.indexes)?),
+                })
+            })
+            .collect::<Result<_>>()?;
+        self.set_keys(KeyState { keyring: old.keyring.clone(), epoch: old.epoch, versions });
         self.specs = schema.indexes.iter().map(IndexSpec::from).collect();
         self.schema = Some(schema);
         Ok(())
@@ -206,15 +376,17 @@ impl<T: Transport> Client<T> {
             return Err(Error::Config(format!("tenant {} already has a schema", self.tenant)));
         }
         let schema = Schema { indexes, next_doc_id: 0 };
+        let keys = self.keys();
+        let version = keys.epoch.current;
         // Built first: an invalid descriptor fails before anything is sent.
-        BlindIndexer::new(&self.master, &self.tenant, self.key_version, &schema.indexes)?;
-        let tag = schema_tag(&self.master, &self.tenant, self.key_version, &schema.indexes)?;
+        BlindIndexer::new(keys.master(version)?, &self.tenant, version, &schema.indexes)?;
+        let tag = schema_tag(keys.master(version)?, &self.tenant, version, &schema.indexes)?;
         match self.transport.call(&Request::CreateSchema { schema: schema.clone(), tag }) {
             Ok(r) => {
                 expect_ok(r)?;
                 self.install_schema(schema)
             }
-            Err(Error::Server { code: 409, .. }) => match self.fetch_schema()? {
+            Err(Error::Server { code: 409, .. }) => match self.fetch_schema(&keys)? {
                 Some(existing) => self.install_schema(existing),
                 None => Err(Error::Server { code: 502, message: "schema conflict, yet no schema stored".into() }),
             },
@@ -277,30 +449,81 @@ impl<T: Transport> Client<T> {
         if terms.len() != messages.len() {
             return Err(Error::Config(format!("{} term sets for {} messages", terms.len(), messages.len())));
         }
-        if self.indexer.is_none() {
+        if self.schema.is_none() {
             return Err(Error::Config("create the schema before adding messages".into()));
         }
         let count = DocId::try_from(messages.len()).map_err(|_| Error::Config("too many messages".into()))?;
         let range = self.reserve_ids(count)?;
-        let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema".into()))?;
         let mut next = range.start;
         for (chunk, chunk_terms) in messages.chunks(INGEST_CHUNK).zip(terms.chunks(INGEST_CHUNK)) {
             // chunk.len() <= INGEST_CHUNK, and the range holds them all.
             let ids: Vec<DocId> = (next..).take(chunk.len()).collect();
             next += DocId::try_from(chunk.len()).unwrap_or(DocId::MAX);
-            let documents = chunk
-                .par_iter()
-                .zip(ids.par_iter())
-                .map(|(m, id)| self.cipher.seal(*id, m))
-                .collect::<Result<Vec<_>>>()?;
-            let indexed: Vec<(DocId, &Terms)> = ids.iter().copied().zip(chunk_terms).collect();
-            let postings = indexer.postings(&indexed);
-            expect_ok(self.transport.call(&Request::Ingest(IngestBatch { documents, postings }))?)?;
+            self.ingest_chunk(chunk, chunk_terms, &ids)?;
             if let Some(pb) = progress {
                 pb.inc(chunk.len() as u64);
             }
         }
         Ok(range)
+    }
+
+    /// Seals and indexes one batch under the current key version and stores
+    /// it. If a rotation moved the tenant to a new version meanwhile, the
+    /// server refuses the batch; it is then sealed again under the new one.
+    fn ingest_chunk(&self, chunk: &[Message], terms: &[Terms], ids: &[DocId]) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let keys = self.keys();
+            let (current, indexer) = (keys.current(), keys.indexer()?);
+            let documents = chunk
+                .par_iter()
+                .zip(ids.par_iter())
+                .map(|(m, id)| current.cipher.seal(*id, m))
+                .collect::<Result<Vec<_>>>()?;
+            let indexed: Vec<(DocId, &Terms)> = ids.iter().copied().zip(terms).collect();
+            let batch = IngestBatch { documents, postings: indexer.postings(&indexed) };
+            match self.transport.call(&Request::IngestAt { key_version: current.version, batch }) {
+                Ok(r) => return expect_ok(r),
+                Err(e @ Error::Server { code: 409, .. }) if attempt < EPOCH_ATTEMPTS => {
+                    if !self.refresh_epoch()? {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Fetches documents with `fetch` and opens each under the live key
+    /// versions. If one does not open and the key epoch changed meanwhile
+    /// (a rotation began or ended between reading the keys and the
+    /// documents), fetches and opens them again under the new keys.
+    /// Returns each document's id, message and version position, and the
+    /// keys that opened them.
+    fn opened_documents(
+        &self,
+        fetch: impl Fn() -> Result<Vec<EncryptedDocument>>,
+    ) -> Result<(Vec<(DocId, Message, usize)>, Arc<KeyState>)> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let keys = self.keys();
+            let documents = fetch()?;
+            let opened = documents
+                .par_iter()
+                .map(|d| keys.open_document(d, d.public.doc_id).map(|(m, version)| (d.public.doc_id, m, version)))
+                .collect::<Result<Vec<_>>>();
+            match opened {
+                Ok(opened) => return Ok((opened, keys)),
+                Err(e @ Error::Decrypt { .. }) if attempt < EPOCH_ATTEMPTS => {
+                    if !self.refresh_epoch()? {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Deletes messages: each is fetched and opened to compute its blind
@@ -312,28 +535,33 @@ impl<T: Transport> Client<T> {
     /// [`Error::Config`] without a schema; [`Error::Decrypt`] if the server
     /// returns a modified or misplaced ciphertext; transport and server errors.
     pub fn delete_messages(&mut self, ids: &[DocId]) -> Result<Vec<DocId>> {
-        let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema: nothing is indexed yet".into()))?;
+        self.keys().indexer()?;
         let mut deleted = Vec::new();
         for chunk in ids.chunks(DELETE_CHUNK) {
-            let documents = match self.transport.call(&Request::GetDocuments(chunk.to_vec()))? {
-                Response::Documents(d) => d,
-                other => return Err(unexpected(&other)),
-            };
-            let opened: Vec<(DocId, Terms)> = documents
-                .par_iter()
-                .map(|d| {
-                    let id = d.public.doc_id;
-                    if !chunk.contains(&id) {
-                        return Err(Error::Server {
-                            code: 502,
-                            message: format!("server returned document {id}, not asked for"),
-                        });
-                    }
-                    Ok((id, self.cipher.open(d, id)?.terms(&self.tokenizer)))
-                })
-                .collect::<Result<_>>()?;
-            let indexed: Vec<(DocId, &Terms)> = opened.iter().map(|(id, t)| (*id, t)).collect();
-            let postings = indexer.postings(&indexed);
+            let (opened, keys) = self.opened_documents(|| {
+                let documents = match self.transport.call(&Request::GetDocuments(chunk.to_vec()))? {
+                    Response::Documents(d) => d,
+                    other => return Err(unexpected(&other)),
+                };
+                if let Some(d) = documents.iter().find(|d| !chunk.contains(&d.public.doc_id)) {
+                    return Err(Error::Server {
+                        code: 502,
+                        message: format!("server returned document {}, not asked for", d.public.doc_id),
+                    });
+                }
+                Ok(documents)
+            })?;
+            let opened: Vec<(DocId, Terms, usize)> =
+                opened.into_par_iter().map(|(id, m, version)| (id, m.terms(&self.tokenizer), version)).collect();
+            // Each message's postings under the version that sealed it (two during a rotation).
+            let mut postings = Vec::new();
+            for (i, version) in keys.versions.iter().enumerate() {
+                let indexed: Vec<(DocId, &Terms)> =
+                    opened.iter().filter(|o| o.2 == i).map(|(id, t, _)| (*id, t)).collect();
+                if let (false, Some(indexer)) = (indexed.is_empty(), &version.indexer) {
+                    postings.extend(indexer.postings(&indexed));
+                }
+            }
             match self.transport.call(&Request::DeleteMessages { ids: chunk.to_vec(), postings })? {
                 Response::DocumentIds(d) => deleted.extend(d),
                 other => return Err(unexpected(&other)),
@@ -351,7 +579,7 @@ impl<T: Transport> Client<T> {
     /// returns a modified or misplaced ciphertext; [`Error::Server`] if it
     /// withholds a candidate.
     pub fn search(&self, query: &Query) -> Result<SearchOutcome> {
-        let (ids, documents) = self.blind_search(query, true)?;
+        let (ids, documents, keys) = self.blind_search(query, true)?;
         let candidates: HashSet<DocId> = ids.iter().copied().collect();
         if documents.len() != candidates.len() || documents.iter().any(|d| !candidates.contains(&d.public.doc_id)) {
             return Err(Error::Server {
@@ -363,7 +591,7 @@ impl<T: Transport> Client<T> {
             .par_iter()
             .map(|d| {
                 let id = d.public.doc_id;
-                let m = self.cipher.open(d, id)?;
+                let (m, _) = keys.open_document(d, id)?;
                 let hit = query.matches(&m.terms(&self.tokenizer), &self.specs)?;
                 Ok((id, m, hit))
             })
@@ -388,13 +616,39 @@ impl<T: Transport> Client<T> {
         Ok(self.blind_search(query, false)?.0)
     }
 
-    /// Sends the blind form of `query` and returns the candidate ids and,
-    /// if `fetch_documents`, their sealed documents.
-    fn blind_search(&self, query: &Query, fetch_documents: bool) -> Result<(Vec<DocId>, Vec<EncryptedDocument>)> {
-        let indexer = self.indexer.as_ref().ok_or_else(|| Error::Config("no schema: nothing is indexed yet".into()))?;
-        match self.transport.call(&Request::BlindSearch { query: indexer.blind_query(query)?, fetch_documents })? {
-            Response::BlindResult { ids, documents } => Ok((ids, documents)),
-            other => Err(unexpected(&other)),
+    /// Sends the blind form of `query` under every live key version (one,
+    /// or the old and the new one during a rotation: each message is under
+    /// exactly one, so the union is complete) and returns the candidate ids
+    /// and, if `fetch_documents`, their sealed documents. If the key epoch
+    /// changed meanwhile, the server refuses the search and it is sent again
+    /// for the new epoch.
+    fn blind_search(
+        &self,
+        query: &Query,
+        fetch_documents: bool,
+    ) -> Result<(Vec<DocId>, Vec<EncryptedDocument>, Arc<KeyState>)> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let keys = self.keys();
+            keys.indexer()?;
+            let mut forms = keys
+                .versions
+                .iter()
+                .filter_map(|v| v.indexer.as_ref())
+                .map(|indexer| indexer.blind_query(query))
+                .collect::<Result<Vec<_>>>()?;
+            let blind = if forms.len() == 1 { forms.remove(0) } else { BlindQuery::Or(forms) };
+            match self.transport.call(&Request::BlindSearchAt { epoch: keys.epoch, query: blind, fetch_documents }) {
+                Ok(Response::BlindResult { ids, documents }) => return Ok((ids, documents, keys)),
+                Ok(other) => return Err(unexpected(&other)),
+                Err(e @ Error::Server { code: 409, .. }) if attempt < EPOCH_ATTEMPTS => {
+                    if !self.refresh_epoch()? {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 

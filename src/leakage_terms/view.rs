@@ -112,6 +112,16 @@ pub enum Observed {
         /// Per index: token value and the ids removed under it.
         postings: Vec<BlindPostings>,
     },
+    /// One batch of a key rotation: documents re-sealed under the new key
+    /// version, the old version's postings removed and the new one's added.
+    Rotate {
+        /// Ids and sizes of the re-sealed documents.
+        documents: Vec<DocumentSize>,
+        /// Postings removed, per index.
+        removed: Vec<BlindPostings>,
+        /// Postings added, per index.
+        added: Vec<BlindPostings>,
+    },
     /// A request that carries no index or document content (schema, stats,
     /// sync, listing, describe); only its kind is kept.
     Other {
@@ -154,7 +164,7 @@ impl Observed {
             Request::InsertBlindPostings(p) => {
                 Observed::InsertBlindPostings { index: p.index.clone(), postings: p.postings.clone() }
             }
-            Request::BlindSearch { query, .. } => {
+            Request::BlindSearch { query, .. } | Request::BlindSearchAt { query, .. } => {
                 let (ids, documents) = match response {
                     Response::BlindResult { ids, documents } => {
                         (ids.clone(), documents.iter().map(DocumentSize::of).collect())
@@ -188,7 +198,15 @@ impl Observed {
             Request::GetTaggedSchema => other("get_tagged_schema"),
             Request::GetClientState { .. } => other("get_client_state"),
             Request::PutClientState { .. } => other("put_client_state"),
-            Request::Ingest(batch) => Observed::Ingest {
+            Request::GetKeyEpoch => other("get_key_epoch"),
+            Request::BeginRotation { .. } => other("begin_rotation"),
+            Request::FinishRotation { .. } => other("finish_rotation"),
+            Request::RotateDocuments { documents, remove, add, .. } => Observed::Rotate {
+                documents: documents.iter().map(DocumentSize::of).collect(),
+                removed: remove.clone(),
+                added: add.clone(),
+            },
+            Request::Ingest(batch) | Request::IngestAt { batch, .. } => Observed::Ingest {
                 documents: batch.documents.iter().map(DocumentSize::of).collect(),
                 postings: batch.postings.clone(),
             },
@@ -205,7 +223,9 @@ impl Observed {
     pub fn postings_added(&self) -> Vec<(&str, &Postings)> {
         match self {
             Observed::InsertBlindPostings { index, postings } => vec![(index.as_str(), postings)],
-            Observed::Ingest { postings, .. } => postings.iter().map(|p| (p.index.as_str(), &p.postings)).collect(),
+            Observed::Ingest { postings, .. } | Observed::Rotate { added: postings, .. } => {
+                postings.iter().map(|p| (p.index.as_str(), &p.postings)).collect()
+            }
             _ => Vec::new(),
         }
     }

@@ -395,6 +395,95 @@ pub enum Request {
         /// The state, sealed by the client with the version as associated data.
         sealed: Vec<u8>,
     },
+    /// Reads the tenant's key epoch (which key versions hold its data).
+    /// Answers [`Response::KeyEpoch`].
+    GetKeyEpoch,
+    /// Starts a key rotation: from now on new messages must be sealed and
+    /// indexed under `epoch.current`, and data under `epoch.previous` is
+    /// moved by [`Request::RotateDocuments`]. `schema_tag` is the schema's
+    /// tag under the new version, stored with it (the old tag names a key
+    /// being retired). Refused (409) unless the tenant is at rest at
+    /// `epoch.previous` and `epoch.current` is the next version; the same
+    /// request again is accepted (a resumed rotation).
+    BeginRotation {
+        /// The epoch to enter: `previous` is the version now current.
+        epoch: KeyEpoch,
+        /// The schema's tag under `epoch.current`, if the tenant has a schema.
+        schema_tag: Option<[u8; 32]>,
+    },
+    /// One batch of a rotation, in one transaction: each document replaces
+    /// the stored one of its id if that is still stored (a document deleted
+    /// meanwhile stays deleted and its postings are not added), postings of
+    /// the old version are removed and those of the new one added. Refused
+    /// (409) unless the tenant is in `epoch`. Answers [`Response::DocumentIds`]
+    /// with the ids rewritten.
+    RotateDocuments {
+        /// The rotation this batch belongs to.
+        epoch: KeyEpoch,
+        /// The documents, sealed under `epoch.current`.
+        documents: Vec<EncryptedDocument>,
+        /// Postings under the old version to remove.
+        remove: Vec<BlindPostings>,
+        /// Postings under the new version to add.
+        add: Vec<BlindPostings>,
+    },
+    /// Ends a rotation: the tenant rests at `epoch.current`. Refused (409)
+    /// unless it is in `epoch` (or already rests after it).
+    FinishRotation {
+        /// The rotation to end.
+        epoch: KeyEpoch,
+    },
+    /// [`Request::Ingest`] under a key version: refused (409) unless
+    /// `key_version` is the tenant's current one, so no message is written
+    /// under a version a rotation is retiring.
+    IngestAt {
+        /// The version the batch is sealed and indexed under.
+        key_version: u32,
+        /// The batch.
+        batch: IngestBatch,
+    },
+    /// [`Request::BlindSearch`] by a client that believes the tenant is in
+    /// `epoch` (and asks every version live in it): refused (409) if the
+    /// epoch changed before the answer was read, so a search racing a
+    /// rotation's start or end is retried rather than answered incompletely.
+    BlindSearchAt {
+        /// The epoch the query's versions were chosen for.
+        epoch: KeyEpoch,
+        /// The query.
+        query: BlindQuery,
+        /// Whether to return the sealed candidate documents with the ids.
+        fetch_documents: bool,
+    },
+}
+
+/// Which key versions hold a tenant's data. Public: it tells the server
+/// that a rotation runs, which it sees anyway from the rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KeyEpoch {
+    /// The version new data is sealed and indexed under.
+    pub current: u32,
+    /// During a rotation, the version being retired: some data may still
+    /// be under it, so searches ask both.
+    pub previous: Option<u32>,
+    /// A random id of the latest rotation (zeros before the first), so a
+    /// rotation's checkpoint cannot be replayed into another rotation or store.
+    pub rotation: [u8; 16],
+}
+
+impl KeyEpoch {
+    /// A tenant that never rotated: version 1, at rest.
+    pub const INITIAL: KeyEpoch = KeyEpoch { current: 1, previous: None, rotation: [0; 16] };
+
+    /// The versions that may hold data, current first.
+    pub fn live_versions(&self) -> Vec<u32> {
+        std::iter::once(self.current).chain(self.previous).collect()
+    }
+}
+
+impl Default for KeyEpoch {
+    fn default() -> Self {
+        Self::INITIAL
+    }
 }
 
 /// A sealed client state and its version, as the server keeps it.
@@ -484,6 +573,8 @@ pub enum Response {
     TaggedSchema(Option<TaggedSchema>),
     /// An instance's shared client state, if one was put.
     ClientState(Option<VersionedState>),
+    /// The tenant's key epoch.
+    KeyEpoch(KeyEpoch),
 }
 
 /// Encodes a protocol value: 2-byte big-endian protocol version, then postcard.
@@ -589,6 +680,7 @@ pub fn unexpected(r: &Response) -> Error {
         Response::Tombstones(_) => "Tombstones",
         Response::TaggedSchema(_) => "TaggedSchema",
         Response::ClientState(_) => "ClientState",
+        Response::KeyEpoch(_) => "KeyEpoch",
     };
     Error::Protocol(format!("unexpected {kind} response"))
 }

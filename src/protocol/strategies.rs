@@ -121,7 +121,24 @@ pub(crate) fn request() -> impl Strategy<Value = Request> {
         name().prop_map(|instance| Request::GetClientState { instance }),
         (name(), any::<u64>(), vec(any::<u8>(), 0..40))
             .prop_map(|(instance, version, sealed)| Request::PutClientState { instance, version, sealed }),
+        Just(Request::GetKeyEpoch),
+        (key_epoch(), option::of(any::<[u8; 32]>()))
+            .prop_map(|(epoch, schema_tag)| Request::BeginRotation { epoch, schema_tag }),
+        (key_epoch(), vec(document(), 0..3), vec(postings(), 0..2), vec(postings(), 0..2))
+            .prop_map(|(epoch, documents, remove, add)| Request::RotateDocuments { epoch, documents, remove, add }),
+        key_epoch().prop_map(|epoch| Request::FinishRotation { epoch }),
+        (any::<u32>(), vec(document(), 0..3), vec(postings(), 0..3)).prop_map(|(key_version, documents, postings)| {
+            Request::IngestAt { key_version, batch: IngestBatch { documents, postings } }
+        }),
+        (key_epoch(), blind_query(), any::<bool>())
+            .prop_map(|(epoch, query, fetch_documents)| Request::BlindSearchAt { epoch, query, fetch_documents }),
     ]
+}
+
+/// Any key epoch.
+fn key_epoch() -> impl Strategy<Value = KeyEpoch> {
+    (any::<u32>(), option::of(any::<u32>()), any::<[u8; 16]>())
+        .prop_map(|(current, previous, rotation)| KeyEpoch { current, previous, rotation })
 }
 
 /// Any response of any variant.
@@ -153,5 +170,6 @@ pub(crate) fn response() -> impl Strategy<Value = Response> {
             .prop_map(|s| Response::TaggedSchema(s.map(|(schema, tag)| TaggedSchema { schema, tag }))),
         option::of((any::<u64>(), vec(any::<u8>(), 0..40)))
             .prop_map(|s| Response::ClientState(s.map(|(version, sealed)| VersionedState { version, sealed }))),
+        key_epoch().prop_map(Response::KeyEpoch),
     ]
 }

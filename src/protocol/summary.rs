@@ -33,6 +33,12 @@ impl Request {
             Request::GetTaggedSchema => "GetTaggedSchema",
             Request::GetClientState { .. } => "GetClientState",
             Request::PutClientState { .. } => "PutClientState",
+            Request::GetKeyEpoch => "GetKeyEpoch",
+            Request::BeginRotation { .. } => "BeginRotation",
+            Request::RotateDocuments { .. } => "RotateDocuments",
+            Request::FinishRotation { .. } => "FinishRotation",
+            Request::IngestAt { .. } => "IngestAt",
+            Request::BlindSearchAt { .. } => "BlindSearchAt",
         }
     }
 
@@ -44,7 +50,8 @@ impl Request {
             Request::GetDocuments(ids) | Request::DeleteDocuments(ids) => ids.len(),
             Request::InsertBlindPostings(p) => p.postings.len(),
             Request::SseInsert { entries, .. } => entries.len(),
-            Request::Ingest(b) => b.documents.len(),
+            Request::Ingest(b) | Request::IngestAt { batch: b, .. } => b.documents.len(),
+            Request::RotateDocuments { documents, .. } => documents.len(),
             Request::DeleteMessages { ids, .. } => ids.len(),
             Request::ReserveDocumentIds { count } => usize::try_from(*count).unwrap_or(usize::MAX),
             Request::IndexStats { blind_indexes, sse_instances } => blind_indexes.len() + sse_instances.len(),

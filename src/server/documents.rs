@@ -12,10 +12,13 @@
 //! delete could not remove (static SSE indexes, and the REST delete, which
 //! carries no tokens). Every function here runs under the tenant's merge lock.
 
+use std::collections::HashSet;
+
 use roaring::RoaringBitmap;
 
 use crate::blind::server as blind;
-use crate::protocol::{self, BlindPostings, DocId, EncryptedDocument, IngestBatch, Schema};
+use super::key_epoch;
+use crate::protocol::{self, BlindPostings, DocId, EncryptedDocument, IngestBatch, KeyEpoch, Schema};
 use crate::store::keyspace::{document_id, document_key, keyspace, next_id_key, schema_key, tombstones_key};
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
@@ -222,6 +225,83 @@ pub fn delete(store: &dyn Store, tenant: &str, ids: &[DocId], postings: &[BlindP
         store.write(batch)?;
     }
     Ok(deleted)
+}
+
+/// Applies one batch of a key rotation in one transaction: each document
+/// replaces the stored one of its id if that is still stored (one deleted
+/// meanwhile stays deleted, and its new postings are dropped), `remove`
+/// (postings under the retiring version) is taken out and `add` (under the
+/// new one) put in. Removals go first, so a new token that truncates to the
+/// same value as an old one keeps its id. Returns the ids rewritten.
+///
+/// # Errors
+/// [`Error::Conflict`] unless the tenant is rotating in `epoch`;
+/// [`Error::Protocol`] for a document of another tenant, an id twice, or a
+/// posting of an id not in the batch; store errors. Nothing is written then.
+pub fn rotate(
+    store: &dyn Store,
+    tenant: &str,
+    epoch: &KeyEpoch,
+    documents: &[EncryptedDocument],
+    remove: &[BlindPostings],
+    add: &[BlindPostings],
+) -> Result<Vec<DocId>> {
+    if epoch.previous.is_none() {
+        return Err(Error::Conflict("no rotation names this epoch: it has no version being retired".into()));
+    }
+    key_epoch::require(store, tenant, epoch)?;
+    let mut ids = RoaringBitmap::new();
+    for d in documents {
+        check_tenant(tenant, d)?;
+        if !ids.insert(d.public.doc_id) {
+            return Err(Error::Protocol(format!("document id {} twice in one rotation batch", d.public.doc_id)));
+        }
+    }
+    postings_within(add, &ids, "rotation")?;
+    postings_within(remove, &ids, "rotation")?;
+    let keys: Vec<Vec<u8>> = documents.iter().map(|d| document_key(tenant, d.public.doc_id)).collect();
+    let present = store.get_many(Table::Documents, &keys)?;
+    let mut batch = WriteBatch::new();
+    let mut kept = RoaringBitmap::new();
+    for ((d, key), value) in documents.iter().zip(keys).zip(present) {
+        if value.is_some() {
+            kept.insert(d.public.doc_id);
+            batch.put(Table::Documents, key, protocol::encode(d));
+        }
+    }
+    let added: Vec<BlindPostings> = add
+        .iter()
+        .map(|p| BlindPostings {
+            index: p.index.clone(),
+            postings: p
+                .postings
+                .iter()
+                .map(|(token, ids)| (*token, ids.iter().copied().filter(|id| kept.contains(*id)).collect()))
+                .collect(),
+        })
+        .collect();
+    let new_postings: HashSet<(&str, u64, DocId)> = added
+        .iter()
+        .flat_map(|p| p.postings.iter().flat_map(move |(t, ids)| ids.iter().map(move |id| (p.index.as_str(), *t, *id))))
+        .collect();
+    let removed: Vec<BlindPostings> = remove
+        .iter()
+        .map(|p| BlindPostings {
+            index: p.index.clone(),
+            postings: p
+                .postings
+                .iter()
+                .map(|(token, ids)| {
+                    (*token, ids.iter().copied().filter(|id| !new_postings.contains(&(p.index.as_str(), *token, *id))).collect())
+                })
+                .collect(),
+        })
+        .collect();
+    blind::merge_into(store, tenant, &added, &removed, &mut batch)?;
+    if !batch.is_empty() {
+        store.write(batch)?;
+    }
+    Ok(kept.iter().collect())
 }
 
 fn check_tenant(tenant: &str, d: &EncryptedDocument) -> Result<()> {

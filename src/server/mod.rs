@@ -15,6 +15,7 @@ pub mod client_state;
 pub mod documents;
 pub mod http;
 mod in_process;
+pub mod key_epoch;
 pub mod quota;
 pub mod tenants;
 
@@ -23,7 +24,8 @@ pub use in_process::InProcess;
 use crate::blind::server as blind;
 use crate::protocol::observer::BoundaryObserver;
 use crate::protocol::{
-    self, DocId, EncryptedDocument, IndexSize, Request, Response, Schema, ServerStats, TaggedSchema,
+    self, BlindQuery, DocId, EncryptedDocument, IndexSize, IngestBatch, Request, Response, Schema, ServerStats,
+    TaggedSchema,
 };
 use crate::sse::server as sse;
 use crate::store::keyspace::{MAX_TENANT, document_id, document_key, keyspace, schema_key, schema_tag_key};
@@ -267,12 +269,38 @@ impl<S: Store> Server<S> {
                 let (first, end) = self.locked(tenant, || documents::reserve(&self.store, tenant, count))?;
                 Ok(Response::DocumentIdRange { first, end })
             }
-            Request::Ingest(batch) => {
-                check_batch(batch.documents.len())?;
-                check_postings(&batch.postings)?;
-                let size = documents_size(&batch.documents) + postings_size(&batch.postings);
-                self.locked_write(tenant, size, || documents::ingest(&self.store, tenant, &batch))?;
+            // A batch without a version is one of version 1: refused once a
+            // rotation moved the tenant on, so it is never left behind.
+            Request::Ingest(batch) => self.ingest_at(tenant, 1, &batch),
+            Request::IngestAt { key_version, batch } => self.ingest_at(tenant, key_version, &batch),
+            Request::GetKeyEpoch => Ok(Response::KeyEpoch(key_epoch::get(&self.store, tenant)?)),
+            Request::BeginRotation { epoch, schema_tag } => {
+                self.locked(tenant, || key_epoch::begin(&self.store, tenant, &epoch, schema_tag))?;
                 Ok(Response::Ok)
+            }
+            Request::FinishRotation { epoch } => {
+                self.locked(tenant, || key_epoch::finish(&self.store, tenant, &epoch))?;
+                Ok(Response::Ok)
+            }
+            Request::RotateDocuments { epoch, documents, remove, add } => {
+                check_batch(documents.len())?;
+                check_postings(&remove)?;
+                check_postings(&add)?;
+                // Outside the quota: the batch replaces documents and postings
+                // with ones of the same size, and a tenant at its quota must
+                // still be able to rotate.
+                let rewritten = self.locked(tenant, || {
+                    documents::rotate(&self.store, tenant, &epoch, &documents, &remove, &add)
+                })?;
+                Ok(Response::DocumentIds(rewritten))
+            }
+            Request::BlindSearchAt { epoch, query, fetch_documents } => {
+                let answer = self.blind_search(tenant, &query, fetch_documents)?;
+                // Read after the search: if the epoch is still the one the
+                // client named, no rotation started or ended in between, so
+                // every message was under a version the query asked.
+                key_epoch::require(&self.store, tenant, &epoch)?;
+                Ok(answer)
             }
             Request::DeleteMessages { ids, postings } => {
                 check_batch(ids.len())?;
@@ -293,18 +321,7 @@ impl<S: Store> Server<S> {
                 self.locked_write(tenant, size, || blind::insert(&self.store, tenant, &p))?;
                 Ok(Response::Ok)
             }
-            Request::BlindSearch { query, fetch_documents } => {
-                let mut ids: RoaringBitmap = blind::search(&self.store, tenant, &query)?;
-                // Postings a REST delete could not remove must not name a deleted message.
-                ids -= documents::tombstones(&self.store, tenant)?;
-                if !fetch_documents {
-                    return Ok(Response::BlindResult { ids: ids.iter().collect(), documents: Vec::new() });
-                }
-                let documents = self.get_documents(tenant, ids.iter())?;
-                // Only ids whose document is there: a search never fails on a gone message.
-                let ids = documents.iter().map(|d| d.public.doc_id).collect();
-                Ok(Response::BlindResult { ids, documents })
-            }
+            Request::BlindSearch { query, fetch_documents } => self.blind_search(tenant, &query, fetch_documents),
             Request::PutSchema(schema) => {
                 self.locked(tenant, || self.create_schema(tenant, &schema, None))?;
                 Ok(Response::Ok)
@@ -426,6 +443,33 @@ impl<S: Store> Server<S> {
     /// first stays: a second with other indexes or token lengths would make
     /// earlier postings unreachable, so it is a conflict; the same indexes
     /// again are accepted (and gain the tag if they had none).
+    /// Stores an ingest batch made under `key_version`, refused unless that
+    /// is the tenant's current version (checked under the lock, so no
+    /// rotation starts between the check and the write).
+    fn ingest_at(&self, tenant: &str, key_version: u32, batch: &IngestBatch) -> Result<Response> {
+        check_batch(batch.documents.len())?;
+        check_postings(&batch.postings)?;
+        let size = documents_size(&batch.documents) + postings_size(&batch.postings);
+        self.locked_write(tenant, size, || {
+            key_epoch::require_current(&self.store, tenant, key_version)?;
+            documents::ingest(&self.store, tenant, batch)
+        })?;
+        Ok(Response::Ok)
+    }
+
+    fn blind_search(&self, tenant: &str, query: &BlindQuery, fetch_documents: bool) -> Result<Response> {
+        let mut ids: RoaringBitmap = blind::search(&self.store, tenant, query)?;
+        // Postings a REST delete could not remove must not name a deleted message.
+        ids -= documents::tombstones(&self.store, tenant)?;
+        if !fetch_documents {
+            return Ok(Response::BlindResult { ids: ids.iter().collect(), documents: Vec::new() });
+        }
+        let documents = self.get_documents(tenant, ids.iter())?;
+        // Only ids whose document is there: a search never fails on a gone message.
+        let ids = documents.iter().map(|d| d.public.doc_id).collect();
+        Ok(Response::BlindResult { ids, documents })
+    }
+
     fn create_schema(&self, tenant: &str, schema: &Schema, tag: Option<[u8; 32]>) -> Result<()> {
         let mut batch = WriteBatch::new();
         match self.schema(tenant)? {

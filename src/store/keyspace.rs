@@ -5,7 +5,7 @@
 //! | table | key |
 //! |---|---|
 //! | documents | `keyspace(tenant) || id (u32 BE)` |
-//! | meta | `keyspace(tenant) || "schema"`, `|| "schema_tag"`, `|| "next_id"`, `|| "deleted"`, `|| "sse/" || instance`, `|| "audit_key"` (the key of its audit-log pseudonym), `|| "state/" || instance` (a dynamic SSE instance's sealed client state, shared by the tenant's devices) |
+//! | meta | `keyspace(tenant) || "schema"`, `|| "schema_tag"`, `|| "next_id"`, `|| "deleted"`, `|| "sse/" || instance`, `|| "audit_key"` (the key of its audit-log pseudonym), `|| "state/" || instance` (a dynamic SSE instance's sealed client state, shared by the tenant's devices), `|| "key_epoch"` (which key versions hold its data) |
 //! | postings | `keyspace(tenant) || len(index) || index || token` |
 //! | entries | `keyspace(tenant) || len(instance) || instance || 'D' label / 'A' position` |
 
@@ -72,6 +72,13 @@ pub fn schema_key(tenant: &str) -> Vec<u8> {
 pub fn audit_key_key(tenant: &str) -> Vec<u8> {
     let mut k = keyspace(tenant);
     k.extend_from_slice(b"audit_key");
+    k
+}
+
+/// The store key of a tenant's key epoch (absent: version 1, never rotated).
+pub fn key_epoch_key(tenant: &str) -> Vec<u8> {
+    let mut k = keyspace(tenant);
+    k.extend_from_slice(b"key_epoch");
     k
 }
 
