@@ -34,6 +34,7 @@ use std::ops::Range;
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
+pub mod devices;
 mod export;
 mod http;
 
