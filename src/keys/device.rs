@@ -177,10 +177,11 @@ impl DeviceKeyPair {
         let sk = <Kem as hpke::Kem>::PrivateKey::from_bytes(secret)
             .map_err(|e| Error::Crypto(format!("X25519 secret key refused: {e}")))?;
         let mut public = [0u8; 32];
-        public.copy_from_slice(&Kem::sk_to_pk(&sk).to_bytes());
-        let mut clamped = [0u8; 32];
-        clamped.copy_from_slice(&sk.to_bytes());
-        Ok(DeviceKeyPair { secret: clamped, public: DevicePublicKey(public) })
+        Kem::sk_to_pk(&sk).write_exact(&mut public);
+        // Written straight into the key pair: no copy of the secret is left behind.
+        let mut pair = DeviceKeyPair { secret: [0u8; 32], public: DevicePublicKey(public) };
+        sk.write_exact(&mut pair.secret);
+        Ok(pair)
     }
 
     /// The public key, to enroll this device from one that holds the keyring.
@@ -239,7 +240,8 @@ impl DeviceKeyPair {
         let mut secret = Zeroizing::new([0u8; 32]);
         secret.copy_from_slice(&body[10..42]);
         let pair = Self::from_secret(&secret).map_err(|e| e.to_string())?;
-        if !bool::from(pair.public.0.ct_eq(&body[42..74])) || pair.secret[..] != secret[..] {
+        // A stored secret must be stored clamped, so that a file has one form only.
+        if !bool::from(pair.public.0.ct_eq(&body[42..74]) & pair.secret.ct_eq(&*secret)) {
             return Err("the public key is not the secret key's".into());
         }
         Ok(pair)
