@@ -329,3 +329,27 @@ fn enrollment_refuses_bad_names_repeats_and_low_order_keys() {
     assert!(matches!(e, Err(Error::Config(_))), "{e:?}");
     assert_eq!(devices::list(&acct.keyring, TENANT, &t).unwrap().len(), 2, "nothing added");
 }
+
+/// Eight devices enrolled at once from eight threads (each one a
+/// compare-and-swap on the directory, retried when another won): every
+/// one is listed and opens the keyring.
+#[test]
+fn concurrent_enrollments_all_land() {
+    let server = Arc::new(Server::new(MemoryStore::new()));
+    let keyring = Keyring::generate().unwrap();
+    let pairs: Vec<DeviceKeyPair> = (0..8).map(|_| DeviceKeyPair::generate().unwrap()).collect();
+    std::thread::scope(|s| {
+        for (i, pair) in pairs.iter().enumerate() {
+            let (server, keyring) = (&server, &keyring);
+            s.spawn(move || {
+                let t = InProcess::new(Arc::clone(server), TENANT);
+                devices::enroll(keyring, TENANT, &t, &format!("device {i}"), pair.public_key()).unwrap();
+            });
+        }
+    });
+    let t = InProcess::new(Arc::clone(&server), TENANT);
+    assert_eq!(devices::list(&keyring, TENANT, &t).unwrap().len(), 8);
+    for pair in &pairs {
+        assert_eq!(key_ids(&devices::open_keyring(pair, TENANT, &t).unwrap()), key_ids(&keyring));
+    }
+}
