@@ -196,6 +196,25 @@ pub(crate) fn key_file(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = MasterKey::import_wrapped(text, "passphrase");
     }
+    // A device key file: what opens writes back byte for byte.
+    if let Ok(pair) = sseek::keys::device::DeviceKeyPair::load(&path) {
+        assert_eq!(&pair.to_file_bytes()[..], data);
+    }
+    sealed_device_keyring(data);
+}
+
+/// The bytes as a keyring sealed to a device, stored in its slot on the
+/// server: opening them is an error, never a panic.
+fn sealed_device_keyring(data: &[u8]) {
+    use sseek::client::devices;
+    use sseek::keys::device::DeviceKeyPair;
+    let server = std::sync::Arc::new(Server::new(MemoryStore::new()));
+    let transport = sseek::transport::InProcess::new(server, TENANT);
+    let device = DeviceKeyPair::from_secret(&[9; 32]).unwrap();
+    let instance = devices::slot_instance(&device.fingerprint());
+    let put = Request::PutClientState { instance, version: 1, sealed: data.to_vec() };
+    sseek::transport::Transport::call(&transport, &put).unwrap();
+    assert!(devices::open_keyring(&device, TENANT, &transport).is_err());
 }
 
 /// A dynamic scheme's sealed state file: the raw file as found on disk, and

@@ -59,11 +59,12 @@ pub mod sse;
 // 4. Client and server, side by side.
 pub mod client;
 pub mod server;
-// 5. Evaluation, and the operator commands of the data lifecycle.
+// 5. Evaluation, the operator commands of the data lifecycle, the device commands.
 pub mod baseline;
 pub mod bench;
 pub mod datasets;
 pub mod demo;
+pub mod device_cli;
 pub mod leakage;
 pub mod ops;
 pub mod oracle;

@@ -213,6 +213,11 @@ enum Command {
     },
     #[command(flatten)]
     Ops(sseek::ops::OpsCommand),
+    /// Several devices per account: a key pair per device, the keyring sealed to each (HPKE) on the server.
+    Device {
+        #[command(subcommand)]
+        command: sseek::device_cli::DeviceCommand,
+    },
     /// Search a store or a server: `body:word AND (from:a@b.c OR day:2002-08-22)`.
     Search {
         #[command(flatten)]
@@ -566,6 +571,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("destroyed key {id} ({}); data it sealed can no longer be opened", key.display());
         }
         Command::Ops(command) => sseek::ops::run_cli(command)?,
+        Command::Device { command } => sseek::device_cli::run_cli(command)?,
         Command::Index { target, dataset, growth, fp_budget } => {
             let corpus = datasets::load(&dataset)?;
             for e in corpus.skipped.iter().take(10) {

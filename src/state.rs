@@ -48,6 +48,19 @@ impl StateFile {
         Ok(StateFile { aead, associated })
     }
 
+    /// A sealer under the key `master` derives for `label`, with `context`
+    /// in the associated data: for a state that is not an SSE instance's
+    /// (the device directory), under a label of its own.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] if AES-256-GCM refuses the key (never for 32 bytes).
+    pub fn keyed(master: &MasterKey, label: &KeyLabel, context: &str) -> Result<Self> {
+        let key = master.derive_32(label);
+        let aead = Aes256Gcm::new_from_slice(key.expose()).map_err(|e| Error::Crypto(e.to_string()))?;
+        let associated = format!("sseek client state v1/{context}").into_bytes();
+        Ok(StateFile { aead, associated })
+    }
+
     /// Seals `state` and replaces `path` atomically (write to a temporary
     /// file in the same directory, then rename), so a crash leaves the old
     /// or the new state, never a torn one.

@@ -27,7 +27,7 @@ fn layer(module: &str) -> Option<u8> {
         "envelope" | "keys" | "primitives" | "state" => 2,
         "blind" | "sse" => 3,
         "client" | "server" => 4,
-        "baseline" | "bench" | "datasets" | "demo" | "leakage" | "oracle" | "ops" => 5,
+        "baseline" | "bench" | "datasets" | "demo" | "device_cli" | "leakage" | "oracle" | "ops" => 5,
         _ => return None,
     })
 }

@@ -107,3 +107,70 @@ fn key_files_old_and_new() {
     let (ok, said) = run(&["search", "--key", &old_s, "--store", &store, "body:noon"]);
     assert!(!ok, "a forgotten key still opens: {said}");
 }
+
+/// `sseek device`: a new device makes its key pair, a device holding the
+/// keyring enrolls it by its public key, the new device writes the keyring
+/// (the same keys), both list it, revocation removes it (and says that a
+/// rotation follows); bad input is refused with clear errors.
+#[test]
+fn device_init_enroll_open_list_revoke() {
+    use sseek::keys::Keyring;
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).display().to_string();
+    let store = format!("redb:{}", d("s.redb"));
+    let at = |args: &[&str]| -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--store", &store, "--tenant", "acct"]);
+        sseek(&all, None)
+    };
+    assert!(sseek(&["keygen", "--key", &d("a.key")], None).status.success());
+
+    let o = sseek(&["device", "init", "--device-key", &d("b.device")], None);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let field = |name: &str| {
+        out.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_owned()).unwrap_or_else(|| panic!("{out}"))
+    };
+    let (fingerprint, public) = (field("fingerprint"), field("public key"));
+    assert_eq!((fingerprint.len(), public.len()), (19, 64), "{out}");
+    let o = sseek(&["device", "init", "--device-key", &d("b.device")], None);
+    assert!(!o.status.success(), "init must not overwrite a device key");
+
+    let o = at(&["device", "enroll", "--key", &d("a.key"), "--public", &public, "--name", "phone"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains(&fingerprint), "{}", text(&o));
+    let o = at(&["device", "enroll", "--key", &d("a.key"), "--public", "not hex", "--name", "x"]);
+    assert!(!o.status.success() && text(&o).contains("64 hex digits"), "{}", text(&o));
+
+    let o = at(&["device", "open", "--device-key", &d("b.device"), "--out", &d("b.key")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (a, b) = (Keyring::load(&dir.path().join("a.key")).unwrap(), Keyring::load(&dir.path().join("b.key")).unwrap());
+    assert_eq!((b.versions(), b.current().key_id()), (a.versions(), a.current().key_id()));
+    assert!(text(&o).contains(&a.current().key_id().to_string()), "{}", text(&o));
+    let before = std::fs::read(dir.path().join("b.key")).unwrap();
+    let o = at(&["device", "open", "--device-key", &d("b.device"), "--out", &d("b.key")]);
+    assert!(!o.status.success() && text(&o).contains("--force"), "{}", text(&o));
+    assert_eq!(std::fs::read(dir.path().join("b.key")).unwrap(), before);
+    let o = at(&["device", "open", "--device-key", &d("b.device"), "--out", &d("b.key"), "--force"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = at(&["device", "open", "--device-key", &d("a.key"), "--out", &d("c.key")]);
+    assert!(!o.status.success() && text(&o).contains("not a device key file"), "{}", text(&o));
+
+    for key in ["a.key", "b.key"] {
+        let o = at(&["device", "list", "--key", &d(key)]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).starts_with("1 device(s)") && text(&o).contains(&fingerprint), "{}", text(&o));
+        assert!(text(&o).contains("phone"), "{}", text(&o));
+    }
+
+    let o = at(&["device", "revoke", &fingerprint, "--key", &d("a.key")]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("rotate"), "{}", text(&o));
+    let o = at(&["device", "open", "--device-key", &d("b.device"), "--out", &d("b.key"), "--force"]);
+    assert!(!o.status.success() && text(&o).contains("not enrolled, or revoked"), "{}", text(&o));
+    assert_eq!(std::fs::read(dir.path().join("b.key")).unwrap(), before, "a failed open overwrote the keyring");
+    let o = at(&["device", "list", "--key", &d("a.key")]);
+    assert!(text(&o).starts_with("0 device(s)"), "{}", text(&o));
+    let o = at(&["device", "revoke", &fingerprint, "--key", &d("a.key")]);
+    assert!(!o.status.success() && text(&o).contains("not enrolled"), "{}", text(&o));
+}

@@ -1057,3 +1057,24 @@ fn keyring_file() {
     let err = MasterKey::load(&fixture("keyring.key")).unwrap_err();
     assert!(err.to_string().contains("Keyring::load"), "{err}");
 }
+
+/// The device key file: the RFC 7748 section 6.1 key pair (Alice's X25519
+/// secret key gives her published public key) written as a device key file
+/// is the committed file byte for byte (the secret stored clamped); the
+/// committed file opens with that public key and its fingerprint.
+#[test]
+fn device_key_file() {
+    use sseek::keys::device::DeviceKeyPair;
+    let secret: [u8; 32] =
+        hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a").unwrap().try_into().unwrap();
+    let pair = DeviceKeyPair::from_secret(&secret).unwrap();
+    let rfc_public = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a";
+    assert_eq!(pair.public_key().to_hex(), rfc_public, "RFC 7748 section 6.1");
+    let committed = std::fs::read(fixture("device.key")).unwrap();
+    assert_eq!(hex::encode(&*pair.to_file_bytes()), hex::encode(&committed));
+    let loaded = DeviceKeyPair::load(&fixture("device.key")).unwrap();
+    assert_eq!(loaded.public_key().to_hex(), rfc_public);
+    assert_eq!(loaded.fingerprint().to_string(), "7e4c-a98c-eb0d-9067");
+    let err = sseek::keys::Keyring::load(&fixture("device.key")).unwrap_err();
+    assert!(err.to_string().contains("bad magic"), "{err}");
+}

@@ -36,6 +36,7 @@ use std::sync::{Arc, RwLock};
 use indicatif::ProgressBar;
 use rayon::prelude::*;
 
+pub mod devices;
 mod export;
 mod http;
 pub mod rotation;

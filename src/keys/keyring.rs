@@ -224,6 +224,15 @@ impl Keyring {
         Self::parse(&bytes).map_err(|reason| Error::KeyFile { path: path.to_owned(), reason })
     }
 
+    /// Parses key file bytes of either version (a keyring handed over in
+    /// memory, sealed to a device); `source` names them in errors.
+    ///
+    /// # Errors
+    /// As [`Keyring::load`], without I/O.
+    pub fn from_file_bytes(bytes: &[u8], source: &Path) -> Result<Self> {
+        Self::parse(bytes).map_err(|reason| Error::KeyFile { path: source.to_owned(), reason })
+    }
+
     /// Writes the keyring to a new file (mode 0600, synced); never overwrites.
     ///
     /// # Errors

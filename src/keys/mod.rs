@@ -12,6 +12,7 @@
 //! # Ok::<(), sseek::Error>(())
 //! ```
 
+pub mod device;
 pub mod keyring;
 pub mod keyword;
 
