@@ -2,20 +2,22 @@
 //! device makes a key pair (`init`) and shows its public key; a device
 //! holding the keyring enrolls it (`enroll`), which seals the keyring to
 //! it on the server; the new device then writes the keyring to a file
-//! (`open`). `list` shows the enrolled devices, `revoke` removes one (a key
-//! rotation must follow). The library half is [`crate::client::devices`].
+//! (`open`). `list` shows the enrolled devices, `revoke` removes one and rotates
+//! the account's keys, so the device cannot read what comes after. The library half is [`crate::client::devices`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 
-use crate::client::{Endpoint, devices};
+use crate::client::rotation::{ROTATION_BATCH, RotationOptions};
+use crate::client::{Client, Endpoint, devices};
 use crate::keys::Keyring;
 use crate::keys::device::{DeviceKeyPair, DevicePublicKey, Fingerprint};
 use crate::protocol::transport::Transport;
 use crate::server::{InProcess, Server};
 use crate::store::{self, RedbStore, Store};
+use crate::text::Tokenizer;
 use crate::{Error, Result};
 
 /// Where the account is: a store (with a tenant) or a running server (the
@@ -74,10 +76,12 @@ impl Account {
 
 impl Reached {
     fn finish(&self) -> Result<()> {
-        match &self.server {
-            Some(server) => server.flush_audit(),
-            None => Ok(()),
-        }
+        Self::flush(self.server.as_deref())
+    }
+
+    /// Writes the in-process server's buffered audit records, if there is one.
+    fn flush(server: Option<&Server<Box<dyn Store>>>) -> Result<()> {
+        server.map_or(Ok(()), Server::flush_audit)
     }
 }
 
@@ -139,6 +143,9 @@ pub enum DeviceCommand {
         /// Where the account is.
         #[command(flatten)]
         account: Account,
+        /// Only revoke; do not rotate the keys now (run `sseek rotate` soon: until then the device can still read what is added).
+        #[arg(long)]
+        no_rotate: bool,
     },
 }
 
@@ -210,14 +217,31 @@ pub fn run_cli(command: DeviceCommand) -> Result<()> {
                 println!("{}  {}  enrolled {when}  {}", e.fingerprint, e.name, e.public_key.to_hex());
             }
         }
-        DeviceCommand::Revoke { fingerprint, key, account } => {
+        DeviceCommand::Revoke { fingerprint, key, account, no_rotate } => {
             let fingerprint = Fingerprint::parse(&fingerprint)?;
             let keyring = Keyring::load(&key)?;
-            let at = account.reach()?;
-            let entry = devices::revoke(&keyring, &at.tenant, &at.transport, &fingerprint)?;
-            at.finish()?;
+            let Reached { transport, tenant, server } = account.reach()?;
+            let entry = devices::revoke(&keyring, &tenant, &transport, &fingerprint)?;
             println!("revoked {:?} ({}): its sealed keyring and directory entry are removed", entry.name, fingerprint);
-            eprintln!("next: {ROTATE_AFTER_REVOKE}");
+            if no_rotate {
+                eprintln!("next: {ROTATE_AFTER_REVOKE}");
+            } else {
+                // The device still knows every key it held: what comes
+                // after must be under a key it never saw.
+                let mut client =
+                    Client::connect_keyring(&keyring, &tenant, transport, Tokenizer::default())?.with_key_file(&key);
+                let progress = indicatif::ProgressBar::new(0);
+                let options = RotationOptions { batch: ROTATION_BATCH, progress: Some(progress.clone()) };
+                let report = client.rotate(&mut |ring: &Keyring| ring.replace(&key), &options);
+                progress.finish_and_clear();
+                let report = report?;
+                println!(
+                    "rotated the account's keys from version {} to {}: {} messages sealed and indexed again; \
+                     the remaining devices hold the new keyring",
+                    report.from, report.to, report.moved
+                );
+            }
+            Reached::flush(server.as_deref())?;
         }
     }
     Ok(())

@@ -537,7 +537,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         (Some(from), None) => {
                             println!("rotating from key version {from} to {}: not walked yet", st.epoch.current)
                         }
-                        (None, _) => println!("at rest at key version {} ({} messages)", st.epoch.current, st.documents),
+                        (None, _) => {
+                            println!("at rest at key version {} ({} messages)", st.epoch.current, st.documents)
+                        }
                     }
                     println!("key file holds versions {:?}", st.keyring_versions);
                 }

@@ -30,8 +30,8 @@ use sseek::keys::{KeyLabel, MasterKey, Purpose, WrapParams, hkdf_sha256};
 use sseek::message::{Field, Message};
 use sseek::protocol::{
     self, BlindPostings, BlindQuery, BlindToken, EncryptedDocument, EncryptedEntry, EntryLocation, GgmNode,
-    IndexDescriptor, IndexSize, IngestBatch, KeyEpoch, PublicMetadata, Request, Response, Schema, SearchResult, SearchToken,
-    ServerStats, SseDescriptor, TaggedSchema, VersionedState,
+    IndexDescriptor, IndexSize, IngestBatch, KeyEpoch, PublicMetadata, Request, Response, Schema, SearchResult,
+    SearchToken, ServerStats, SseDescriptor, TaggedSchema, VersionedState,
 };
 use sseek::server::Server;
 use sseek::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
@@ -887,7 +887,10 @@ fn protocol_encoding() {
             "000116056d697472610304eeeeeeee",
         ),
         (Request::GetKeyEpoch, "000117"),
-        (Request::BeginRotation { epoch: rotating(), schema_tag: Some([0xab; 32]) }, "0001180201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a01abababababababababababababababababababababababababababababababab"),
+        (
+            Request::BeginRotation { epoch: rotating(), schema_tag: Some([0xab; 32]) },
+            "0001180201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a01abababababababababababababababababababababababababababababababab",
+        ),
         (
             Request::RotateDocuments {
                 epoch: rotating(),
@@ -908,7 +911,10 @@ fn protocol_encoding() {
             },
             "00011b02010461636d6507011111111111111111111111111111111102aabb0104626f6479012a0107",
         ),
-        (Request::BlindSearchAt { epoch: rotating(), query: token("body", 0x2a), fetch_documents: false }, "00011c0201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a0004626f64792a00"),
+        (
+            Request::BlindSearchAt { epoch: rotating(), query: token("body", 0x2a), fetch_documents: false },
+            "00011c0201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a0004626f64792a00",
+        ),
     ];
     let responses: Vec<(Response, &str)> = vec![
         (Response::Ok, "000100"),

@@ -43,7 +43,7 @@ use sseek::server::Server;
 use sseek::store::keyspace::{client_state_key, keyspace};
 use sseek::store::{MemoryStore, RedbStore, Store, Table, WriteBatch};
 use sseek::text::Tokenizer;
-use sseek::transport::{InProcess, Transport, Traffic};
+use sseek::transport::{InProcess, Traffic, Transport};
 use sseek::{Error, Result};
 
 use common::served::BIN;
@@ -96,7 +96,8 @@ fn assert_at_rest_under(store: &dyn Store, ring: &Keyring, retired: &[&Keyring])
         .collect();
     let mut messages = BTreeMap::new();
     for (id, d) in documents(store) {
-        messages.insert(id, cipher.open(&d, id).unwrap_or_else(|e| panic!("document {id} under version {version}: {e}")));
+        messages
+            .insert(id, cipher.open(&d, id).unwrap_or_else(|e| panic!("document {id} under version {version}: {e}")));
         assert!(old_ciphers.iter().all(|c| c.open(&d, id).is_err()), "document {id} opens under a retired key");
     }
     let schema: protocol::Schema = protocol::decode(
@@ -122,7 +123,12 @@ fn assert_at_rest_under(store: &dyn Store, ring: &Keyring, retired: &[&Keyring])
 }
 
 /// Every query against the oracle minus `deleted`; returns the mismatches.
-fn mismatches<T: Transport>(client: &Client<T>, oracle: &PlainIndex, deleted: &RoaringBitmap, queries: &[Query]) -> usize {
+fn mismatches<T: Transport>(
+    client: &Client<T>,
+    oracle: &PlainIndex,
+    deleted: &RoaringBitmap,
+    queries: &[Query],
+) -> usize {
     queries
         .iter()
         .filter(|q| {
@@ -160,7 +166,8 @@ fn rotation_under_a_writing_and_searching_client() {
         let queries = common::spread_queries(&oracle, 12);
         assert_eq!(mismatches(&a, &oracle, &deleted, &queries), 0, "before the rotation");
 
-        let b = Client::connect_keyring(&ring, TENANT, transport(), Tokenizer::default()).unwrap().with_key_file(&key_path);
+        let b =
+            Client::connect_keyring(&ring, TENANT, transport(), Tokenizer::default()).unwrap().with_key_file(&key_path);
         let mut b = b;
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let mut pool = later.chunks(25);
@@ -406,8 +413,12 @@ fn small_tenant() -> (Arc<Server<MemoryStore>>, Keyring, Vec<Message>) {
 
 /// Starts a rotation that stops at its second batch; returns the keyring it saved.
 fn interrupted_rotation(server: &Arc<Server<MemoryStore>>, ring: &Keyring) -> Keyring {
-    let transport =
-        FailingAt { inner: InProcess::new(Arc::clone(server), TENANT), kind: "RotateDocuments", fail_at: 2, seen: 0.into() };
+    let transport = FailingAt {
+        inner: InProcess::new(Arc::clone(server), TENANT),
+        kind: "RotateDocuments",
+        fail_at: 2,
+        seen: 0.into(),
+    };
     let mut c = Client::connect_keyring(ring, TENANT, transport, Tokenizer::default()).unwrap();
     let mut saved = None;
     let save = &mut |r: &Keyring| {
@@ -430,7 +441,8 @@ fn put_checkpoint(store: &dyn Store, value: Vec<u8>) {
 }
 
 fn resume(server: &Arc<Server<MemoryStore>>, ring: &Keyring) -> Result<sseek::client::rotation::RotationReport> {
-    let mut c = Client::connect_keyring(ring, TENANT, InProcess::new(Arc::clone(server), TENANT), Tokenizer::default())?;
+    let mut c =
+        Client::connect_keyring(ring, TENANT, InProcess::new(Arc::clone(server), TENANT), Tokenizer::default())?;
     c.rotate(&mut |_: &Keyring| Ok(()), &RotationOptions { batch: 100, progress: None })
 }
 
@@ -442,15 +454,20 @@ fn bad_checkpoints_and_stale_writes_are_refused() {
         // Store y: the same account's keys, the same messages, its own rotation.
         let y = Arc::new(Server::new(MemoryStore::new()));
         let mut c =
-            Client::connect_keyring(&ring, TENANT, InProcess::new(Arc::clone(&y), TENANT), Tokenizer::default()).unwrap();
+            Client::connect_keyring(&ring, TENANT, InProcess::new(Arc::clone(&y), TENANT), Tokenizer::default())
+                .unwrap();
         let terms = c.terms(&msgs);
         common::create_planned_schema(&mut c, &terms, 1.0);
         c.add_messages_with_terms(&msgs, &terms, None).unwrap();
         (y, (), ())
     };
     // y's rotation to version 2 starts with the key x's rotation saved (one device, two stores).
-    let transport =
-        FailingAt { inner: InProcess::new(Arc::clone(&y), TENANT), kind: "RotateDocuments", fail_at: 2, seen: 0.into() };
+    let transport = FailingAt {
+        inner: InProcess::new(Arc::clone(&y), TENANT),
+        kind: "RotateDocuments",
+        fail_at: 2,
+        seen: 0.into(),
+    };
     let mut c = Client::connect_keyring(&ring2, TENANT, transport, Tokenizer::default()).unwrap();
     assert!(c.rotate(&mut |_: &Keyring| Ok(()), &RotationOptions { batch: 100, progress: None }).is_err());
 
@@ -536,8 +553,12 @@ fn blind_any() -> protocol::BlindQuery {
 fn every_interrupted_step_resumes() {
     let (server, ring, _) = small_tenant();
     // Stopped before BeginRotation: the saved keyring holds version 2, the server knows only 1.
-    let transport =
-        FailingAt { inner: InProcess::new(Arc::clone(&server), TENANT), kind: "BeginRotation", fail_at: 1, seen: 0.into() };
+    let transport = FailingAt {
+        inner: InProcess::new(Arc::clone(&server), TENANT),
+        kind: "BeginRotation",
+        fail_at: 1,
+        seen: 0.into(),
+    };
     let mut c = Client::connect_keyring(&ring, TENANT, transport, Tokenizer::default()).unwrap();
     let mut saved = None;
     let save = &mut |r: &Keyring| {
@@ -548,11 +569,13 @@ fn every_interrupted_step_resumes() {
     let ring2 = saved.unwrap();
     assert_eq!(ring2.versions(), vec![1, 2]);
     let mut c =
-        Client::connect_keyring(&ring2, TENANT, InProcess::new(Arc::clone(&server), TENANT), Tokenizer::default()).unwrap();
+        Client::connect_keyring(&ring2, TENANT, InProcess::new(Arc::clone(&server), TENANT), Tokenizer::default())
+            .unwrap();
     assert_eq!(c.rotation_status().unwrap().epoch, KeyEpoch::INITIAL);
     // Run to the end by another handle of the same keyring.
     let mut c2 =
-        Client::connect_keyring(&ring2, TENANT, InProcess::new(Arc::clone(&server), TENANT), Tokenizer::default()).unwrap();
+        Client::connect_keyring(&ring2, TENANT, InProcess::new(Arc::clone(&server), TENANT), Tokenizer::default())
+            .unwrap();
     let mut saves: Vec<Keyring> = Vec::new();
     let report = c2
         .rotate(

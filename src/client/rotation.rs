@@ -166,7 +166,15 @@ impl<T: Transport> Client<T> {
                 self.destroy_old_versions(&stale, save)?;
                 let from = stale.last().copied().unwrap_or(to);
                 let elapsed = started.elapsed();
-                return Ok(RotationReport { from, to, resumed, moved: 0, skipped: 0, batches: 0, seconds: elapsed.as_secs_f64() });
+                return Ok(RotationReport {
+                    from,
+                    to,
+                    resumed,
+                    moved: 0,
+                    skipped: 0,
+                    batches: 0,
+                    seconds: elapsed.as_secs_f64(),
+                });
             }
             resumed = false;
             self.begin_rotation(save)?;
@@ -255,13 +263,17 @@ impl<T: Transport> Client<T> {
         // The new key is on disk before the server hears of it: a crash
         // from here on resumes with it.
         save(&ring)?;
+        // The other enrolled devices get it before any message is under it.
+        self.publish_to_devices(&ring)?;
         self.set_keyring(ring)?;
         let mut rotation = [0u8; 16];
         os_random(&mut rotation)?;
         let epoch = KeyEpoch { current: to, previous: Some(from), rotation };
         let keys = self.keys();
         let schema_tag = match &self.schema {
-            Some(schema) => Some(crate::blind::client::schema_tag(keys.master(to)?, &self.tenant, to, &schema.indexes)?),
+            Some(schema) => {
+                Some(crate::blind::client::schema_tag(keys.master(to)?, &self.tenant, to, &schema.indexes)?)
+            }
             None => None,
         };
         expect_ok(self.transport.call(&Request::BeginRotation { epoch, schema_tag })?)?;
@@ -281,7 +293,17 @@ impl<T: Transport> Client<T> {
         }
         if changed {
             save(&ring)?;
+            // The keyrings sealed to the devices drop the old key too.
+            self.publish_to_devices(&ring)?;
             self.set_keyring(ring)?;
+        }
+        Ok(())
+    }
+
+    /// Seals `ring` to every enrolled device of the account, if it has any.
+    fn publish_to_devices(&self, ring: &Keyring) -> Result<()> {
+        if !super::devices::list(ring, &self.tenant, &self.transport)?.is_empty() {
+            super::devices::publish_keyring(ring, &self.tenant, &self.transport)?;
         }
         Ok(())
     }
@@ -316,7 +338,8 @@ impl<T: Transport> Client<T> {
             return Ok((0, already));
         }
         let indexed: Vec<(DocId, &Terms)> = moving.iter().map(|(d, t)| (d.public.doc_id, t)).collect();
-        let postings = |keys: &super::VersionKeys| keys.indexer.as_ref().map(|i| i.postings(&indexed)).unwrap_or_default();
+        let postings =
+            |keys: &super::VersionKeys| keys.indexer.as_ref().map(|i| i.postings(&indexed)).unwrap_or_default();
         let request = Request::RotateDocuments {
             epoch: *epoch,
             remove: postings(old),
@@ -350,7 +373,8 @@ impl<T: Transport> Client<T> {
         if self.keys().keyring.get(key_version).is_none() {
             return Err(bad(format!("sealed under key version {key_version}, which this keyring does not hold")));
         }
-        let checkpoint = self.checkpoint_sealer(key_version)?.open_versioned(body, version, "<server: rotation checkpoint>")?;
+        let checkpoint =
+            self.checkpoint_sealer(key_version)?.open_versioned(body, version, "<server: rotation checkpoint>")?;
         Ok(Some((version, checkpoint)))
     }
 

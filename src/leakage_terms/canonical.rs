@@ -195,10 +195,9 @@ impl ViewEvent {
             Observed::DeleteMessages { ids, postings } => {
                 Shape::Node("delete_messages", vec![Shape::ids(ids), indexes_shape(postings)])
             }
-            Observed::Rotate { documents, removed, added } => Shape::Node(
-                "rotate",
-                vec![Shape::documents(documents), indexes_shape(removed), indexes_shape(added)],
-            ),
+            Observed::Rotate { documents, removed, added } => {
+                Shape::Node("rotate", vec![Shape::documents(documents), indexes_shape(removed), indexes_shape(added)])
+            }
             Observed::BlindSearch { query, ids, documents } => Shape::Node(
                 "blind_search",
                 vec![blind_query_shape(query), Shape::ids(ids), Shape::documents(documents)],

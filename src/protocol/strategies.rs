@@ -137,8 +137,11 @@ pub(crate) fn request() -> impl Strategy<Value = Request> {
 
 /// Any key epoch.
 fn key_epoch() -> impl Strategy<Value = KeyEpoch> {
-    (any::<u32>(), option::of(any::<u32>()), any::<[u8; 16]>())
-        .prop_map(|(current, previous, rotation)| KeyEpoch { current, previous, rotation })
+    (any::<u32>(), option::of(any::<u32>()), any::<[u8; 16]>()).prop_map(|(current, previous, rotation)| KeyEpoch {
+        current,
+        previous,
+        rotation,
+    })
 }
 
 /// Any response of any variant.

@@ -16,8 +16,8 @@ use std::collections::HashSet;
 
 use roaring::RoaringBitmap;
 
-use crate::blind::server as blind;
 use super::key_epoch;
+use crate::blind::server as blind;
 use crate::protocol::{self, BlindPostings, DocId, EncryptedDocument, IngestBatch, KeyEpoch, Schema};
 use crate::store::keyspace::{document_id, document_key, keyspace, next_id_key, schema_key, tombstones_key};
 use crate::store::{Store, Table, WriteBatch};
@@ -292,7 +292,13 @@ pub fn rotate(
                 .postings
                 .iter()
                 .map(|(token, ids)| {
-                    (*token, ids.iter().copied().filter(|id| !new_postings.contains(&(p.index.as_str(), *token, *id))).collect())
+                    (
+                        *token,
+                        ids.iter()
+                            .copied()
+                            .filter(|id| !new_postings.contains(&(p.index.as_str(), *token, *id)))
+                            .collect(),
+                    )
                 })
                 .collect(),
         })

@@ -289,9 +289,8 @@ impl<S: Store> Server<S> {
                 // Outside the quota: the batch replaces documents and postings
                 // with ones of the same size, and a tenant at its quota must
                 // still be able to rotate.
-                let rewritten = self.locked(tenant, || {
-                    documents::rotate(&self.store, tenant, &epoch, &documents, &remove, &add)
-                })?;
+                let rewritten =
+                    self.locked(tenant, || documents::rotate(&self.store, tenant, &epoch, &documents, &remove, &add))?;
                 Ok(Response::DocumentIds(rewritten))
             }
             Request::BlindSearchAt { epoch, query, fetch_documents } => {
