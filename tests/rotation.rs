@@ -603,3 +603,83 @@ fn every_interrupted_step_resumes() {
     let new = DocumentCipher::new(saves.last().unwrap().current(), TENANT, 2).unwrap();
     assert!(documents(server.store()).iter().all(|(id, d)| new.open(d, *id).is_ok()));
 }
+
+/// Three devices of one account over HTTP (a real `sseek serve`): the
+/// laptop revokes the phone, which rotates the keys. The phone's requests
+/// then fail with a clear error, it can no longer fetch a keyring, and its
+/// keys open nothing written after the revocation; the tablet, still
+/// enrolled, opens the new keyring (version 2 only) and searches with 0
+/// mismatches, alternating writes with the laptop.
+#[test]
+fn a_revoked_device_is_shut_out_by_the_rotation() {
+    use sseek::client::devices;
+    use sseek::keys::device::DeviceKeyPair;
+    let (_dir, served, tokens) = common::served::Served::on_redb(&["acct"], &[]);
+    let http = || sseek::transport::Http::new(&served.url, &tokens[0]);
+    let tenant = "acct";
+    let ring = Keyring::generate().unwrap();
+    let (phone, tablet) = (DeviceKeyPair::generate().unwrap(), DeviceKeyPair::generate().unwrap());
+    devices::enroll(&ring, tenant, &http(), "phone", phone.public_key()).unwrap();
+    devices::enroll(&ring, tenant, &http(), "tablet", tablet.public_key()).unwrap();
+    let phone_ring = devices::open_keyring(&phone, tenant, &http()).unwrap();
+    let msgs = shipped();
+    let mut laptop = Client::connect_keyring(&ring, tenant, http(), Tokenizer::default()).unwrap();
+    let terms = laptop.terms(&msgs[..600]);
+    common::create_planned_schema(&mut laptop, &terms, 2.0);
+    let mut oracle = PlainIndex::new();
+    for (id, t) in laptop.add_messages_with_terms(&msgs[..600], &terms, None).unwrap().zip(&terms) {
+        oracle.add(id, t);
+    }
+    let phone_client = Client::connect_keyring(&phone_ring, tenant, http(), Tokenizer::default()).unwrap();
+    let queries = common::spread_queries(&oracle, 6);
+    assert_eq!(mismatches(&phone_client, &oracle, &RoaringBitmap::new(), &queries), 0, "the phone before revocation");
+
+    devices::revoke(&ring, tenant, &http(), &phone.fingerprint()).unwrap();
+    let mut saved = ring.clone();
+    let save = &mut |r: &Keyring| {
+        saved = r.clone();
+        Ok(())
+    };
+    let report = laptop.rotate(save, &RotationOptions::default()).unwrap();
+    assert_eq!((report.from, report.to, report.moved), (1, 2, 600));
+    assert_eq!(saved.versions(), vec![2]);
+
+    // The tablet gets the new keyring from the server; the two write in turns.
+    let tablet_ring = devices::open_keyring(&tablet, tenant, &http()).unwrap();
+    assert_eq!(tablet_ring.versions(), vec![2]);
+    assert_eq!(tablet_ring.current().key_id(), saved.current().key_id());
+    let mut tablet_client = Client::connect_keyring(&tablet_ring, tenant, http(), Tokenizer::default()).unwrap();
+    let mut after_revocation = Vec::new();
+    for (i, chunk) in msgs[600..800].chunks(50).enumerate() {
+        let writer = if i % 2 == 0 { &mut laptop } else { &mut tablet_client };
+        for (id, m) in writer.add_messages(chunk, None).unwrap().zip(chunk) {
+            oracle.add(id, &m.terms(&Tokenizer::default()));
+            after_revocation.push(id);
+        }
+        assert_eq!(mismatches(&tablet_client, &oracle, &RoaringBitmap::new(), &queries), 0);
+        assert_eq!(mismatches(&laptop, &oracle, &RoaringBitmap::new(), &queries), 0);
+    }
+
+    // The phone: its searches fail, it cannot get a keyring, its keys open nothing new.
+    let err = phone_client.search(&queries[0]).unwrap_err().to_string();
+    assert!(err.contains("key version 2") && err.contains("[1]"), "{err}");
+    assert!(Client::connect_keyring(&phone_ring, tenant, http(), Tokenizer::default()).is_err());
+    let err = devices::open_keyring(&phone, tenant, &http()).unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
+    let raw = http();
+    let documents = match raw.call(&Request::GetDocuments(after_revocation.clone())).unwrap() {
+        Response::Documents(d) => d,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(documents.len(), after_revocation.len());
+    let old = DocumentCipher::new(phone_ring.current(), tenant, 1).unwrap();
+    assert!(documents.iter().all(|d| old.open(d, d.public.doc_id).is_err()), "the revoked key opens a new message");
+    // Nor anything from before: every message was sealed again under version 2.
+    let all: Vec<DocId> = (0..800).collect();
+    let documents = match raw.call(&Request::GetDocuments(all)).unwrap() {
+        Response::Documents(d) => d,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(documents.len(), 800);
+    assert!(documents.iter().all(|d| old.open(d, d.public.doc_id).is_err()));
+}
