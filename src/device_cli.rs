@@ -133,7 +133,7 @@ pub enum DeviceCommand {
         #[command(flatten)]
         account: Account,
     },
-    /// Revoke a device: remove its sealed keyring and its directory entry. Rotate the keys next: the device still knows the keys it held.
+    /// Revoke a device: remove its sealed keyring and its directory entry, then rotate the account's keys (the device still knows the keys it held).
     Revoke {
         /// The device's fingerprint (as `sseek device list` prints it).
         fingerprint: String,

@@ -165,7 +165,8 @@ fn device_init_enroll_open_list_revoke() {
 
     let o = at(&["device", "revoke", &fingerprint, "--key", &d("a.key")]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("rotate"), "{}", text(&o));
+    assert!(text(&o).contains("rotated the account's keys from version 1 to 2"), "{}", text(&o));
+    assert_eq!(Keyring::load(&dir.path().join("a.key")).unwrap().versions(), vec![2], "revoke did not rotate");
     let o = at(&["device", "open", "--device-key", &d("b.device"), "--out", &d("b.key"), "--force"]);
     assert!(!o.status.success() && text(&o).contains("not enrolled, or revoked"), "{}", text(&o));
     assert_eq!(std::fs::read(dir.path().join("b.key")).unwrap(), before, "a failed open overwrote the keyring");

@@ -349,8 +349,9 @@ pub fn list<T: Transport + ?Sized>(keyring: &Keyring, tenant: &str, transport: &
 
 /// Revokes a device: removes its directory entry, then its sealed keyring
 /// (an empty blob); returns the entry removed. The device still knows
-/// every key it held: rotate the keys next (a new keyring version) and
-/// [`publish_keyring`] the new keyring to the remaining devices.
+/// every key it held: rotate the keys next ([`crate::client::Client::rotate`],
+/// which publishes the new keyring to the remaining devices; `sseek device
+/// revoke` does both).
 ///
 /// # Errors
 /// [`Error::NotFound`] if the directory does not list the device (a

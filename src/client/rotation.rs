@@ -300,9 +300,16 @@ impl<T: Transport> Client<T> {
         Ok(())
     }
 
-    /// Seals `ring` to every enrolled device of the account, if it has any.
+    /// Seals `ring` to every enrolled device of the account and the device
+    /// directory under its current version, if the account has a directory
+    /// (even an empty one: it must stay readable once the old key is gone).
     fn publish_to_devices(&self, ring: &Keyring) -> Result<()> {
-        if !super::devices::list(ring, &self.tenant, &self.transport)?.is_empty() {
+        let instance = super::devices::DIRECTORY_INSTANCE.to_owned();
+        let directory = match self.transport.call(&Request::GetClientState { instance })? {
+            Response::ClientState(state) => state,
+            other => return Err(unexpected(&other)),
+        };
+        if directory.is_some() {
             super::devices::publish_keyring(ring, &self.tenant, &self.transport)?;
         }
         Ok(())

@@ -1,9 +1,9 @@
 //! The keyring: an account's master keys by version, in one file.
 //!
-//! Rotation (a later step) adds version v + 1, re-seals and re-indexes
-//! under it, then removes version v; until then a keyring holds version 1
-//! only. Every key below a master key is derived with its version in the
-//! label as well, so two versions never share a subkey.
+//! A rotation (`crate::client::rotation`) adds version v + 1, re-seals and
+//! re-indexes under it, then removes version v, so between rotations a
+//! keyring holds one version. Every key below a master key is derived with
+//! its version in the label as well, so two versions never share a subkey.
 //!
 //! # File format (version 2 of the key file)
 //! `"SSEEKKEY"`, u16 BE `2`, u32 BE current version, u16 BE count, then per
@@ -245,7 +245,7 @@ impl Keyring {
 
     /// Replaces the key file at `path` atomically (a new file beside it,
     /// synced, renamed over it, the directory synced): a crash leaves the
-    /// old file or the new one. For upgrades and, later, rotations.
+    /// old file or the new one. For upgrades and rotations.
     ///
     /// # Errors
     /// I/O errors; the old file is then intact.
