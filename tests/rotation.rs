@@ -11,7 +11,9 @@
 //! - `sseek rotate` (the real binary) killed with SIGKILL at random points,
 //!   several rotations in a row, then resumed: no message lost or
 //!   duplicated, every message under the final version only, 0 mismatches.
-//!   `SSEEK_ROTATE_KILLS` sets the number of kills (default 4; 20 by hand).
+//!   The same with the server (`sseek serve`) killed under `sseek rotate
+//!   --server` and started again. `SSEEK_ROTATE_KILLS` sets the number of
+//!   kills of each (default 4; 20 by hand).
 //! - Bad input: a checkpoint copied from another store, a replayed or
 //!   tampered checkpoint, a write under the retiring version, a batch for
 //!   another rotation: each a clear error, nothing overwritten.
@@ -21,6 +23,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -139,82 +142,87 @@ fn mismatches<T: Transport>(
         .count()
 }
 
-#[test]
-fn rotation_under_a_writing_and_searching_client() {
+/// Rotates 5,000 messages of the shipped corpus on `store` while a second
+/// client adds, deletes and searches; checks every search, then the store
+/// at rest under version 2. Returns slices of version 1's ciphertexts.
+fn rotate_under_a_writing_and_searching_client<S: Store + 'static>(store: S, label: &str) -> Vec<Vec<u8>> {
     let dir = tempfile::tempdir().unwrap();
     let key_path = dir.path().join("acct.key");
     let ring = Keyring::generate().unwrap();
     ring.save(&key_path).unwrap();
-    let db = dir.path().join("server.redb");
     let all = shipped();
     let (initial, later) = all.split_at(5_000);
-    let probes: Vec<Vec<u8>>;
     let mut oracle = PlainIndex::new();
     let mut deleted = RoaringBitmap::new();
     let (mut during, mut during_mismatches, mut adds, mut deletes) = (0usize, 0usize, 0usize, 0usize);
-    {
-        let server = Arc::new(Server::new(RedbStore::open(&db).unwrap()));
-        let transport = || InProcess::new(Arc::clone(&server), TENANT);
-        let mut a = Client::connect_keyring(&ring, TENANT, transport(), Tokenizer::default()).unwrap();
-        let terms = a.terms(initial);
-        common::create_planned_schema(&mut a, &terms, 2.0);
-        for (id, t) in a.add_messages_with_terms(initial, &terms, None).unwrap().zip(&terms) {
-            oracle.add(id, t);
-        }
-        // Slices of version 1's ciphertexts, to look for in the file afterwards.
-        probes = documents(server.store()).values().step_by(17).map(|d| d.sealed[16..48].to_vec()).collect();
-        let queries = common::spread_queries(&oracle, 12);
-        assert_eq!(mismatches(&a, &oracle, &deleted, &queries), 0, "before the rotation");
-
-        let b =
-            Client::connect_keyring(&ring, TENANT, transport(), Tokenizer::default()).unwrap().with_key_file(&key_path);
-        let mut b = b;
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-        let mut pool = later.chunks(25);
-        let report = std::thread::scope(|s| {
-            let rotation = s.spawn(|| {
-                let options = RotationOptions { batch: 200, progress: None };
-                a.rotate(&mut |r: &Keyring| r.replace(&key_path), &options)
-            });
-            while !rotation.is_finished() {
-                if let Some(chunk) = pool.next() {
-                    let ids = b.add_messages(chunk, None).unwrap();
-                    for (id, m) in ids.zip(chunk) {
-                        oracle.add(id, &m.terms(&Tokenizer::default()));
-                    }
-                    adds += chunk.len();
-                }
-                let victim = rng.random_range(0..5_000);
-                if !deleted.contains(victim) {
-                    assert_eq!(b.delete_messages(&[victim]).unwrap(), vec![victim]);
-                    deleted.insert(victim);
-                    deletes += 1;
-                }
-                for _ in 0..3 {
-                    let q = &queries[rng.random_range(0..queries.len())];
-                    during_mismatches += mismatches(&b, &oracle, &deleted, std::slice::from_ref(q));
-                    during += usize::from(b.key_epoch().previous.is_some());
-                }
-            }
-            rotation.join().unwrap().unwrap()
-        });
-        eprintln!(
-            "rotation {} -> {}: {} messages moved, {} skipped, {} batches, {:.2} s; meanwhile the other client \
-             added {adds}, deleted {deletes}, searched {during} times during the rotation with {during_mismatches} mismatches",
-            report.from, report.to, report.moved, report.skipped, report.batches, report.seconds
-        );
-        assert_eq!((report.from, report.to), (1, 2));
-        assert!(during > 0 && adds > 0 && deletes > 0, "the other client did not work during the rotation");
-        assert_eq!(during_mismatches, 0);
-        assert_eq!(b.key_epoch(), KeyEpoch { previous: None, ..b.key_epoch() });
-        assert_eq!(mismatches(&b, &oracle, &deleted, &queries), 0, "after the rotation");
-        // A client that holds only the retired key is refused with a clear error.
-        let old = Client::connect_keyring(&ring, TENANT, transport(), Tokenizer::default()).unwrap_err().to_string();
-        assert!(old.contains("key version 2") && old.contains("[1]"), "{old}");
-        let rotated = Keyring::load(&key_path).unwrap();
-        let messages = assert_at_rest_under(server.store(), &rotated, &[&ring]);
-        assert_eq!(messages.len(), 5_000 + adds - deletes);
+    let server = Arc::new(Server::new(store));
+    let transport = || InProcess::new(Arc::clone(&server), TENANT);
+    let mut a = Client::connect_keyring(&ring, TENANT, transport(), Tokenizer::default()).unwrap();
+    let terms = a.terms(initial);
+    common::create_planned_schema(&mut a, &terms, 2.0);
+    for (id, t) in a.add_messages_with_terms(initial, &terms, None).unwrap().zip(&terms) {
+        oracle.add(id, t);
     }
+    // Slices of version 1's ciphertexts, to look for in the file afterwards.
+    let probes = documents(server.store()).values().step_by(17).map(|d| d.sealed[16..48].to_vec()).collect();
+    let queries = common::spread_queries(&oracle, 12);
+    assert_eq!(mismatches(&a, &oracle, &deleted, &queries), 0, "before the rotation");
+
+    let mut b =
+        Client::connect_keyring(&ring, TENANT, transport(), Tokenizer::default()).unwrap().with_key_file(&key_path);
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut pool = later.chunks(25);
+    let report = std::thread::scope(|s| {
+        let rotation = s.spawn(|| {
+            let options = RotationOptions { batch: 200, progress: None };
+            a.rotate(&mut |r: &Keyring| r.replace(&key_path), &options)
+        });
+        while !rotation.is_finished() {
+            if let Some(chunk) = pool.next() {
+                let ids = b.add_messages(chunk, None).unwrap();
+                for (id, m) in ids.zip(chunk) {
+                    oracle.add(id, &m.terms(&Tokenizer::default()));
+                }
+                adds += chunk.len();
+            }
+            let victim = rng.random_range(0..5_000);
+            if !deleted.contains(victim) {
+                assert_eq!(b.delete_messages(&[victim]).unwrap(), vec![victim]);
+                deleted.insert(victim);
+                deletes += 1;
+            }
+            for _ in 0..3 {
+                let q = &queries[rng.random_range(0..queries.len())];
+                during_mismatches += mismatches(&b, &oracle, &deleted, std::slice::from_ref(q));
+                during += usize::from(b.key_epoch().previous.is_some());
+            }
+        }
+        rotation.join().unwrap().unwrap()
+    });
+    eprintln!(
+        "{label}: rotation {} -> {}: {} messages moved, {} skipped, {} batches, {:.2} s; meanwhile the other client \
+         added {adds}, deleted {deletes}, searched {during} times during the rotation with {during_mismatches} mismatches",
+        report.from, report.to, report.moved, report.skipped, report.batches, report.seconds
+    );
+    assert_eq!((report.from, report.to), (1, 2));
+    assert!(during > 0 && adds > 0 && deletes > 0, "the other client did not work during the rotation");
+    assert_eq!(during_mismatches, 0);
+    assert_eq!(b.key_epoch(), KeyEpoch { previous: None, ..b.key_epoch() });
+    assert_eq!(mismatches(&b, &oracle, &deleted, &queries), 0, "after the rotation");
+    // A client that holds only the retired key is refused with a clear error.
+    let old = Client::connect_keyring(&ring, TENANT, transport(), Tokenizer::default()).unwrap_err().to_string();
+    assert!(old.contains("key version 2") && old.contains("[1]"), "{old}");
+    let rotated = Keyring::load(&key_path).unwrap();
+    let messages = assert_at_rest_under(server.store(), &rotated, &[&ring]);
+    assert_eq!(messages.len(), 5_000 + adds - deletes);
+    probes
+}
+
+#[test]
+fn rotation_under_a_writing_and_searching_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.redb");
+    let probes = rotate_under_a_writing_and_searching_client(RedbStore::open(&db).unwrap(), "redb");
     let scan = || std::fs::read(&db).unwrap();
     let found = |hay: &[u8]| probes.iter().filter(|p| memchr::memmem::find(hay, p).is_some()).count();
     let before_compaction = found(&scan());
@@ -226,6 +234,15 @@ fn rotation_under_a_writing_and_searching_client() {
         probes.len()
     );
     assert_eq!(after, 0, "version 1 ciphertexts left in the store");
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: set SSEEK_PG_URL"]
+fn postgres_rotation_under_a_writing_and_searching_client() {
+    let url = common::served::pg_url();
+    let schema = common::served::PgSchema::new(&url, "rotation");
+    let store = sseek::store::PostgresStore::connect(&url, &schema.name).unwrap();
+    rotate_under_a_writing_and_searching_client(store, "PostgreSQL");
 }
 
 /// The byte-scan control: the same probes are found in a file that holds them.
@@ -273,22 +290,7 @@ fn rotation_killed_at_random_points_resumes() {
     let key_path = dir.path().join("acct.key");
     let ring = Keyring::generate().unwrap();
     ring.save(&key_path).unwrap();
-    let msgs = shipped();
-    let mut oracle = PlainIndex::new();
-    let original: BTreeMap<DocId, Message>;
-    {
-        let server = Arc::new(Server::new(RedbStore::open(&db).unwrap()));
-        let mut c =
-            Client::connect_keyring(&ring, TENANT, InProcess::new(Arc::clone(&server), TENANT), Tokenizer::default())
-                .unwrap();
-        let terms = c.terms(&msgs);
-        common::create_planned_schema(&mut c, &terms, 1.0);
-        let ids: Vec<DocId> = c.add_messages_with_terms(&msgs, &terms, None).unwrap().collect();
-        for (id, t) in ids.iter().zip(&terms) {
-            oracle.add(*id, t);
-        }
-        original = ids.into_iter().zip(msgs.iter().cloned()).collect();
-    }
+    let (original, oracle) = populate(&db, &ring, usize::MAX);
     let rotate = || {
         Command::new(BIN)
             .args(["rotate", "--key", key_path.to_str().unwrap(), "--store", store_dir.to_str().unwrap()])
@@ -335,11 +337,32 @@ fn rotation_killed_at_random_points_resumes() {
     // Resume whatever the last kill interrupted.
     let out = rotate().wait_with_output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let ring_now = Keyring::load(&key_path).unwrap();
-    let store = RedbStore::open(&db).unwrap();
-    let older: Vec<&Keyring> = retired.iter().collect();
-    let older: Vec<Keyring> = older
-        .into_iter()
+    let (version, wrong) = assert_nothing_lost(&db, &key_path, &retired, &original, &oracle);
+    eprintln!(
+        "store: {killed} SIGKILLs of `sseek rotate --store` over {} rotations ({finished} ran to the end between \
+         kills; one uninterrupted rotation of {} messages took {:.2} s): final version {version}, 0 lost, \
+         0 duplicated, {wrong} mismatches",
+        version - 1,
+        original.len(),
+        full.as_secs_f64(),
+    );
+}
+
+/// After the kills: the tenant rests under the key file's only version,
+/// none of the `retired` keyrings' other versions opens a document, the
+/// messages are exactly `original` (0 lost, 0 duplicated), and searches
+/// agree with the oracle. Returns the final version and the mismatches.
+fn assert_nothing_lost(
+    db: &Path,
+    key_path: &Path,
+    retired: &[Keyring],
+    original: &BTreeMap<DocId, Message>,
+    oracle: &PlainIndex,
+) -> (u32, usize) {
+    let ring_now = Keyring::load(key_path).unwrap();
+    let store = RedbStore::open(db).unwrap();
+    let older: Vec<Keyring> = retired
+        .iter()
         .filter_map(|r| {
             let keep: Vec<(u32, sseek::keys::MasterKey)> = r
                 .versions()
@@ -355,23 +378,88 @@ fn rotation_killed_at_random_points_resumes() {
     let lost = original.keys().filter(|id| !messages.contains_key(id)).count();
     let extra = messages.keys().filter(|id| !original.contains_key(id)).count();
     assert_eq!((lost, extra), (0, 0), "ids lost / ids added");
-    assert_eq!(message_multiset(&messages), message_multiset(&original), "messages changed, lost or duplicated");
-    assert_eq!(messages, original);
+    assert_eq!(message_multiset(&messages), message_multiset(original), "messages changed, lost or duplicated");
+    assert_eq!(&messages, original);
     let server = Arc::new(Server::new(store));
     let c = Client::connect_keyring(&ring_now, TENANT, InProcess::new(server, TENANT), Tokenizer::default()).unwrap();
-    let queries = common::spread_queries(&oracle, 10);
-    let wrong = mismatches(&c, &oracle, &RoaringBitmap::new(), &queries);
+    let queries = common::spread_queries(oracle, 10);
+    let wrong = mismatches(&c, oracle, &RoaringBitmap::new(), &queries);
+    assert_eq!(wrong, 0);
+    (ring_now.current_version(), wrong)
+}
+
+/// Fills the redb store at `db` with the first `n` messages (all, if
+/// fewer) of the shipped corpus for [`TENANT`] under `ring`; returns them by id, and the oracle.
+fn populate(db: &Path, ring: &Keyring, n: usize) -> (BTreeMap<DocId, Message>, PlainIndex) {
+    let all = shipped();
+    let msgs = &all[..n.min(all.len())];
+    let mut oracle = PlainIndex::new();
+    let server = Arc::new(Server::new(RedbStore::open(db).unwrap()));
+    let mut c =
+        Client::connect_keyring(ring, TENANT, InProcess::new(Arc::clone(&server), TENANT), Tokenizer::default())
+            .unwrap();
+    let terms = c.terms(msgs);
+    common::create_planned_schema(&mut c, &terms, 1.0);
+    let ids: Vec<DocId> = c.add_messages_with_terms(msgs, &terms, None).unwrap().collect();
+    for (id, t) in ids.iter().zip(&terms) {
+        oracle.add(*id, t);
+    }
+    (ids.into_iter().zip(msgs.iter().cloned()).collect(), oracle)
+}
+
+/// The server killed instead: `sseek rotate --server` runs against a real
+/// `sseek serve`, which is SIGKILLed at random points and started again;
+/// the rotation is resumed each time.
+#[test]
+fn server_killed_during_rotation_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.redb");
+    let spec = format!("redb:{}", db.display());
+    let key_path = dir.path().join("acct.key");
+    let ring = Keyring::generate().unwrap();
+    ring.save(&key_path).unwrap();
+    let (original, oracle) = populate(&db, &ring, 3_000);
+    let token = common::served::add_tenant(&spec, "unused", TENANT);
+    let rotate = |url: &str| {
+        Command::new(BIN)
+            .args(["rotate", "--key", key_path.to_str().unwrap(), "--server", url, "--token", &token])
+            .args(["--batch", "200", "--json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let log = dir.path().join("server.log");
+    let mut served = common::served::Served::start(&spec, "unused", &log, &[]);
+    let started = Instant::now();
+    let out = rotate(&served.url).wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let full = started.elapsed();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(13);
+    let mut retired = vec![Keyring::load(&key_path).unwrap()];
+    let (mut killed, mut failed_clients) = (0usize, 0usize);
+    while killed < kills() {
+        let client = rotate(&served.url);
+        std::thread::sleep(Duration::from_millis(rng.random_range(0..full.as_millis() as u64 + 1)));
+        served.child.kill().unwrap(); // SIGKILL of the server
+        served.child.wait().unwrap();
+        killed += 1;
+        let out = client.wait_with_output().unwrap();
+        failed_clients += usize::from(!out.status.success());
+        retired.push(Keyring::load(&key_path).unwrap());
+        served = common::served::Served::start(&spec, "unused", &log, &[]);
+    }
+    let out = rotate(&served.url).wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(served.stop(), "the server did not stop cleanly");
+    let (version, wrong) = assert_nothing_lost(&db, &key_path, &retired, &original, &oracle);
     eprintln!(
-        "{killed} SIGKILLs over {} rotations ({finished} ran to the end between kills; one uninterrupted rotation of {} \
-         messages took {:.2} s): final version {}, {} messages, 0 lost, 0 duplicated, {} queries, {wrong} mismatches",
-        ring_now.current_version() - 1,
+        "server: {killed} SIGKILLs of `sseek serve` during `sseek rotate --server` ({failed_clients} rotations cut \
+         off; one uninterrupted rotation of {} messages took {:.2} s): final version {version}, 0 lost, \
+         0 duplicated, {wrong} mismatches",
         original.len(),
         full.as_secs_f64(),
-        ring_now.current_version(),
-        messages.len(),
-        queries.len()
     );
-    assert_eq!(wrong, 0);
 }
 
 /// A transport that fails the `fail_at`-th request of one kind (counting

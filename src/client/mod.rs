@@ -150,6 +150,10 @@ impl KeyState {
     }
 }
 
+/// A document opened by the client: its id, message, and the position of
+/// the key version that opened it among the live ones.
+type OpenedDocument = (DocId, Message, usize);
+
 /// Attempts of one request against key epochs that change under it (a
 /// rotation starting or ending); each change is rare, so a few suffice.
 const EPOCH_ATTEMPTS: usize = 4;
@@ -256,10 +260,8 @@ impl<T: Transport> Client<T> {
     /// checked under the current version.
     fn derive_keys(&self, mut keyring: Keyring, epoch: KeyEpoch) -> Result<KeyState> {
         let live = epoch.live_versions();
-        if live.iter().any(|v| keyring.get(*v).is_none()) {
-            if let Some(path) = &self.key_file {
-                keyring = Keyring::load(path)?;
-            }
+        if let (true, Some(path)) = (live.iter().any(|v| keyring.get(*v).is_none()), &self.key_file) {
+            keyring = Keyring::load(path)?;
         }
         if let Some(missing) = live.iter().find(|v| keyring.get(**v).is_none()) {
             let held = keyring.versions();
@@ -282,13 +284,13 @@ impl<T: Transport> Client<T> {
             })
             .collect::<Result<_>>()?;
         let state = KeyState { keyring, epoch, versions };
-        if let (Some(mine), Some(theirs)) = (&self.schema, self.fetch_schema(&state)?) {
-            if mine.indexes != theirs.indexes {
-                return Err(Error::Server {
-                    code: 502,
-                    message: format!("the server's schema for tenant {} changed under this client", self.tenant),
-                });
-            }
+        if let (Some(mine), Some(theirs)) = (&self.schema, self.fetch_schema(&state)?)
+            && mine.indexes != theirs.indexes
+        {
+            return Err(Error::Server {
+                code: 502,
+                message: format!("the server's schema for tenant {} changed under this client", self.tenant),
+            });
         }
         Ok(state)
     }
@@ -505,7 +507,7 @@ impl<T: Transport> Client<T> {
     fn opened_documents(
         &self,
         fetch: impl Fn() -> Result<Vec<EncryptedDocument>>,
-    ) -> Result<(Vec<(DocId, Message, usize)>, Arc<KeyState>)> {
+    ) -> Result<(Vec<OpenedDocument>, Arc<KeyState>)> {
         let mut attempt = 0;
         loop {
             attempt += 1;
