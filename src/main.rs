@@ -62,6 +62,9 @@ enum Command {
         /// Delete this share of the messages (0 to 1, at random) after every index is built and before the queries; the oracle leaves them out.
         #[arg(long, default_value_t = 0.0)]
         delete_fraction: f64,
+        /// Rotate the keys after every index is built and before the queries: messages and blind indexes move to key version 2, every SSE instance is rebuilt under it.
+        #[arg(long)]
+        rotate: bool,
         /// Run against a running `sseek serve` at this URL instead of an embedded store.
         #[arg(long, conflicts_with = "store")]
         server: Option<String>,
@@ -328,6 +331,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             queries,
             schemes,
             delete_fraction,
+            rotate,
             server,
             token: token_flag,
             ca,
@@ -348,6 +352,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 queries_per_index: queries,
                 schemes,
                 delete_fraction,
+                rotate,
                 ..Default::default()
             };
             let report = match server {

@@ -758,6 +758,9 @@ fn request_kind(r: &Request) -> &'static str {
         Request::FinishRotation { .. } => "FinishRotation",
         Request::IngestAt { .. } => "IngestAt",
         Request::BlindSearchAt { .. } => "BlindSearchAt",
+        Request::SseSearchAt { .. } => "SseSearchAt",
+        Request::SseSwap { .. } => "SseSwap",
+        Request::SseDrop { .. } => "SseDrop",
     }
 }
 
@@ -915,6 +918,19 @@ fn protocol_encoding() {
             Request::BlindSearchAt { epoch: rotating(), query: token("body", 0x2a), fetch_documents: false },
             "00011c0201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a0004626f64792a00",
         ),
+        (
+            Request::SseSearchAt {
+                instance: "mail".into(),
+                key_version: 2,
+                token: SearchToken::Addresses(vec![[3; 16]]),
+            },
+            "00011d046d61696c02020103030303030303030303030303030303",
+        ),
+        (
+            Request::SseSwap { instance: "mail".into(), staged: "mail~v2".into(), expect_state: Some(5) },
+            "00011e046d61696c076d61696c7e76320105",
+        ),
+        (Request::SseDrop { instance: "mail~v2".into() }, "00011f076d61696c7e7632"),
     ];
     let responses: Vec<(Response, &str)> = vec![
         (Response::Ok, "000100"),
@@ -970,7 +986,7 @@ fn protocol_encoding() {
     }
     request_kinds.dedup();
     response_kinds.dedup();
-    assert_eq!(request_kinds.len(), 29, "every request variant has a vector: {request_kinds:?}");
+    assert_eq!(request_kinds.len(), 32, "every request variant has a vector: {request_kinds:?}");
     assert_eq!(response_kinds.len(), 15, "every response variant has a vector: {response_kinds:?}");
     check_all(&items);
 }

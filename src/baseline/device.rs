@@ -105,9 +105,25 @@ impl<T: Transport> Baseline<T> {
         specs: Vec<IndexSpec>,
         mode: BaselineMode,
     ) -> Result<Self> {
+        Self::at_version((master, 1), tenant, transport, tokenizer, specs, mode)
+    }
+
+    /// [`Baseline::new`] for messages sealed under key version `version`
+    /// of the account (after a key rotation), with that version's master key.
+    ///
+    /// # Errors
+    /// As [`Baseline::new`].
+    pub fn at_version(
+        (master, version): (&MasterKey, u32),
+        tenant: &str,
+        transport: T,
+        tokenizer: Tokenizer,
+        specs: Vec<IndexSpec>,
+        mode: BaselineMode,
+    ) -> Result<Self> {
         Ok(Baseline {
             transport,
-            cipher: DocumentCipher::new(master, tenant, 1)?,
+            cipher: DocumentCipher::new(master, tenant, version)?,
             tokenizer,
             specs,
             mode,

@@ -53,7 +53,7 @@ pub const SCAN_BUDGET_SECONDS: f64 = 2.0;
 /// Transport, server and decryption errors.
 pub fn run_workload<T: Transport, F: Fn() -> Result<T>>(
     connect: F,
-    master: &MasterKey,
+    key: (&MasterKey, u32),
     tenant: &str,
     specs: &[IndexSpec],
     queries: &[&Query],
@@ -61,7 +61,7 @@ pub fn run_workload<T: Transport, F: Fn() -> Result<T>>(
 ) -> Result<Vec<BaselineReport>> {
     let mut out = Vec::new();
     for mode in BaselineMode::ALL {
-        let mut dev = Baseline::new(master, tenant, connect()?, Tokenizer::default(), specs.to_vec(), mode)?;
+        let mut dev = Baseline::at_version(key, tenant, connect()?, Tokenizer::default(), specs.to_vec(), mode)?;
         let mut r = BaselineReport { name: mode.name().into(), ..Default::default() };
         let mut warm_us = 0.0;
         for (i, (q, want)) in queries.iter().zip(expected).enumerate() {

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::blind::planner::plan_for_corpus;
 use crate::client::Client;
 use crate::client::Endpoint;
+use crate::client::rotation::RotationOptions;
 use crate::datasets;
 use crate::keys::MasterKey;
 use crate::message::Terms;
@@ -61,6 +62,12 @@ pub struct DemoOptions {
     /// loses their postings, Mitra gets delete updates, every other scheme
     /// applies the tombstones; the oracle leaves them out.
     pub delete_fraction: f64,
+    /// Rotate the keys after every index is built (and the deletes are
+    /// done) and before any query: the messages and blind indexes move to
+    /// key version 2 ([`Client::rotate`]), and each SSE instance is
+    /// rebuilt under version 2 ([`SseIndex::rotate`]); the whole workload
+    /// then runs against version 2 only.
+    pub rotate: bool,
 }
 
 /// The SSE variants the demo knows: every variant of the scheme registry.
@@ -81,6 +88,7 @@ impl Default for DemoOptions {
             progress: true,
             schemes: ["pibas", "pack", "2lev", "2lev-rh", "mitra", "diana"].map(String::from).to_vec(),
             delete_fraction: 0.0,
+            rotate: false,
         }
     }
 }
@@ -202,6 +210,17 @@ pub fn run_with_transport<T: Transport, F: Fn() -> Result<T>>(
             });
         }
     }
+    // The key the baselines open messages with: version 2 after a rotation.
+    let (key, key_version, rotated) = if opts.rotate {
+        let pb = bar(opts.progress, 0, "rotate keys");
+        let report = client.rotate(&mut |_| Ok(()), &RotationOptions { batch: 0, progress: Some(pb.clone()) });
+        pb.finish_and_clear();
+        let report = report?;
+        let ring = client.keyring();
+        (ring.current().clone(), ring.current_version(), Some(report.moved))
+    } else {
+        (master.clone(), 1, None)
+    };
     let mut oracle = PlainIndex::new();
     for (id, t) in &docs {
         if deleted.binary_search(id).is_err() {
@@ -253,7 +272,8 @@ pub fn run_with_transport<T: Transport, F: Fn() -> Result<T>>(
         sse_reports.push(r);
     }
 
-    let baselines = crate::baseline::run_workload(&connect, &master, &opts.tenant, &specs, &all_queries, &expected)?;
+    let baselines =
+        crate::baseline::run_workload(&connect, (&key, key_version), &opts.tenant, &specs, &all_queries, &expected)?;
     let all = indexes.iter().chain(&boolean);
     let sse_mismatches: usize = sse_reports.iter().map(|r| r.mismatches).sum();
     let sse_queries: usize = sse_reports.iter().map(|r| r.queries).sum();
@@ -261,6 +281,7 @@ pub fn run_with_transport<T: Transport, F: Fn() -> Result<T>>(
         dataset: corpus.name,
         documents: n,
         deleted: deleted.len(),
+        rotated,
         skipped: corpus.skipped.len(),
         queries: all.clone().map(|r| r.queries).sum::<usize>()
             + sse_queries
@@ -323,6 +344,22 @@ fn run_scheme<T: Transport>(
     let deletes_natively = matches!(index.scheme(), SchemeClient::Dynamic(d) if d.supports_delete());
     if deletes_natively && !removed.is_empty() {
         index.update(&sse::updates_of(removed, specs, UpdateOp::Delete))?;
+    }
+    if opts.rotate {
+        // Rebuilt from what the index holds now: without the deleted
+        // messages where the scheme deleted them, with them (masked by the
+        // tombstones) where it did not.
+        let holds = if deletes_natively && !removed.is_empty() {
+            let live: Vec<IdTerms<'_>> = docs.iter().filter(|d| !removed.contains(d)).copied().collect();
+            sse::multimap(&live, specs)
+        } else {
+            db.get_or_insert_with(|| sse::multimap(docs, specs)).clone()
+        };
+        let mut ring = crate::keys::Keyring::from_master(master.clone());
+        let version = ring.add_version()?;
+        let mut rotated = SchemeConfig { key_version: version, ..config.clone() };
+        rotated.state_path = config.state_path.as_ref().map(|p| p.with_extension(format!("v{version}.state")));
+        index.rotate(sse::open_client(ring.current(), &opts.tenant, &rotated)?, &holds)?;
     }
     let (_, sse_sizes) = index_sizes(index.transport(), Vec::new(), vec![config.instance.clone()])?;
     let st = sse_sizes.first().copied().unwrap_or_default();

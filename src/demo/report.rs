@@ -92,6 +92,9 @@ pub struct DemoReport {
     pub documents: usize,
     /// Documents deleted before the queries (see `DemoOptions::delete_fraction`).
     pub deleted: usize,
+    /// With `DemoOptions::rotate`: messages re-sealed and re-indexed under
+    /// key version 2 before the queries.
+    pub rotated: Option<u64>,
     /// Files or records skipped as malformed.
     pub skipped: usize,
     /// Queries run in total.
@@ -127,7 +130,10 @@ impl DemoReport {
             self.documents,
             self.dataset,
             self.skipped,
-            if self.deleted > 0 { format!(", {} deleted before the queries", self.deleted) } else { String::new() },
+            if self.deleted > 0 { format!(", {} deleted before the queries", self.deleted) } else { String::new() }
+                + &self.rotated.map_or_else(String::new, |n| {
+                    format!(", keys rotated to version 2 before the queries ({n} messages moved, every SSE instance rebuilt)")
+                }),
             self.store,
             self.setup_seconds,
             self.document_bytes,

@@ -177,14 +177,16 @@ impl Observed {
             Request::SseInsert { instance, entries } => {
                 Observed::SseInsert { instance: instance.clone(), entries: entries.clone() }
             }
-            Request::SseSearch { instance, token } => Observed::SseSearch {
-                instance: instance.clone(),
-                token: token.clone(),
-                result: match response {
-                    Response::SseResult(r) => r.clone(),
-                    _ => SearchResult::Ids(Vec::new()),
-                },
-            },
+            Request::SseSearch { instance, token } | Request::SseSearchAt { instance, token, .. } => {
+                Observed::SseSearch {
+                    instance: instance.clone(),
+                    token: token.clone(),
+                    result: match response {
+                        Response::SseResult(r) => r.clone(),
+                        _ => SearchResult::Ids(Vec::new()),
+                    },
+                }
+            }
             Request::PutSchema(_) => other("put_schema"),
             Request::GetSchema => other("get_schema"),
             Request::Sync => other("sync"),
@@ -199,6 +201,8 @@ impl Observed {
             Request::GetClientState { .. } => other("get_client_state"),
             Request::PutClientState { .. } => other("put_client_state"),
             Request::GetKeyEpoch => other("get_key_epoch"),
+            Request::SseSwap { .. } => other("sse_swap"),
+            Request::SseDrop { .. } => other("sse_drop"),
             Request::BeginRotation { .. } => other("begin_rotation"),
             Request::FinishRotation { .. } => other("finish_rotation"),
             Request::RotateDocuments { documents, remove, add, .. } => Observed::Rotate {

@@ -454,6 +454,39 @@ pub enum Request {
         /// Whether to return the sealed candidate documents with the ids.
         fetch_documents: bool,
     },
+    /// [`Request::SseSearch`] by a client holding the instance's keys of
+    /// `key_version`: refused (409) if the instance was rebuilt under
+    /// another version since, so an old handle is told to reopen instead of
+    /// finding nothing.
+    SseSearchAt {
+        /// Instance name.
+        instance: String,
+        /// The key version the token was derived under.
+        key_version: u32,
+        /// The token.
+        token: SearchToken,
+    },
+    /// Replaces SSE instance `instance` with `staged`, an instance of the
+    /// same scheme and parameters built beside it under a newer key
+    /// version, in one transaction: the old entries, descriptor and shared
+    /// client state go, the staged ones take the name. With `expect_state`,
+    /// refused (409) unless the old instance's shared client state is still
+    /// at that version (0: none), so no update another device made during
+    /// the rebuild is lost.
+    SseSwap {
+        /// The instance to replace.
+        instance: String,
+        /// The instance built under the new key version.
+        staged: String,
+        /// The old instance's shared-state version the rebuild started from.
+        expect_state: Option<u64>,
+    },
+    /// Deletes an SSE instance: its entries, descriptor and shared client
+    /// state, in one transaction. Answers [`Response::Ok`] (also if absent).
+    SseDrop {
+        /// Instance name.
+        instance: String,
+    },
 }
 
 /// Which key versions hold a tenant's data. Public: it tells the server

@@ -132,6 +132,17 @@ pub(crate) fn request() -> impl Strategy<Value = Request> {
         }),
         (key_epoch(), blind_query(), any::<bool>())
             .prop_map(|(epoch, query, fetch_documents)| Request::BlindSearchAt { epoch, query, fetch_documents }),
+        (name(), any::<u32>(), search_token()).prop_map(|(instance, key_version, token)| Request::SseSearchAt {
+            instance,
+            key_version,
+            token
+        }),
+        (name(), name(), option::of(any::<u64>())).prop_map(|(instance, staged, expect_state)| Request::SseSwap {
+            instance,
+            staged,
+            expect_state
+        }),
+        name().prop_map(|instance| Request::SseDrop { instance }),
     ]
 }
 

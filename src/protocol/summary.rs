@@ -39,6 +39,9 @@ impl Request {
             Request::FinishRotation { .. } => "FinishRotation",
             Request::IngestAt { .. } => "IngestAt",
             Request::BlindSearchAt { .. } => "BlindSearchAt",
+            Request::SseSearchAt { .. } => "SseSearchAt",
+            Request::SseSwap { .. } => "SseSwap",
+            Request::SseDrop { .. } => "SseDrop",
         }
     }
 

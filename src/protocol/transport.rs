@@ -44,6 +44,17 @@ pub trait Transport: Send + Sync + Debug {
     fn traffic(&self) -> Traffic;
 }
 
+/// A borrowed transport is one too, so a short-lived handle can share it.
+impl<T: Transport + ?Sized> Transport for &T {
+    fn call(&self, request: &Request) -> Result<Response> {
+        (**self).call(request)
+    }
+
+    fn traffic(&self) -> Traffic {
+        (**self).traffic()
+    }
+}
+
 /// Boxed transports are transports, so a client can pick one at run time
 /// (in-process or [`Http`](crate::client::Http)) behind one type.
 impl<T: Transport + ?Sized> Transport for Box<T> {

@@ -370,6 +370,17 @@ impl<S: Store> Server<S> {
                 self.locked_write(tenant, size, || sse::insert(&self.store, tenant, &instance, entries))?;
                 Ok(Response::Ok)
             }
+            Request::SseSearchAt { instance, key_version, token } => {
+                Ok(Response::SseResult(sse::search_at(&self.store, tenant, &instance, key_version, &token)?))
+            }
+            Request::SseSwap { instance, staged, expect_state } => {
+                self.locked(tenant, || sse::swap(&self.store, tenant, &instance, &staged, expect_state))?;
+                Ok(Response::Ok)
+            }
+            Request::SseDrop { instance } => {
+                self.locked(tenant, || sse::drop_instance(&self.store, tenant, &instance))?;
+                Ok(Response::Ok)
+            }
             Request::SseSearch { instance, token } => {
                 Ok(Response::SseResult(sse::search(&self.store, tenant, &instance, &token)?))
             }

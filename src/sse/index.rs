@@ -47,6 +47,10 @@ pub struct SseIndex<T: Transport> {
     /// With [`SseIndex::share_state`]: the version of the shared client
     /// state loaded last (0: none on the server yet).
     shared: Option<u64>,
+    /// The name the server knows the instance by, if not its own: a
+    /// rebuild under a new key version is written beside the instance,
+    /// under another name, until it replaces it.
+    server_name: Option<String>,
 }
 
 /// Attempts of one update batch against other devices' concurrent updates.
@@ -68,7 +72,7 @@ impl<T: Transport> SseIndex<T> {
             )));
         }
         expect_ok(transport.call(&Request::SseCreate(descriptor))?)?;
-        Ok(SseIndex { transport, scheme, created: true, shared: None })
+        Ok(SseIndex { transport, scheme, created: true, shared: None, server_name: None })
     }
 
     /// Opens an existing instance, checking that the server's descriptor matches.
@@ -79,7 +83,9 @@ impl<T: Transport> SseIndex<T> {
     pub fn open(transport: T, scheme: SchemeClient) -> Result<Self> {
         let descriptor = scheme.descriptor();
         match describe(&transport, &descriptor.instance)? {
-            Some(d) if &d == descriptor => Ok(SseIndex { transport, scheme, created: false, shared: None }),
+            Some(d) if &d == descriptor => {
+                Ok(SseIndex { transport, scheme, created: false, shared: None, server_name: None })
+            }
             Some(d) => Err(Error::Config(format!("SSE instance {:?} was created as {d:?}", descriptor.instance))),
             None => Err(Error::NotFound(format!("SSE instance {:?}", descriptor.instance))),
         }
@@ -133,15 +139,31 @@ impl<T: Transport> SseIndex<T> {
     /// relabelled) or for a version older than one seen before (a rollback);
     /// transport and server errors.
     pub fn refresh_state(&mut self) -> Result<()> {
+        let instance = self.name();
         let (Some(known), SchemeClient::Dynamic(d)) = (self.shared, &mut self.scheme) else { return Ok(()) };
-        let instance = d.descriptor().instance.clone();
-        let stored = match self.transport.call(&Request::GetClientState { instance })? {
+        let stored = match self.transport.call(&Request::GetClientState { instance: instance.clone() })? {
             Response::ClientState(s) => s,
             other => return Err(unexpected(&other)),
         };
-        let rollback = |found: u64| Error::StateFile {
-            path: "shared state on the server".into(),
-            reason: format!("version {found} is older than version {known}, seen before: the server rolled it back"),
+        let rollback = |found: u64| {
+            // A rebuild under a new key version starts the state's versions
+            // again: say so rather than call it a rollback.
+            let key_version = d.descriptor().key_version;
+            if let Ok(Some(now)) = describe(&self.transport, &instance)
+                && now.key_version != key_version
+            {
+                return Error::Conflict(format!(
+                    "SSE instance {instance:?} is under key version {} now, not {key_version}: open it again with \
+                     that version",
+                    now.key_version
+                ));
+            }
+            Error::StateFile {
+                path: "shared state on the server".into(),
+                reason: format!(
+                    "version {found} is older than version {known}, seen before: the server rolled it back"
+                ),
+            }
         };
         match stored {
             None if known > 0 => Err(rollback(0)),
@@ -154,6 +176,100 @@ impl<T: Transport> SseIndex<T> {
                 Ok(())
             }
         }
+    }
+
+    /// The name the server knows this instance by.
+    fn name(&self) -> String {
+        self.server_name.clone().unwrap_or_else(|| self.scheme.descriptor().instance.clone())
+    }
+
+    /// Rebuilds this instance under a newer key version and replaces it on
+    /// the server, for a key rotation: `scheme` is the client half of the
+    /// same scheme, instance name and parameters under the new version
+    /// (from [`open_client`] with the new master key and
+    /// [`SchemeConfig::key_version`]), and `db` what the index holds now.
+    /// The new index is written beside the old one (which keeps answering
+    /// searches, complete, until the end), then one transaction on the
+    /// server moves it in and deletes the old entries, descriptor and
+    /// shared state: nothing under the old version is left. A handle of the
+    /// old version still open elsewhere gets a clear error (409) on its next
+    /// search instead of an empty answer. With a shared client state, an
+    /// update another device makes during the rebuild makes the replacement
+    /// fail (409), so it is never lost; rebuild again with the new `db`. On
+    /// any error this handle keeps the old version, and a rebuild that
+    /// stopped before the replacement is started over by the next call.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use sseek::{keys::Keyring, server::Server, store::MemoryStore, transport::InProcess};
+    /// use sseek::sse::{self, MultiMap, SchemeConfig, SseIndex};
+    /// let server = Arc::new(Server::new(MemoryStore::new()));
+    /// let mut ring = Keyring::generate()?;
+    /// let mut db = MultiMap::new();
+    /// db.insert(b"body:noon".to_vec(), vec![1, 4]);
+    /// let config = SchemeConfig::new("2lev", "mail");
+    /// let v1 = sse::open_client(ring.current(), "t", &config)?;
+    /// let mut index = SseIndex::create(InProcess::new(Arc::clone(&server), "t"), v1)?;
+    /// index.setup(&db)?;
+    /// let version = ring.add_version()?;
+    /// let v2 = sse::open_client(ring.current(), "t", &SchemeConfig { key_version: version, ..config })?;
+    /// index.rotate(v2, &db)?;
+    /// assert_eq!(index.search_keyword(b"body:noon")?, vec![1, 4]);
+    /// # Ok::<(), sseek::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for a `scheme` of another scheme, name or
+    /// parameters, or not of a newer key version; a 409 if the shared state
+    /// moved on; scheme, transport and server errors (the old instance is
+    /// then intact).
+    pub fn rotate(&mut self, scheme: SchemeClient, db: &MultiMap) -> Result<()> {
+        let (old, new) = (self.scheme.descriptor().clone(), scheme.descriptor().clone());
+        if (&new.instance, &new.scheme, new.block, new.response_revealing)
+            != (&old.instance, &old.scheme, old.block, old.response_revealing)
+            || new.key_version <= old.key_version
+            || matches!(scheme, SchemeClient::Static(_)) != matches!(self.scheme, SchemeClient::Static(_))
+        {
+            return Err(Error::Config(format!(
+                "a rebuild of SSE instance {:?} needs the same scheme, name and parameters under a newer key \
+                 version than {}",
+                old.instance, old.key_version
+            )));
+        }
+        let staged = format!("{}~v{}", old.instance, new.key_version);
+        // Left by a rebuild that stopped before it replaced the instance.
+        expect_ok(self.transport.call(&Request::SseDrop { instance: staged.clone() })?)?;
+        let expect_state = match self.shared {
+            Some(_) => match self.transport.call(&Request::GetClientState { instance: self.name() })? {
+                Response::ClientState(s) => Some(s.map_or(0, |s| s.version)),
+                other => return Err(unexpected(&other)),
+            },
+            None => None,
+        };
+        expect_ok(self.transport.call(&Request::SseCreate(SseDescriptor { instance: staged.clone(), ..new }))?)?;
+        let mut rebuilt = SseIndex {
+            transport: &self.transport,
+            scheme,
+            created: true,
+            shared: self.shared.map(|_| 0),
+            server_name: Some(staged.clone()),
+        };
+        rebuilt.setup(db)?;
+        expect_ok(self.transport.call(&Request::SseSwap { instance: old.instance, staged, expect_state })?)?;
+        let (scheme, shared) = (rebuilt.scheme, rebuilt.shared);
+        self.scheme = scheme;
+        self.shared = shared;
+        self.created = false;
+        Ok(())
+    }
+
+    /// Deletes the instance on the server: its entries, descriptor and
+    /// shared client state.
+    ///
+    /// # Errors
+    /// Transport and server errors.
+    pub fn drop_instance(self) -> Result<()> {
+        expect_ok(self.transport.call(&Request::SseDrop { instance: self.name() })?)
     }
 
     /// The scheme's client half.
@@ -186,7 +302,8 @@ impl<T: Transport> SseIndex<T> {
                     )));
                 }
                 self.created = false;
-                let (transport, instance) = (&self.transport, s.descriptor().instance.clone());
+                let instance = self.server_name.clone().unwrap_or_else(|| s.descriptor().instance.clone());
+                let transport = &self.transport;
                 s.setup(db, &mut |mut entries| {
                     sort_by_location(&mut entries);
                     expect_ok(transport.call(&Request::SseInsert { instance: instance.clone(), entries })?)
@@ -221,7 +338,7 @@ impl<T: Transport> SseIndex<T> {
         for chunk in updates.chunks(ENTRY_CHUNK) {
             let mut entries = self.reserve(chunk)?;
             sort_by_location(&mut entries);
-            let instance = self.scheme.descriptor().instance.clone();
+            let instance = self.name();
             expect_ok(self.transport.call(&Request::SseInsert { instance, entries })?)?;
         }
         Ok(())
@@ -234,13 +351,14 @@ impl<T: Transport> SseIndex<T> {
     /// saving is a compare-and-swap on the server; losing it to another
     /// device means reading its state and computing the entries again.
     fn reserve(&mut self, chunk: &[Update]) -> Result<Vec<EncryptedEntry>> {
+        let instance = self.name();
         for _ in 0..SHARED_STATE_ATTEMPTS {
             self.refresh_state()?;
             let SchemeClient::Dynamic(d) = &mut self.scheme else { unreachable!("checked by update") };
             let entries = d.update(chunk)?;
             d.save_state()?;
             let Some(known) = self.shared else { return Ok(entries) };
-            let (version, instance) = (known + 1, d.descriptor().instance.clone());
+            let (version, instance) = (known + 1, instance.clone());
             let sealed = d.seal_state(version)?;
             match self.transport.call(&Request::PutClientState { instance, version, sealed }) {
                 Ok(r) => {
@@ -271,7 +389,7 @@ impl<T: Transport> SseIndex<T> {
 
     /// [`SseIndex::search_keyword`] with the shared state already read.
     fn search_fresh(&mut self, keyword: &[u8]) -> Result<Vec<DocId>> {
-        let instance = self.scheme.descriptor().instance.clone();
+        let (instance, key_version) = (self.name(), self.scheme.descriptor().key_version);
         let token = match &self.scheme {
             SchemeClient::Static(s) => s.token(keyword),
             SchemeClient::Dynamic(d) => match d.token(keyword) {
@@ -279,7 +397,7 @@ impl<T: Transport> SseIndex<T> {
                 None => return Ok(Vec::new()),
             },
         };
-        let result = match self.transport.call(&Request::SseSearch { instance, token })? {
+        let result = match self.transport.call(&Request::SseSearchAt { instance, key_version, token })? {
             Response::SseResult(r) => r,
             other => return Err(unexpected(&other)),
         };

@@ -9,7 +9,7 @@
 use super::entries::{EntryReader, MAX_BLOCK, MAX_INSTANCE, MAX_TOKEN_ITEMS, MAX_VALUE};
 use super::registry::Scheme;
 use crate::protocol::{self, EncryptedEntry, SearchResult, SearchToken, SseDescriptor};
-use crate::store::keyspace::keyspace;
+use crate::store::keyspace::{client_state_key, is_reserved_state_slot, keyspace};
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
 
@@ -39,6 +39,12 @@ fn check_instance(instance: &str) -> Result<()> {
 /// [`crate::Error::Protocol`] for a bad name or a conflicting descriptor; store errors.
 pub fn create(store: &dyn Store, tenant: &str, descriptor: &SseDescriptor) -> Result<()> {
     check_instance(&descriptor.instance)?;
+    if is_reserved_state_slot(&descriptor.instance) {
+        return Err(Error::Protocol(format!(
+            "SSE instance name {:?} is reserved (device keyrings and key rotation use it)",
+            descriptor.instance
+        )));
+    }
     if Scheme::parse(&descriptor.scheme).is_err() {
         return Err(Error::Protocol(format!("unknown SSE scheme {:?}", descriptor.scheme)));
     }
@@ -151,4 +157,109 @@ pub fn search(store: &dyn Store, tenant: &str, instance: &str, token: &SearchTok
         }
         _ => Err(Error::Protocol(format!("search token does not fit SSE scheme {:?}", scheme.name()))),
     }
+}
+
+/// [`search`] by a client holding keys of `key_version`: refused if the
+/// instance is now under another version (rebuilt by [`swap`]), so an old
+/// handle learns it must reopen instead of finding nothing.
+///
+/// # Errors
+/// [`crate::Error::Conflict`] for another key version; as [`search`].
+pub fn search_at(
+    store: &dyn Store,
+    tenant: &str,
+    instance: &str,
+    key_version: u32,
+    token: &SearchToken,
+) -> Result<SearchResult> {
+    if let Some(d) = describe(store, tenant, instance)?
+        && d.key_version != key_version
+    {
+        return Err(Error::Conflict(format!(
+            "SSE instance {instance:?} is under key version {} now, not {key_version}: open it again with that version",
+            d.key_version
+        )));
+    }
+    search(store, tenant, instance, token)
+}
+
+/// Replaces `instance` with `staged` (the same scheme and parameters, a
+/// newer key version, built beside it) in one transaction: the old
+/// instance's entries, descriptor and shared client state are deleted, and
+/// the staged ones are moved under the old name. With `expect_state`, the
+/// old instance's shared client state must still be at that version (0 for
+/// none): a device that updated it during the rebuild would otherwise lose
+/// its update. The caller holds the tenant's lock.
+///
+/// # Errors
+/// [`crate::Error::NotFound`] for a missing instance; [`crate::Error::Protocol`]
+/// for a staged instance of another scheme or parameters or not of a newer
+/// key version; [`crate::Error::Conflict`] if the shared state moved on;
+/// [`crate::Error::DataCorruption`] for a damaged stored state; store errors.
+pub fn swap(store: &dyn Store, tenant: &str, instance: &str, staged: &str, expect_state: Option<u64>) -> Result<()> {
+    let missing = |name: &str| Error::NotFound(format!("no SSE instance {name:?} for this tenant"));
+    let old = describe(store, tenant, instance)?.ok_or_else(|| missing(instance))?;
+    let new = describe(store, tenant, staged)?.ok_or_else(|| missing(staged))?;
+    if instance == staged
+        || (&new.scheme, new.block, new.response_revealing) != (&old.scheme, old.block, old.response_revealing)
+        || new.key_version <= old.key_version
+    {
+        return Err(Error::Protocol(format!(
+            "SSE instance {staged:?} cannot replace {instance:?}: it must have the same scheme and parameters \
+             and a newer key version (it has {} and {}, the old one {})",
+            new.scheme, new.key_version, old.key_version
+        )));
+    }
+    let state_version = |bytes: &[u8]| -> Result<u64> {
+        bytes.first_chunk::<8>().map(|v| u64::from_be_bytes(*v)).ok_or_else(|| Error::DataCorruption {
+            table: Table::Meta.name(),
+            reason: format!("client state of {} bytes, shorter than its version", bytes.len()),
+        })
+    };
+    let old_state = store.get(Table::Meta, &client_state_key(tenant, instance))?;
+    if let Some(expected) = expect_state {
+        let now = old_state.as_deref().map(state_version).transpose()?.unwrap_or(0);
+        if now != expected {
+            return Err(Error::Conflict(format!(
+                "the shared state of SSE instance {instance:?} moved from version {expected} to {now} while it \
+                 was rebuilt: another device updated it; rebuild again"
+            )));
+        }
+    }
+    let (old_prefix, staged_prefix) = (instance_prefix(tenant, instance), instance_prefix(tenant, staged));
+    let mut batch = WriteBatch::new();
+    store.scan_prefix(Table::Entries, &staged_prefix, &mut |k, v| {
+        let mut key = old_prefix.clone();
+        key.extend_from_slice(&k[staged_prefix.len()..]);
+        batch.put(Table::Entries, key, v.to_vec());
+        Ok(true)
+    })?;
+    let renamed = SseDescriptor { instance: instance.to_owned(), ..new };
+    batch.put(Table::Meta, descriptor_key(tenant, instance), protocol::encode(&renamed));
+    batch.delete(Table::Meta, descriptor_key(tenant, staged));
+    match store.get(Table::Meta, &client_state_key(tenant, staged))? {
+        Some(state) => {
+            batch.put(Table::Meta, client_state_key(tenant, instance), state);
+            batch.delete(Table::Meta, client_state_key(tenant, staged));
+        }
+        None => {
+            batch.delete(Table::Meta, client_state_key(tenant, instance));
+        }
+    }
+    // The prefixes go first, then the batch: the moved entries land in an emptied namespace.
+    store.delete_prefixes(&[(Table::Entries, old_prefix), (Table::Entries, staged_prefix)], batch)?;
+    Ok(())
+}
+
+/// Deletes an instance: its entries, descriptor and shared client state,
+/// in one transaction. Returns how many entries went.
+///
+/// # Errors
+/// [`crate::Error::Protocol`] for a bad name; store errors.
+pub fn drop_instance(store: &dyn Store, tenant: &str, instance: &str) -> Result<u64> {
+    check_instance(instance)?;
+    let mut batch = WriteBatch::new();
+    batch.delete(Table::Meta, descriptor_key(tenant, instance));
+    batch.delete(Table::Meta, client_state_key(tenant, instance));
+    store.delete_prefixes(&[(Table::Entries, instance_prefix(tenant, instance))], batch)
 }

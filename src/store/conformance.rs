@@ -257,6 +257,12 @@ pub fn delete_prefixes_removes_exactly_the_prefixes(s: &dyn Store) {
     assert_eq!(left(Table::Entries).len(), 6, "another table keeps its keys (less the extra delete)");
     assert_eq!(s.get(Table::Meta, b"erased").unwrap().as_deref(), Some(&b"1"[..]), "the extra batch applies");
     assert_eq!(s.delete_prefixes(&[(Table::Postings, b"none".to_vec())], WriteBatch::new()).unwrap(), 0);
+    // The prefixes go first, then the batch: keys the batch puts under a
+    // deleted prefix stay (moving entries into an emptied namespace needs this).
+    let mut refill = WriteBatch::new();
+    refill.put(Table::Entries, b"a-new".to_vec(), b"n".to_vec());
+    assert_eq!(s.delete_prefixes(&[(Table::Entries, b"a".to_vec())], refill).unwrap(), 4);
+    assert_eq!(left(Table::Entries), vec![b"a-new".to_vec(), b"\xff\x01".to_vec(), b"\xff\xff".to_vec()]);
 }
 
 /// A snapshot taken while a writer changes two tables in each batch sees

@@ -82,6 +82,15 @@ pub fn key_epoch_key(tenant: &str) -> Vec<u8> {
     k
 }
 
+/// Whether `name` is a slot of the shared client-state store that is not an
+/// SSE instance's: the device directory (`devices`), a device's sealed
+/// keyring (`device/...`), a key rotation's checkpoint (`rotation`). SSE
+/// instances may not take these names, or their shared state would
+/// overwrite one of them.
+pub fn is_reserved_state_slot(name: &str) -> bool {
+    name == "devices" || name == "rotation" || name.starts_with("device/")
+}
+
 /// The store key of a dynamic SSE instance's shared client state: its
 /// version (u64 BE) followed by the client's sealed bytes.
 pub fn client_state_key(tenant: &str, instance: &str) -> Vec<u8> {

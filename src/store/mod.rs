@@ -227,8 +227,9 @@ pub trait Store: Send + Sync + Debug {
     fn snapshot(&self, visit: &mut SnapshotVisitor<'_>) -> Result<()>;
 
     /// Deletes every key that starts with one of `prefixes` (each in its
-    /// table), and applies `batch`, in one transaction; returns how many
-    /// keys the prefixes removed. Erasure of a tenant is one call.
+    /// table), then applies `batch`, in one transaction; returns how many
+    /// keys the prefixes removed. Erasure of a tenant is one call; a key the
+    /// batch puts under a deleted prefix stays.
     ///
     /// # Errors
     /// Engine failure; then nothing is deleted.
