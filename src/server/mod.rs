@@ -623,4 +623,31 @@ mod tests {
         let r = s.handle("a", Request::IndexStats { blind_indexes: vec![String::new()], sse_instances: vec![] });
         assert!(matches!(r, Response::Error { code: 400, .. }));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Any request of any variant (rotation, swaps and drops with
+        /// random epochs, names and contents among them), sent twice to a
+        /// server that holds a tenant mid-rotation, is answered: no panic,
+        /// and an error is a 4xx, never a 5xx.
+        #[test]
+        fn any_request_is_answered(request in crate::protocol::strategies::request()) {
+            let s = Server::new(MemoryStore::new());
+            let doc = |id| EncryptedDocument {
+                public: PublicMetadata { tenant: "a".into(), doc_id: id, envelope_version: 1 },
+                nonce: [0; 16],
+                sealed: vec![1, 2, 3],
+            };
+            assert_eq!(s.handle("a", Request::ReserveDocumentIds { count: 4 }), Response::DocumentIdRange { first: 0, end: 4 });
+            let batch = protocol::IngestBatch { documents: vec![doc(0), doc(1)], postings: Vec::new() };
+            assert_eq!(s.handle("a", Request::Ingest(batch)), Response::Ok);
+            let epoch = protocol::KeyEpoch { current: 2, previous: Some(1), rotation: [3; 16] };
+            assert_eq!(s.handle("a", Request::BeginRotation { epoch, schema_tag: None }), Response::Ok);
+            for _ in 0..2 {
+                if let Response::Error { code, message } = s.handle("a", request.clone()) {
+                    proptest::prop_assert!((400..500).contains(&code), "{code}: {message}");
+                }
+            }
+        }
+    }
 }
