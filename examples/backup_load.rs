@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sseek::blind::{default_index_specs, planner::plan_for_corpus};
 use sseek::client::{Client, Endpoint};
 use sseek::datasets::Synthetic;
 use sseek::keys::MasterKey;
@@ -69,16 +68,9 @@ fn run(label: &str, store: Box<dyn Store>, restore_into: Box<dyn Store>, message
     let (url, stop_server) = start(store, ServeOptions { admin_token: Some(ADMIN.into()), ..ServeOptions::default() });
     let master = MasterKey::generate().unwrap();
     let msgs: Vec<Message> = Synthetic::new(7).generate(messages);
-    let loaded = Instant::now();
-    {
-        let mut client =
-            Client::connect(master.clone(), "load", Http::new(&url, &token), Tokenizer::default()).unwrap();
-        let terms = client.terms(&msgs);
-        let plans = plan_for_corpus(&terms, &default_index_specs(), 25.0, 2.0, 2.0);
-        client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
-        client.add_messages_with_terms(&msgs, &terms, None).unwrap();
-    }
-    eprintln!("{label}: {messages} messages loaded in {:.1} s", loaded.elapsed().as_secs_f64());
+    let mut client = Client::connect(master.clone(), "load", Http::new(&url, &token), Tokenizer::default()).unwrap();
+    support::load(&mut client, &msgs, label);
+    drop(client);
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let queries: Vec<Query> = (0..200)
         .map(|_| {

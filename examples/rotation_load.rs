@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sseek::blind::{default_index_specs, planner::plan_for_corpus};
 use sseek::client::Client;
 use sseek::client::rotation::RotationOptions;
 use sseek::datasets::Synthetic;
@@ -76,13 +75,8 @@ fn run(label: &str, store: Box<dyn Store>, messages: u64) -> Vec<String> {
     let key = dir.path().join("load.key");
     ring.save(&key).unwrap();
     let msgs: Vec<Message> = Synthetic::new(7).generate(messages);
-    let loaded = Instant::now();
     let mut rotator = Client::connect_keyring(&ring, "load", Http::new(&url, &token), Tokenizer::default()).unwrap();
-    let terms = rotator.terms(&msgs);
-    let plans = plan_for_corpus(&terms, &default_index_specs(), 25.0, 2.0, 2.0);
-    rotator.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
-    rotator.add_messages_with_terms(&msgs, &terms, None).unwrap();
-    eprintln!("{label}: {messages} messages loaded in {:.1} s", loaded.elapsed().as_secs_f64());
+    support::load(&mut rotator, &msgs, label);
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let queries: Vec<Query> = (0..200)
         .map(|_| {

@@ -34,3 +34,20 @@ pub(crate) fn start(store: Box<dyn Store>, opts: ServeOptions) -> (String, impl 
         handle.join().unwrap();
     })
 }
+
+/// Stores `msgs` through `client`, under a schema planned for them (25
+/// false positives per query, 2 values per token, room to double), and
+/// says how long it took.
+pub(crate) fn load<T: sseek::transport::Transport>(
+    client: &mut sseek::client::Client<T>,
+    msgs: &[sseek::message::Message],
+    label: &str,
+) {
+    use sseek::blind::{default_index_specs, planner::plan_for_corpus};
+    let loaded = std::time::Instant::now();
+    let terms = client.terms(msgs);
+    let plans = plan_for_corpus(&terms, &default_index_specs(), 25.0, 2.0, 2.0);
+    client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
+    client.add_messages_with_terms(msgs, &terms, None).unwrap();
+    eprintln!("{label}: {} messages loaded in {:.1} s", msgs.len(), loaded.elapsed().as_secs_f64());
+}

@@ -269,45 +269,32 @@ pub fn rotate(
             batch.put(Table::Documents, key, protocol::encode(d));
         }
     }
-    let added: Vec<BlindPostings> = add
-        .iter()
-        .map(|p| BlindPostings {
-            index: p.index.clone(),
-            postings: p
-                .postings
-                .iter()
-                .map(|(token, ids)| (*token, ids.iter().copied().filter(|id| kept.contains(*id)).collect()))
-                .collect(),
-        })
-        .collect();
+    let added = filter_postings(add, |_, _, id| kept.contains(id));
     let new_postings: HashSet<(&str, u64, DocId)> = added
         .iter()
         .flat_map(|p| p.postings.iter().flat_map(move |(t, ids)| ids.iter().map(move |id| (p.index.as_str(), *t, *id))))
         .collect();
-    let removed: Vec<BlindPostings> = remove
-        .iter()
-        .map(|p| BlindPostings {
-            index: p.index.clone(),
-            postings: p
-                .postings
-                .iter()
-                .map(|(token, ids)| {
-                    (
-                        *token,
-                        ids.iter()
-                            .copied()
-                            .filter(|id| !new_postings.contains(&(p.index.as_str(), *token, *id)))
-                            .collect(),
-                    )
-                })
-                .collect(),
-        })
-        .collect();
+    let removed = filter_postings(remove, |index, token, id| !new_postings.contains(&(index, token, id)));
     blind::merge_into(store, tenant, &added, &removed, &mut batch)?;
     if !batch.is_empty() {
         store.write(batch)?;
     }
     Ok(kept.iter().collect())
+}
+
+/// The postings whose (index, token, id) `keep` accepts.
+fn filter_postings(postings: &[BlindPostings], keep: impl Fn(&str, u64, DocId) -> bool) -> Vec<BlindPostings> {
+    postings
+        .iter()
+        .map(|p| BlindPostings {
+            index: p.index.clone(),
+            postings: p
+                .postings
+                .iter()
+                .map(|(token, ids)| (*token, ids.iter().copied().filter(|id| keep(&p.index, *token, *id)).collect()))
+                .collect(),
+        })
+        .collect()
 }
 
 fn check_tenant(tenant: &str, d: &EncryptedDocument) -> Result<()> {

@@ -631,7 +631,7 @@ mod tests {
         /// server that holds a tenant mid-rotation, is answered: no panic,
         /// and an error is a 4xx, never a 5xx.
         #[test]
-        fn any_request_is_answered(request in crate::protocol::strategies::request()) {
+        fn any_request_is_answered(request in protocol::strategies::request()) {
             let s = Server::new(MemoryStore::new());
             let doc = |id| EncryptedDocument {
                 public: PublicMetadata { tenant: "a".into(), doc_id: id, envelope_version: 1 },
@@ -639,7 +639,7 @@ mod tests {
                 sealed: vec![1, 2, 3],
             };
             assert_eq!(s.handle("a", Request::ReserveDocumentIds { count: 4 }), Response::DocumentIdRange { first: 0, end: 4 });
-            let batch = protocol::IngestBatch { documents: vec![doc(0), doc(1)], postings: Vec::new() };
+            let batch = IngestBatch { documents: vec![doc(0), doc(1)], postings: Vec::new() };
             assert_eq!(s.handle("a", Request::Ingest(batch)), Response::Ok);
             let epoch = protocol::KeyEpoch { current: 2, previous: Some(1), rotation: [3; 16] };
             assert_eq!(s.handle("a", Request::BeginRotation { epoch, schema_tag: None }), Response::Ok);
