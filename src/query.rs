@@ -17,8 +17,8 @@
 
 use std::fmt;
 
-use crate::message::IndexSpec;
 use crate::message::Terms;
+use crate::message::{Field, IndexSpec};
 use crate::text::Tokenizer;
 use crate::{Error, Result};
 
@@ -112,6 +112,45 @@ impl Query {
             return Err(Error::Query(format!("unexpected {:?} in query", p.tokens[p.pos])));
         }
         Ok(q)
+    }
+
+    /// The fields this query's indexes read, each once, in [`Field::ALL`]
+    /// order: all that [`Query::matches`] looks at, so a candidate's
+    /// [`crate::message::Message::terms_for`] these fields decides it as
+    /// its full terms would.
+    ///
+    /// ```
+    /// use sseek::message::{Field, default_index_specs};
+    /// use sseek::query::Query;
+    /// let q = Query::And(vec![Query::term("from+day", &["ann@example.com", "2002-08-22"]), Query::term("from", &["bob@example.com"])]);
+    /// assert_eq!(q.fields(&default_index_specs())?, vec![Field::From, Field::Day]);
+    /// # Ok::<(), sseek::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Query`] for an unknown index.
+    pub fn fields(&self, specs: &[IndexSpec]) -> Result<Vec<Field>> {
+        let mut named = Vec::new();
+        self.collect_fields(specs, &mut named)?;
+        Ok(Field::ALL.into_iter().filter(|f| named.contains(f)).collect())
+    }
+
+    fn collect_fields(&self, specs: &[IndexSpec], out: &mut Vec<Field>) -> Result<()> {
+        match self {
+            Query::Term { index, .. } => {
+                let spec = specs
+                    .iter()
+                    .find(|s| &s.name == index)
+                    .ok_or_else(|| Error::Query(format!("unknown index {index:?}")))?;
+                out.extend(spec.fields.iter().copied());
+            }
+            Query::And(qs) | Query::Or(qs) => {
+                for q in qs {
+                    q.collect_fields(specs, out)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether a message with these terms matches. This is how the client drops
@@ -280,6 +319,41 @@ mod tests {
             let text = q.to_string();
             let back = Query::parse(&text, &default_index_specs(), &Tokenizer::default());
             prop_assert_eq!(back.as_ref().ok(), Some(&q), "{} gave {:?}", text, back);
+        }
+    }
+
+    proptest! {
+        /// Matching on the terms of the query's fields alone decides as
+        /// matching on all terms.
+        #[test]
+        fn fields_decide_as_all_terms(
+            q in strategies::query(default_index_specs()),
+            values in proptest::collection::vec(prop_oneof![
+                strategies::normalized_value(Field::From), strategies::normalized_value(Field::Body)], 0..6),
+            day in strategies::normalized_value(Field::Day),
+        ) {
+            let specs = default_index_specs();
+            let tokenizer = Tokenizer::default();
+            // A message built from query values and random ones, so that some queries match.
+            let mut words: Vec<String> = values;
+            collect_values(&q, &mut words);
+            let m = crate::message::Message {
+                from: words.first().cloned().unwrap_or_default(),
+                to: words.iter().skip(1).step_by(3).cloned().collect(),
+                subject: words.iter().step_by(2).cloned().collect::<Vec<_>>().join(" "),
+                date: if words.len() % 2 == 0 { day } else { words.iter().find(|w| w.len() == 10 && w.as_bytes()[4] == b'-').cloned().unwrap_or_default() },
+                body: words.join(" "),
+            };
+            let all = q.matches(&m.terms(&tokenizer), &specs).unwrap();
+            let some = q.matches(&m.terms_for(&q.fields(&specs).unwrap(), &tokenizer), &specs).unwrap();
+            prop_assert_eq!(all, some, "{}", q);
+        }
+    }
+
+    fn collect_values(q: &Query, out: &mut Vec<String>) {
+        match q {
+            Query::Term { values, .. } => out.extend(values.iter().cloned()),
+            Query::And(qs) | Query::Or(qs) => qs.iter().for_each(|q| collect_values(q, out)),
         }
     }
 
