@@ -586,8 +586,9 @@ impl<T: Transport> Client<T> {
 
     /// Runs a query: blind tokens to the server, candidates back, decrypt,
     /// drop false positives. The result is exact and complete; each
-    /// candidate is checked on the terms of the fields the query names
-    /// only ([`Message::terms_for`]). For the newest few results of a
+    /// candidate is checked with [`Query::matches_message`], which reads
+    /// only the fields the query names and tokenizes them only when their
+    /// text cannot tell. For the newest few results of a
     /// large answer, [`Client::search_newest`] fetches far less.
     ///
     /// # Errors
@@ -595,7 +596,6 @@ impl<T: Transport> Client<T> {
     /// returns a modified or misplaced ciphertext; [`Error::Server`] if it
     /// withholds a candidate.
     pub fn search(&self, query: &Query) -> Result<SearchOutcome> {
-        let fields = query.fields(&self.specs)?;
         let (ids, documents, keys) = self.blind_search(query, true)?;
         let candidates: HashSet<DocId> = ids.iter().copied().collect();
         if documents.len() != candidates.len() || documents.iter().any(|d| !candidates.contains(&d.public.doc_id)) {
@@ -609,7 +609,7 @@ impl<T: Transport> Client<T> {
             .map(|d| {
                 let id = d.public.doc_id;
                 let (m, _) = keys.open_document(d, id)?;
-                let hit = query.matches(&m.terms_for(&fields, &self.tokenizer), &self.specs)?;
+                let hit = query.matches_message(&m, &self.specs, &self.tokenizer)?;
                 Ok((id, m, hit))
             })
             .collect::<Result<_>>()?;
@@ -633,8 +633,8 @@ impl<T: Transport> Client<T> {
     /// Asks the server for the candidate ids only, then fetches and opens
     /// candidates from the highest id down, in chunks (twice `limit` at
     /// first, doubling, at most [`NEWEST_CHUNK_MAX`]), until `limit` true
-    /// matches are found or the candidates run out; each is checked on the
-    /// terms of the fields the query names only. A candidate whose
+    /// matches are found or the candidates run out; each is checked with
+    /// [`Query::matches_message`]. A candidate whose
     /// document is gone by the time it is fetched (deleted meanwhile) is
     /// skipped. `false_positives` counts the fetched candidates dropped.
     ///
@@ -667,7 +667,6 @@ impl<T: Transport> Client<T> {
     /// misplaced ciphertext; [`Error::Server`] if it returns a document
     /// not asked for; transport and server errors.
     pub fn search_newest(&self, query: &Query, limit: usize) -> Result<SearchOutcome> {
-        let fields = query.fields(&self.specs)?;
         let (mut ids, _, _) = self.blind_search(query, false)?;
         // The server's list is untrusted: in order and without repeats before it is walked.
         ids.sort_unstable();
@@ -683,7 +682,7 @@ impl<T: Transport> Client<T> {
             let mut checked: Vec<(DocId, Message, bool)> = opened
                 .into_par_iter()
                 .map(|(id, m, _)| {
-                    let hit = query.matches(&m.terms_for(&fields, &self.tokenizer), &self.specs)?;
+                    let hit = query.matches_message(&m, &self.specs, &self.tokenizer)?;
                     Ok((id, m, hit))
                 })
                 .collect::<Result<_>>()?;
