@@ -86,7 +86,8 @@ fn run(spec: &str) {
     }
     drop(corpus);
     let workload = sseek::demo::build_workload(&oracle, &terms, &specs, 1, 40);
-    let queries: Vec<&Query> = workload.iter().flat_map(|(_, qs)| qs).collect();
+    let queries: Vec<(&str, &Query)> =
+        workload.iter().flat_map(|(class, qs)| qs.iter().map(move |q| (class.as_str(), q))).collect();
     let all_reps = if n > 200_000 { 1 } else { ALL_REPS };
 
     let (mut newest, mut all, mut idonly) = (Vec::new(), Vec::new(), Vec::new());
@@ -94,13 +95,20 @@ fn run(spec: &str) {
         (0usize, 0usize, 0.0f64, 0usize, 0usize);
     let (mut full_ns, mut fields_ns, mut lazy_ns, mut checked) = (0.0f64, 0.0f64, 0.0f64, 0usize);
     let tokenizer = Tokenizer::default();
-    for q in &queries {
+    let mut by_class: Vec<(&str, Vec<f64>, Vec<f64>)> = Vec::new();
+    let mut returned_bytes = 0usize;
+    for &(class, q) in &queries {
+        if by_class.last().is_none_or(|c| c.0 != class) {
+            by_class.push((class, Vec::new(), Vec::new()));
+        }
         let expected: Vec<DocId> = oracle.eval(q, client.specs()).unwrap().iter().collect();
         let top: Vec<DocId> = expected.iter().rev().take(PAGE).copied().collect();
         for _ in 0..NEWEST_REPS {
             let t = Instant::now();
             let out = client.search_newest(q, PAGE).unwrap();
-            newest.push(ms(t));
+            let took = ms(t);
+            newest.push(took);
+            by_class.last_mut().unwrap().1.push(took);
             mismatches += usize::from(out.ids != top);
             fetched += out.fetched;
             candidates += out.candidates;
@@ -116,6 +124,8 @@ fn run(spec: &str) {
             let out = client.search(q).unwrap();
             let took = ms(t);
             all.push(took);
+            by_class.last_mut().unwrap().2.push(took);
+            returned_bytes += out.messages.iter().map(|(_, m)| m.text_len()).sum::<usize>();
             all_ms += took;
             results += out.ids.len();
             mismatches += usize::from(out.ids != expected);
@@ -163,6 +173,24 @@ fn run(spec: &str) {
         fields_ns / 1e3 / checked.max(1) as f64,
         lazy_ns / 1e3 / checked.max(1) as f64
     );
+    println!(
+        "returned messages: {:.0} bytes of text each on average (all results)",
+        returned_bytes as f64 / results.max(1) as f64
+    );
+    println!("| class | queries | newest {PAGE} p50 / p95 ms | all results p50 / p95 ms |");
+    println!("|---|---:|---:|---:|");
+    for (class, mut a, mut b) in by_class {
+        a.sort_by(f64::total_cmp);
+        b.sort_by(f64::total_cmp);
+        println!(
+            "| {class} | {} | {:.3} / {:.3} | {:.3} / {:.3} |",
+            a.len() / NEWEST_REPS,
+            percentile(&a, 0.5),
+            percentile(&a, 0.95),
+            percentile(&b, 0.5),
+            percentile(&b, 0.95)
+        );
+    }
     println!("mismatches against the oracle: {mismatches}\n");
 }
 
