@@ -324,8 +324,9 @@ impl LazyTerms<'_> {
     }
 }
 
-/// ASCII punctuation that joins the letters or digits around it into one
-/// word (Unicode word-break classes MidLetter, MidNumLet, Single_Quote, MidNum).
+/// ASCII punctuation that may join the letters or digits around it into
+/// one word (Unicode word-break classes MidLetter, MidNumLet,
+/// Single_Quote, MidNum).
 fn joins(b: u8) -> bool {
     matches!(b, b':' | b'.' | b'\'' | b',' | b';')
 }
@@ -336,13 +337,25 @@ fn hard(b: u8) -> bool {
     b.is_ascii() && !b.is_ascii_alphanumeric() && b != b'_' && !joins(b)
 }
 
+/// Whether `joiner` may join `edge`, a word's first or last character, to
+/// `beyond` on its other side: letters through MidLetter and MidNumLet
+/// (`:`, `.`, `'`), digits through MidNum and MidNumLet (`,`, `;`, `.`,
+/// `'`). A non-ASCII `beyond` (a byte of a letter, a digit, or a mark
+/// that extends one) may join.
+fn may_join(edge: u8, joiner: u8, beyond: u8) -> bool {
+    let letters = matches!(joiner, b':' | b'.' | b'\'') && edge.is_ascii_alphabetic();
+    let digits = matches!(joiner, b'.' | b'\'' | b',' | b';') && edge.is_ascii_digit();
+    (letters && (!beyond.is_ascii() || beyond.is_ascii_alphabetic()))
+        || (digits && (!beyond.is_ascii() || beyond.is_ascii_digit()))
+}
+
 /// Whether a word break surely falls at `at`, the start of a word-shaped
 /// run of `text`.
 fn breaks_before(text: &[u8], at: usize) -> bool {
     match at.checked_sub(1).map(|i| text[i]) {
         None => true,
         Some(b) if hard(b) => true,
-        Some(b) if joins(b) => at < 2 || hard(text[at - 2]) || joins(text[at - 2]),
+        Some(b) if joins(b) => at < 2 || !may_join(text[at], b, text[at - 2]),
         Some(_) => false,
     }
 }
@@ -352,7 +365,7 @@ fn breaks_after(text: &[u8], at: usize) -> bool {
     match text.get(at) {
         None => true,
         Some(b) if hard(*b) => true,
-        Some(b) if joins(*b) => text.get(at + 1).is_none_or(|n| hard(*n) || joins(*n)),
+        Some(b) if joins(*b) => text.get(at + 1).is_none_or(|n| !may_join(text[at - 1], *b, *n)),
         Some(_) => false,
     }
 }
@@ -573,15 +586,25 @@ mod tests {
         "ß",
         "\u{200D}",
         "\u{0}",
+        "&nbsp;",
+        "1,000",
+        "2;3",
+        "a:b",
     ];
 
     fn text() -> impl Strategy<Value = String> {
-        vec(proptest::sample::select(PIECES), 0..24).prop_map(|p| p.concat())
+        vec((proptest::sample::select(PIECES), any::<bool>()), 0..24).prop_map(|p| {
+            p.into_iter().map(|(piece, space)| if space { format!("{piece} ") } else { piece.to_owned() }).collect()
+        })
     }
 
     /// Query values: words of the pieces, parts of them, and words that
     /// only a tokenizer that splits differently would produce.
     const VALUES: &[&str] = &[
+        "000",
+        "1,000",
+        "nbsp",
+        "2;3",
         "budget",
         "noon",
         "no",
@@ -633,6 +656,38 @@ mod tests {
             let m = Message { from, subject, body, ..Default::default() };
             let full = q.matches(&m.terms(&tokenizer), &specs).unwrap();
             prop_assert_eq!(q.matches_message(&m, &specs, &tokenizer).unwrap(), full, "{:?} on {:?}", q, m);
+        }
+    }
+
+    /// Word breaks the lazy check must get right, each against the tokenizer.
+    #[test]
+    fn matches_message_word_breaks() {
+        let specs = default_index_specs();
+        let t = Tokenizer::default();
+        let cases = [
+            ("pi is 3.14 today", "14", false),
+            ("pi is 3.14 today", "3.14", true),
+            ("about 1,000 of them", "000", false),
+            ("about 1,000 of them", "1,000", true),
+            ("&nbsp;budget here", "budget", true),
+            ("&nbsp;budget here", "nbsp", true),
+            ("see a:b", "ab", false),
+            ("Subject:budget", "budget", false),
+            ("the end.Next one", "end", false),
+            ("the end. Next one", "end", true),
+            ("x_budget", "budget", false),
+            ("budget_x", "budget", false),
+            ("ann's budget", "ann", false),
+            ("(budget)", "budget", true),
+            ("BUDGET!", "budget", true),
+            ("\u{212A}ilo gram", "kilo", true),
+            ("e\u{301}budget", "budget", false),
+        ];
+        for (body, value, expected) in cases {
+            let m = Message { body: body.into(), ..Default::default() };
+            let q = Query::term("body", &[value]);
+            assert_eq!(q.matches(&m.terms(&t), &specs).unwrap(), expected, "tokenizer: {value:?} in {body:?}");
+            assert_eq!(q.matches_message(&m, &specs, &t).unwrap(), expected, "lazy: {value:?} in {body:?}");
         }
     }
 
