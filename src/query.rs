@@ -269,10 +269,11 @@ struct LazyTerms<'a> {
 impl LazyTerms<'_> {
     /// Whether the message's values of `field` hold `value`.
     fn contains(&mut self, field: Field, value: &str) -> bool {
-        if field.is_keyword_field() && !self.extracted.contains(&field) {
-            if let Some(known) = self.keyword_by_text(field, value) {
-                return known;
-            }
+        if field.is_keyword_field()
+            && !self.extracted.contains(&field)
+            && let Some(known) = self.keyword_by_text(field, value)
+        {
+            return known;
         }
         if !self.extracted.contains(&field) {
             let mut t = self.message.terms_for(&[field], self.tokenizer);
@@ -524,7 +525,7 @@ mod tests {
                 from: words.first().cloned().unwrap_or_default(),
                 to: words.iter().skip(1).step_by(3).cloned().collect(),
                 subject: words.iter().step_by(2).cloned().collect::<Vec<_>>().join(" "),
-                date: if words.len() % 2 == 0 { day } else { words.iter().find(|w| w.len() == 10 && w.as_bytes()[4] == b'-').cloned().unwrap_or_default() },
+                date: if words.len().is_multiple_of(2) { day } else { words.iter().find(|w| w.len() == 10 && w.as_bytes()[4] == b'-').cloned().unwrap_or_default() },
                 body: words.join(" "),
             };
             let all = q.matches(&m.terms(&tokenizer), &specs).unwrap();
