@@ -161,7 +161,8 @@ fn newest_twenty_fetch_far_fewer_documents_than_candidates() {
     assert!(traffic.bytes_received * 20 < all_traffic.bytes_received, "{traffic:?} vs {all_traffic:?}");
 }
 
-/// Over a real `sseek serve`, with deletes: the same exact pages.
+/// Over a real `sseek serve`, after deletes with tokens and without
+/// (tombstones only): the same exact pages.
 #[test]
 fn newest_over_http_after_deletes() {
     let (_dir, _served, tokens) = Served::on_redb(&["acme"], &[]);
@@ -177,6 +178,15 @@ fn newest_over_http_after_deletes() {
     let oracle = oracle_of(&terms, 0);
     let deleted: Vec<DocId> = (0..1_500).rev().step_by(7).collect::<Vec<_>>().into_iter().rev().collect();
     assert_eq!(client.delete_messages(&deleted).unwrap(), deleted);
+    // Deletes that carry no tokens (as the REST DELETE): postings stay, tombstones mask them.
+    let untokened: Vec<DocId> = (1..1_500).rev().step_by(11).filter(|id| deleted.binary_search(id).is_err()).collect();
+    match client.transport().call(&Request::DeleteDocuments(untokened.clone())).unwrap() {
+        Response::DocumentIds(gone) => assert_eq!(gone.len(), untokened.len()),
+        other => panic!("{other:?}"),
+    }
+    let mut deleted = deleted;
+    deleted.extend(untokened);
+    deleted.sort_unstable();
     let queries = common::spread_queries(&oracle, 4);
     assert!(check_pages(&client, &oracle, &deleted, &queries) >= 60);
 }
