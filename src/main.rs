@@ -228,6 +228,9 @@ enum Command {
         /// Messages to print (0: ids only).
         #[arg(long, default_value_t = 10)]
         show: usize,
+        /// Only the N newest matches (highest ids), newest first: fetches and decrypts only as many candidates as they need. Default: all matches, oldest first.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
         /// The query.
         query: String,
     },
@@ -620,20 +623,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if missing.is_empty() { String::new() } else { format!("; no message under {missing:?}") }
             );
         }
-        Command::Search { target, show, query } => {
+        Command::Search { target, show, limit, query } => {
             let tenant = target.tenant.clone();
             let client = target.open()?;
             if client.schema().is_none() {
                 return Err(Error::Config(format!("nothing indexed for tenant {tenant}")));
             }
             let q = Query::parse(&query, client.specs(), client.tokenizer())?;
-            let out = client.search(&q)?;
-            println!(
-                "{} results ({} candidates, {} false positives filtered) for {q}",
-                out.ids.len(),
-                out.candidates,
-                out.false_positives
-            );
+            let out = match limit {
+                Some(n) => {
+                    let out = client.search_newest(&q, n)?;
+                    println!(
+                        "{} newest results ({} candidates, {} fetched, {} false positives filtered) for {q}",
+                        out.ids.len(),
+                        out.candidates,
+                        out.fetched,
+                        out.false_positives
+                    );
+                    out
+                }
+                None => {
+                    let out = client.search(&q)?;
+                    println!(
+                        "{} results ({} candidates, {} false positives filtered) for {q}",
+                        out.ids.len(),
+                        out.candidates,
+                        out.false_positives
+                    );
+                    out
+                }
+            };
             for (id, m) in out.messages.iter().take(show) {
                 let preview: String = m.body.chars().take(100).collect::<String>().replace(['\n', '\r'], " ");
                 println!("#{id} {} | {} | {} | {preview}", m.date, m.from, m.subject);

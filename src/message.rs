@@ -153,27 +153,59 @@ pub type Terms = BTreeMap<Field, BTreeSet<String>>;
 impl Message {
     /// Extracts the normalized per-field values of this message.
     pub fn terms(&self, tokenizer: &Tokenizer) -> Terms {
+        self.terms_for(&Field::ALL, tokenizer)
+    }
+
+    /// The normalized values of `fields` only, each as [`Message::terms`]
+    /// extracts it: the cheap way to check a decrypted candidate against a
+    /// query, which reads only the fields its indexes name
+    /// ([`crate::query::Query::fields`]); a `from:` query then never
+    /// tokenizes the body.
+    ///
+    /// ```
+    /// use sseek::message::{Field, Message};
+    /// use sseek::text::Tokenizer;
+    /// let m = Message { from: "Ann@Example.com".into(), body: "Lunch at noon".into(), ..Default::default() };
+    /// let t = m.terms_for(&[Field::From], &Tokenizer::default());
+    /// assert_eq!(t.keys().copied().collect::<Vec<_>>(), vec![Field::From]);
+    /// assert_eq!(t[&Field::From], m.terms(&Tokenizer::default())[&Field::From]);
+    /// ```
+    pub fn terms_for(&self, fields: &[Field], tokenizer: &Tokenizer) -> Terms {
         let mut t = Terms::new();
-        let from = normalize_address(&self.from);
-        if !from.is_empty() {
-            t.entry(Field::From).or_default().insert(from);
-        }
-        for to in &self.to {
-            let to = normalize_address(to);
-            if !to.is_empty() {
-                t.entry(Field::To).or_default().insert(to);
+        for field in Field::ALL.into_iter().filter(|f| fields.contains(f)) {
+            match field {
+                Field::From => {
+                    let from = normalize_address(&self.from);
+                    if !from.is_empty() {
+                        t.entry(Field::From).or_default().insert(from);
+                    }
+                }
+                Field::To => {
+                    for to in &self.to {
+                        let to = normalize_address(to);
+                        if !to.is_empty() {
+                            t.entry(Field::To).or_default().insert(to);
+                        }
+                    }
+                }
+                Field::Subject => {
+                    let subject = tokenizer.keywords(&self.subject);
+                    if !subject.is_empty() {
+                        t.insert(Field::Subject, subject);
+                    }
+                }
+                Field::Day => {
+                    if let Some(day) = day_of(&self.date) {
+                        t.entry(Field::Day).or_default().insert(day);
+                    }
+                }
+                Field::Body => {
+                    let body = tokenizer.keywords(&self.body);
+                    if !body.is_empty() {
+                        t.insert(Field::Body, body);
+                    }
+                }
             }
-        }
-        let subject = tokenizer.keywords(&self.subject);
-        if !subject.is_empty() {
-            t.insert(Field::Subject, subject);
-        }
-        if let Some(day) = day_of(&self.date) {
-            t.entry(Field::Day).or_default().insert(day);
-        }
-        let body = tokenizer.keywords(&self.body);
-        if !body.is_empty() {
-            t.insert(Field::Body, body);
         }
         t
     }
@@ -246,5 +278,25 @@ mod tests {
         assert_eq!(day_of("2002-8-22"), None);
         assert_eq!(day_of("yesterday"), None);
         assert_eq!(day_of("2002-08-2é"), None);
+    }
+
+    #[test]
+    fn terms_for_is_terms_restricted() {
+        let m = Message {
+            from: " <Ann@Example.com> ".into(),
+            to: vec!["bob@x.example".into(), "".into()],
+            subject: "Budget review".into(),
+            date: "2002-08-22T18:26:25+07:00".into(),
+            body: "The budget spreadsheet is attached.".into(),
+        };
+        let tokenizer = Tokenizer::default();
+        let all = m.terms(&tokenizer);
+        for mask in 0u8..32 {
+            let fields: Vec<Field> =
+                Field::ALL.into_iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, f)| f).collect();
+            let mut expected = all.clone();
+            expected.retain(|f, _| fields.contains(f));
+            assert_eq!(m.terms_for(&fields, &tokenizer), expected, "{fields:?}");
+        }
     }
 }

@@ -17,8 +17,9 @@
 
 use std::fmt;
 
-use crate::message::IndexSpec;
-use crate::message::Terms;
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::message::{Field, IndexSpec, Message, Terms};
 use crate::text::Tokenizer;
 use crate::{Error, Result};
 
@@ -114,6 +115,45 @@ impl Query {
         Ok(q)
     }
 
+    /// The fields this query's indexes read, each once, in [`Field::ALL`]
+    /// order: all that [`Query::matches`] looks at, so a candidate's
+    /// [`crate::message::Message::terms_for`] these fields decides it as
+    /// its full terms would.
+    ///
+    /// ```
+    /// use sseek::message::{Field, default_index_specs};
+    /// use sseek::query::Query;
+    /// let q = Query::And(vec![Query::term("from+day", &["ann@example.com", "2002-08-22"]), Query::term("from", &["bob@example.com"])]);
+    /// assert_eq!(q.fields(&default_index_specs())?, vec![Field::From, Field::Day]);
+    /// # Ok::<(), sseek::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Query`] for an unknown index.
+    pub fn fields(&self, specs: &[IndexSpec]) -> Result<Vec<Field>> {
+        let mut named = Vec::new();
+        self.collect_fields(specs, &mut named)?;
+        Ok(Field::ALL.into_iter().filter(|f| named.contains(f)).collect())
+    }
+
+    fn collect_fields(&self, specs: &[IndexSpec], out: &mut Vec<Field>) -> Result<()> {
+        match self {
+            Query::Term { index, .. } => {
+                let spec = specs
+                    .iter()
+                    .find(|s| &s.name == index)
+                    .ok_or_else(|| Error::Query(format!("unknown index {index:?}")))?;
+                out.extend(spec.fields.iter().copied());
+            }
+            Query::And(qs) | Query::Or(qs) => {
+                for q in qs {
+                    q.collect_fields(specs, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Whether a message with these terms matches. This is how the client drops
     /// false positives after decryption.
     ///
@@ -146,6 +186,188 @@ impl Query {
                 false
             }
         })
+    }
+    /// Whether a decrypted message matches, computing only what the query
+    /// needs: the fields it names, each at most once, and only until the
+    /// answer is known (AND stops at the first miss, OR at the first hit).
+    /// A keyword term is first decided on the field's lowercased text: a
+    /// value that does not occur in it is no keyword of it, and an
+    /// occurrence that stands between hard word breaks (white space or
+    /// punctuation that joins no word) is one; only an occurrence in
+    /// between (inside `3.14`, `e.g`, `ann@x`, ...) or a tokenizer that
+    /// stems falls back to tokenizing the field. Decides exactly as
+    /// [`Query::matches`] on the message's full terms.
+    ///
+    /// ```
+    /// use sseek::message::{Message, default_index_specs};
+    /// use sseek::query::Query;
+    /// use sseek::text::Tokenizer;
+    /// let m = Message { from: "ann@example.com".into(), body: "Lunch at noon, 3.14 pies?".into(), ..Default::default() };
+    /// let (specs, t) = (default_index_specs(), Tokenizer::default());
+    /// assert!(Query::parse("body:noon AND from:ann@example.com", &specs, &t)?.matches_message(&m, &specs, &t)?);
+    /// assert!(!Query::parse("body:pie", &specs, &t)?.matches_message(&m, &specs, &t)?);
+    /// assert!(!Query::parse("body:14", &specs, &t)?.matches_message(&m, &specs, &t)?); // the word is 3.14
+    /// # Ok::<(), sseek::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Query`] for an unknown index.
+    pub fn matches_message(&self, message: &Message, specs: &[IndexSpec], tokenizer: &Tokenizer) -> Result<bool> {
+        let mut lazy =
+            LazyTerms { message, tokenizer, terms: Terms::new(), extracted: Vec::new(), lowered: Vec::new() };
+        self.matches_lazily(&mut lazy, specs)
+    }
+
+    fn matches_lazily(&self, lazy: &mut LazyTerms<'_>, specs: &[IndexSpec]) -> Result<bool> {
+        Ok(match self {
+            Query::Term { index, values } => {
+                let spec = specs
+                    .iter()
+                    .find(|s| &s.name == index)
+                    .ok_or_else(|| Error::Query(format!("unknown index {index:?}")))?;
+                if spec.fields.len() != values.len() {
+                    return Ok(false);
+                }
+                for (f, v) in spec.fields.iter().zip(values) {
+                    if !lazy.contains(*f, v) {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Query::And(qs) => {
+                for q in qs {
+                    if !q.matches_lazily(lazy, specs)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Query::Or(qs) => {
+                for q in qs {
+                    if q.matches_lazily(lazy, specs)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+        })
+    }
+}
+
+/// The terms of one message, extracted field by field as a query asks.
+struct LazyTerms<'a> {
+    message: &'a Message,
+    tokenizer: &'a Tokenizer,
+    terms: Terms,
+    /// Fields whose values are in `terms`.
+    extracted: Vec<Field>,
+    /// Lowercased text of keyword fields.
+    lowered: Vec<(Field, String)>,
+}
+
+impl LazyTerms<'_> {
+    /// Whether the message's values of `field` hold `value`.
+    fn contains(&mut self, field: Field, value: &str) -> bool {
+        if field.is_keyword_field()
+            && !self.extracted.contains(&field)
+            && let Some(known) = self.keyword_by_text(field, value)
+        {
+            return known;
+        }
+        if !self.extracted.contains(&field) {
+            let mut t = self.message.terms_for(&[field], self.tokenizer);
+            if let Some(values) = t.remove(&field) {
+                self.terms.insert(field, values);
+            }
+            self.extracted.push(field);
+        }
+        self.terms.get(&field).is_some_and(|set| set.contains(value))
+    }
+
+    /// Decides whether keyword `value` is among the keywords of `field`
+    /// from the field's lowercased text, or `None` if that text cannot
+    /// tell (see [`Query::matches_message`]).
+    fn keyword_by_text(&mut self, field: Field, value: &str) -> Option<bool> {
+        // A stemmed keyword need not occur in the text; a value the
+        // tokenizer would change, or that is not one word, is decided by tokenizing.
+        if self.tokenizer.stemming() || !value.is_ascii() || self.tokenizer.normalize(value).as_deref() != Some(value) {
+            return None;
+        }
+        let mut words = value.unicode_words();
+        if words.next() != Some(value) || words.next().is_some() {
+            return None;
+        }
+        let text = match field {
+            Field::Subject => &self.message.subject,
+            _ => &self.message.body,
+        };
+        let lowered = match self.lowered.iter().position(|(f, _)| *f == field) {
+            Some(i) => &self.lowered[i].1,
+            None => {
+                // Lowercasing maps each character on its own except a final
+                // capital sigma, which lowercases to no ASCII character: an
+                // ASCII keyword of the text is a substring of this.
+                let l = if text.is_ascii() { text.to_ascii_lowercase() } else { text.to_lowercase() };
+                self.lowered.push((field, l));
+                &self.lowered[self.lowered.len() - 1].1
+            }
+        };
+        let bytes = lowered.as_bytes();
+        let mut occurs = false;
+        for (start, _) in lowered.match_indices(value) {
+            occurs = true;
+            if breaks_before(bytes, start) && breaks_after(bytes, start + value.len()) {
+                return Some(true);
+            }
+        }
+        if occurs { None } else { Some(false) }
+    }
+}
+
+/// ASCII punctuation that may join the letters or digits around it into
+/// one word (Unicode word-break classes MidLetter, MidNumLet,
+/// Single_Quote, MidNum).
+fn joins(b: u8) -> bool {
+    matches!(b, b':' | b'.' | b'\'' | b',' | b';')
+}
+
+/// ASCII that no word-break rule keeps next to a letter or digit: white
+/// space and the punctuation that neither joins nor extends a word.
+fn hard(b: u8) -> bool {
+    b.is_ascii() && !b.is_ascii_alphanumeric() && b != b'_' && !joins(b)
+}
+
+/// Whether `joiner` may join `edge`, a word's first or last character, to
+/// `beyond` on its other side: letters through MidLetter and MidNumLet
+/// (`:`, `.`, `'`), digits through MidNum and MidNumLet (`,`, `;`, `.`,
+/// `'`). A non-ASCII `beyond` (a byte of a letter, a digit, or a mark
+/// that extends one) may join.
+fn may_join(edge: u8, joiner: u8, beyond: u8) -> bool {
+    let letters = matches!(joiner, b':' | b'.' | b'\'') && edge.is_ascii_alphabetic();
+    let digits = matches!(joiner, b'.' | b'\'' | b',' | b';') && edge.is_ascii_digit();
+    (letters && (!beyond.is_ascii() || beyond.is_ascii_alphabetic()))
+        || (digits && (!beyond.is_ascii() || beyond.is_ascii_digit()))
+}
+
+/// Whether a word break surely falls at `at`, the start of a word-shaped
+/// run of `text`.
+fn breaks_before(text: &[u8], at: usize) -> bool {
+    match at.checked_sub(1).map(|i| text[i]) {
+        None => true,
+        Some(b) if hard(b) => true,
+        Some(b) if joins(b) => at < 2 || !may_join(text[at], b, text[at - 2]),
+        Some(_) => false,
+    }
+}
+
+/// Whether a word break surely falls at `at`, the end of a word-shaped run of `text`.
+fn breaks_after(text: &[u8], at: usize) -> bool {
+    match text.get(at) {
+        None => true,
+        Some(b) if hard(*b) => true,
+        Some(b) if joins(*b) => text.get(at + 1).is_none_or(|n| !may_join(text[at - 1], *b, *n)),
+        Some(_) => false,
     }
 }
 
@@ -268,6 +490,7 @@ pub(crate) mod strategies {
 
 #[cfg(test)]
 mod tests {
+    use proptest::collection::vec;
     use proptest::prelude::*;
 
     use super::*;
@@ -280,6 +503,199 @@ mod tests {
             let text = q.to_string();
             let back = Query::parse(&text, &default_index_specs(), &Tokenizer::default());
             prop_assert_eq!(back.as_ref().ok(), Some(&q), "{} gave {:?}", text, back);
+        }
+    }
+
+    proptest! {
+        /// Matching on the terms of the query's fields alone decides as
+        /// matching on all terms.
+        #[test]
+        fn fields_decide_as_all_terms(
+            q in strategies::query(default_index_specs()),
+            values in vec(prop_oneof![
+                strategies::normalized_value(Field::From), strategies::normalized_value(Field::Body)], 0..6),
+            day in strategies::normalized_value(Field::Day),
+        ) {
+            let specs = default_index_specs();
+            let tokenizer = Tokenizer::default();
+            // A message built from query values and random ones, so that some queries match.
+            let mut words: Vec<String> = values;
+            collect_values(&q, &mut words);
+            let m = Message {
+                from: words.first().cloned().unwrap_or_default(),
+                to: words.iter().skip(1).step_by(3).cloned().collect(),
+                subject: words.iter().step_by(2).cloned().collect::<Vec<_>>().join(" "),
+                date: if words.len().is_multiple_of(2) { day } else { words.iter().find(|w| w.len() == 10 && w.as_bytes()[4] == b'-').cloned().unwrap_or_default() },
+                body: words.join(" "),
+            };
+            let all = q.matches(&m.terms(&tokenizer), &specs).unwrap();
+            let some = q.matches(&m.terms_for(&q.fields(&specs).unwrap(), &tokenizer), &specs).unwrap();
+            prop_assert_eq!(all, some, "{}", q);
+        }
+    }
+
+    /// Text pieces that probe word breaks: words, digits, joining and
+    /// hard punctuation, white space, and non-ASCII that lowercases oddly
+    /// (final sigma, the Kelvin sign, dotted I), soft hyphens and combining marks.
+    const PIECES: &[&str] = &[
+        "budget",
+        "Budget",
+        "BUDGET",
+        "noon",
+        "no",
+        "on",
+        "3",
+        "14",
+        "3.14",
+        "e",
+        "g",
+        "x",
+        "ab",
+        "ann",
+        "the",
+        "a",
+        " ",
+        " ",
+        "  ",
+        "\n",
+        "\t",
+        "\r\n",
+        ".",
+        ",",
+        ";",
+        ":",
+        "'",
+        "_",
+        "-",
+        "@",
+        "!",
+        "?",
+        "(",
+        ")",
+        "\"",
+        "/",
+        "é",
+        "ÉTÉ",
+        "ΣΑΣ",
+        "σ",
+        "\u{212A}ilo",
+        "kilo",
+        "\u{130}",
+        "\u{AD}",
+        "\u{301}",
+        "日本",
+        "ß",
+        "\u{200D}",
+        "\u{0}",
+        "&nbsp;",
+        "1,000",
+        "2;3",
+        "a:b",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        vec((proptest::sample::select(PIECES), any::<bool>()), 0..24).prop_map(|p| {
+            p.into_iter().map(|(piece, space)| if space { format!("{piece} ") } else { piece.to_owned() }).collect()
+        })
+    }
+
+    /// Query values: words of the pieces, parts of them, and words that
+    /// only a tokenizer that splits differently would produce.
+    const VALUES: &[&str] = &[
+        "000",
+        "1,000",
+        "nbsp",
+        "2;3",
+        "budget",
+        "noon",
+        "no",
+        "on",
+        "14",
+        "3",
+        "3.14",
+        "ab",
+        "ann",
+        "kilo",
+        "ilo",
+        "e.g",
+        "été",
+        "σας",
+        "σασ",
+        "ß",
+        "the",
+        "日本",
+        "budget.noon",
+        "ab_ab",
+        "ann's",
+        "i\u{307}",
+        "bud",
+    ];
+
+    fn keyword_query() -> impl Strategy<Value = Query> {
+        let value = prop_oneof![
+            4 => proptest::sample::select(VALUES).prop_map(str::to_owned),
+            1 => "[a-z0-9]{1,6}",
+            1 => text().prop_map(|t| t.to_lowercase()),
+        ];
+        let term = (proptest::sample::select(vec!["body", "subject", "from"]), value)
+            .prop_map(|(index, v)| Query::Term { index: index.into(), values: vec![v] });
+        term.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![vec(inner.clone(), 2..4).prop_map(Query::And), vec(inner, 2..4).prop_map(Query::Or)]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 6_000, ..ProptestConfig::default() })]
+        /// The lazy check decides every message as the full terms do, with
+        /// and without stemming and stop words.
+        #[test]
+        fn matches_message_decides_as_matches(
+            q in keyword_query(), body in text(), subject in text(), from in text(), stem in any::<bool>(), stop in any::<bool>()
+        ) {
+            let specs = default_index_specs();
+            let tokenizer = Tokenizer::default().with_stemming(stem).with_stop_words_removed(stop);
+            let m = Message { from, subject, body, ..Default::default() };
+            let full = q.matches(&m.terms(&tokenizer), &specs).unwrap();
+            prop_assert_eq!(q.matches_message(&m, &specs, &tokenizer).unwrap(), full, "{:?} on {:?}", q, m);
+        }
+    }
+
+    /// Word breaks the lazy check must get right, each against the tokenizer.
+    #[test]
+    fn matches_message_word_breaks() {
+        let specs = default_index_specs();
+        let t = Tokenizer::default();
+        let cases = [
+            ("pi is 3.14 today", "14", false),
+            ("pi is 3.14 today", "3.14", true),
+            ("about 1,000 of them", "000", false),
+            ("about 1,000 of them", "1,000", true),
+            ("&nbsp;budget here", "budget", true),
+            ("&nbsp;budget here", "nbsp", true),
+            ("see a:b", "ab", false),
+            ("Subject:budget", "budget", false),
+            ("the end.Next one", "end", false),
+            ("the end. Next one", "end", true),
+            ("x_budget", "budget", false),
+            ("budget_x", "budget", false),
+            ("ann's budget", "ann", false),
+            ("(budget)", "budget", true),
+            ("BUDGET!", "budget", true),
+            ("\u{212A}ilo gram", "kilo", true),
+            ("e\u{301}budget", "budget", false),
+        ];
+        for (body, value, expected) in cases {
+            let m = Message { body: body.into(), ..Default::default() };
+            let q = Query::term("body", &[value]);
+            assert_eq!(q.matches(&m.terms(&t), &specs).unwrap(), expected, "tokenizer: {value:?} in {body:?}");
+            assert_eq!(q.matches_message(&m, &specs, &t).unwrap(), expected, "lazy: {value:?} in {body:?}");
+        }
+    }
+
+    fn collect_values(q: &Query, out: &mut Vec<String>) {
+        match q {
+            Query::Term { values, .. } => out.extend(values.iter().cloned()),
+            Query::And(qs) | Query::Or(qs) => qs.iter().for_each(|q| collect_values(q, out)),
         }
     }
 

@@ -65,16 +65,28 @@ pub const INGEST_CHUNK: usize = 2_000;
 /// Messages fetched and deleted per request.
 const DELETE_CHUNK: usize = 2_000;
 
+/// Sealed documents fetched per request by [`Client::search_newest`], at
+/// most: its chunks grow geometrically up to this size.
+pub const NEWEST_CHUNK_MAX: usize = 4_096;
+/// The first chunk [`Client::search_newest`] fetches is twice the page,
+/// and at least this many documents.
+const NEWEST_CHUNK_MIN: usize = 8;
+
 /// The outcome of one search.
 #[derive(Debug, Clone, Default)]
 pub struct SearchOutcome {
-    /// Exact matching ids, ascending.
+    /// Exact matching ids: ascending from [`Client::search`], newest
+    /// (highest) first from [`Client::search_newest`].
     pub ids: Vec<DocId>,
-    /// The matching messages, decrypted, in id order.
+    /// The matching messages, decrypted, in the order of `ids`.
     pub messages: Vec<(DocId, Message)>,
     /// Candidates the server returned.
     pub candidates: usize,
-    /// Candidates dropped as false positives of truncated tokens.
+    /// Sealed documents fetched and opened: every candidate for
+    /// [`Client::search`], only as many as the page needed for
+    /// [`Client::search_newest`].
+    pub fetched: usize,
+    /// Fetched candidates dropped as false positives of truncated tokens.
     pub false_positives: usize,
 }
 
@@ -260,7 +272,9 @@ impl<T: Transport> Client<T> {
     /// checked under the current version.
     fn derive_keys(&self, mut keyring: Keyring, epoch: KeyEpoch) -> Result<KeyState> {
         let live = epoch.live_versions();
-        if let (true, Some(path)) = (live.iter().any(|v| keyring.get(*v).is_none()), &self.key_file) {
+        if live.iter().any(|v| keyring.get(*v).is_none())
+            && let Some(path) = &self.key_file
+        {
             keyring = Keyring::load(path)?;
         }
         if let Some(missing) = live.iter().find(|v| keyring.get(**v).is_none()) {
@@ -575,7 +589,11 @@ impl<T: Transport> Client<T> {
     }
 
     /// Runs a query: blind tokens to the server, candidates back, decrypt,
-    /// drop false positives. The result is exact.
+    /// drop false positives. The result is exact and complete; each
+    /// candidate is checked with [`Query::matches_message`], which reads
+    /// only the fields the query names and tokenizes them only when their
+    /// text cannot tell. For the newest few results of a
+    /// large answer, [`Client::search_newest`] fetches far less.
     ///
     /// # Errors
     /// [`Error::Config`] without a schema; [`Error::Decrypt`] if the server
@@ -595,7 +613,7 @@ impl<T: Transport> Client<T> {
             .map(|d| {
                 let id = d.public.doc_id;
                 let (m, _) = keys.open_document(d, id)?;
-                let hit = query.matches(&m.terms(&self.tokenizer), &self.specs)?;
+                let hit = query.matches_message(&m, &self.specs, &self.tokenizer)?;
                 Ok((id, m, hit))
             })
             .collect::<Result<_>>()?;
@@ -606,8 +624,104 @@ impl<T: Transport> Client<T> {
             ids: messages.iter().map(|(id, _)| *id).collect(),
             false_positives: candidates.len() - messages.len(),
             candidates: candidates.len(),
+            fetched: documents.len(),
             messages,
         })
+    }
+
+    /// The `limit` newest exact matches of a query, newest (highest id:
+    /// ids are handed out in arrival order) first: exactly the `limit`
+    /// highest ids of [`Client::search`]'s answer (all of them if it has
+    /// fewer), with their messages.
+    ///
+    /// Asks the server for the candidate ids only, then fetches and opens
+    /// candidates from the highest id down, in chunks (twice `limit` at
+    /// first, doubling, at most [`NEWEST_CHUNK_MAX`]), until `limit` true
+    /// matches are found or the candidates run out; each is checked with
+    /// [`Query::matches_message`]. A candidate whose
+    /// document is gone by the time it is fetched (deleted meanwhile) is
+    /// skipped. `false_positives` counts the fetched candidates dropped.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use sseek::{client::Client, keys::MasterKey, message::Message, query::Query};
+    /// use sseek::{server::Server, store::MemoryStore, transport::InProcess, text::Tokenizer};
+    /// use sseek::blind::{default_index_specs, planner::plan_for_corpus};
+    ///
+    /// let server = Arc::new(Server::new(MemoryStore::new()));
+    /// let mut client = Client::connect(MasterKey::generate()?, "acme", InProcess::new(server, "acme"), Tokenizer::default())?;
+    /// let msgs: Vec<Message> = (0..10)
+    ///     .map(|i| Message { from: "ann@example.com".into(), body: format!("lunch number {i}"), ..Default::default() })
+    ///     .collect();
+    /// let plan = plan_for_corpus(&client.terms(&msgs), &default_index_specs(), 10.0, 2.0, 1.0);
+    /// client.create_schema(plan.into_iter().map(|(d, _)| d).collect())?;
+    /// client.add_messages(&msgs, None)?;
+    /// let lunch = Query::parse("body:lunch", client.specs(), client.tokenizer())?;
+    /// let newest = client.search_newest(&lunch, 3)?;
+    /// assert_eq!(newest.ids, vec![9, 8, 7]);
+    /// assert_eq!(newest.messages[0].1.body, "lunch number 9");
+    /// assert_eq!(newest.candidates, 10);
+    /// assert!(newest.fetched < 10);
+    /// # Ok::<(), sseek::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] without a schema; [`Error::Query`] for an unknown
+    /// index; [`Error::Decrypt`] if the server returns a modified or
+    /// misplaced ciphertext; [`Error::Server`] if it returns a document
+    /// not asked for; transport and server errors.
+    pub fn search_newest(&self, query: &Query, limit: usize) -> Result<SearchOutcome> {
+        let (mut ids, _, _) = self.blind_search(query, false)?;
+        // The server's list is untrusted: in order and without repeats before it is walked.
+        ids.sort_unstable();
+        ids.dedup();
+        let mut outcome = SearchOutcome { candidates: ids.len(), ..SearchOutcome::default() };
+        let mut chunk = limit.saturating_mul(2).clamp(NEWEST_CHUNK_MIN, NEWEST_CHUNK_MAX);
+        let mut end = ids.len();
+        while end > 0 && outcome.messages.len() < limit {
+            let start = end.saturating_sub(chunk);
+            let wanted = &ids[start..end];
+            let (opened, _) = self.opened_documents(|| self.fetch_documents(wanted))?;
+            outcome.fetched += opened.len();
+            let mut checked: Vec<(DocId, Message, bool)> = opened
+                .into_par_iter()
+                .map(|(id, m, _)| {
+                    let hit = query.matches_message(&m, &self.specs, &self.tokenizer)?;
+                    Ok((id, m, hit))
+                })
+                .collect::<Result<_>>()?;
+            checked.sort_unstable_by_key(|(id, _, _)| std::cmp::Reverse(*id));
+            for (id, m, hit) in checked {
+                if !hit {
+                    outcome.false_positives += 1;
+                } else if outcome.messages.len() < limit {
+                    outcome.messages.push((id, m));
+                }
+            }
+            end = start;
+            chunk = chunk.saturating_mul(2).min(NEWEST_CHUNK_MAX);
+        }
+        outcome.ids = outcome.messages.iter().map(|(id, _)| *id).collect();
+        Ok(outcome)
+    }
+
+    /// The sealed documents of `ids` (ascending), each at most once and
+    /// none not asked for; ids without a document are left out.
+    fn fetch_documents(&self, ids: &[DocId]) -> Result<Vec<EncryptedDocument>> {
+        let documents = match self.transport.call(&Request::GetDocuments(ids.to_vec()))? {
+            Response::Documents(d) => d,
+            other => return Err(unexpected(&other)),
+        };
+        let mut seen = HashSet::with_capacity(documents.len());
+        if let Some(d) =
+            documents.iter().find(|d| ids.binary_search(&d.public.doc_id).is_err() || !seen.insert(d.public.doc_id))
+        {
+            return Err(Error::Server {
+                code: 502,
+                message: format!("server returned document {} not asked for, or twice", d.public.doc_id),
+            });
+        }
+        Ok(documents)
     }
 
     /// The candidate ids the server returns for a query, before any filtering:

@@ -34,7 +34,7 @@ mod workload;
 
 pub use report::{DemoReport, SchemeReport, WorkloadReport};
 pub use scan::scan_for_plaintext;
-use workload::build_workload;
+pub use workload::build_workload;
 
 /// Options of the demo.
 #[derive(Debug, Clone)]

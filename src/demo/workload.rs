@@ -32,7 +32,7 @@ fn across_frequency_range(mut values: Vec<(&str, u64)>, k: usize) -> Vec<String>
 /// The demo's query classes: one per index spec (`k` values across the
 /// frequency range plus an absent value, or `k` random tuples of a compound
 /// spec), then `k` ANDs and `k` ORs, drawn with `seed`.
-pub(super) fn build_workload(
+pub fn build_workload(
     oracle: &PlainIndex,
     terms: &[Terms],
     specs: &[IndexSpec],
