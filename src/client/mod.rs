@@ -99,6 +99,10 @@ pub struct Client<T: Transport> {
     reserved_until: DocId,
 }
 
+/// Opened documents (id, message, position of the key version that opened
+/// it) and the keys that opened them.
+type OpenedDocuments = (Vec<(DocId, Message, usize)>, Arc<KeyState>);
+
 /// The keyring, the tenant's key epoch as last read, and the keys of its
 /// live versions.
 #[derive(Debug)]
@@ -256,10 +260,10 @@ impl<T: Transport> Client<T> {
     /// checked under the current version.
     fn derive_keys(&self, mut keyring: Keyring, epoch: KeyEpoch) -> Result<KeyState> {
         let live = epoch.live_versions();
-        if live.iter().any(|v| keyring.get(*v).is_none()) {
-            if let Some(path) = &self.key_file {
-                keyring = Keyring::load(path)?;
-            }
+        if live.iter().any(|v| keyring.get(*v).is_none())
+            && let Some(path) = &self.key_file
+        {
+            keyring = Keyring::load(path)?;
         }
         if let Some(missing) = live.iter().find(|v| keyring.get(**v).is_none()) {
             let held = keyring.versions();
@@ -282,13 +286,13 @@ impl<T: Transport> Client<T> {
             })
             .collect::<Result<_>>()?;
         let state = KeyState { keyring, epoch, versions };
-        if let (Some(mine), Some(theirs)) = (&self.schema, self.fetch_schema(&state)?) {
-            if mine.indexes != theirs.indexes {
-                return Err(Error::Server {
-                    code: 502,
-                    message: format!("the server's schema for tenant {} changed under this client", self.tenant),
-                });
-            }
+        if let (Some(mine), Some(theirs)) = (&self.schema, self.fetch_schema(&state)?)
+            && mine.indexes != theirs.indexes
+        {
+            return Err(Error::Server {
+                code: 502,
+                message: format!("the server's schema for tenant {} changed under this client", self.tenant),
+            });
         }
         Ok(state)
     }
@@ -502,10 +506,7 @@ impl<T: Transport> Client<T> {
     /// documents), fetches and opens them again under the new keys.
     /// Returns each document's id, message and version position, and the
     /// keys that opened them.
-    fn opened_documents(
-        &self,
-        fetch: impl Fn() -> Result<Vec<EncryptedDocument>>,
-    ) -> Result<(Vec<(DocId, Message, usize)>, Arc<KeyState>)> {
+    fn opened_documents(&self, fetch: impl Fn() -> Result<Vec<EncryptedDocument>>) -> Result<OpenedDocuments> {
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -101,7 +101,7 @@ pub fn run(args: &AttackArgs, progress: &mut dyn FnMut(&str)) -> Result<AttackRe
     let corpus = AttackCorpus::load(&args.dataset)?;
     let pairs = crate::sse::pair_count(&corpus.multimap()) as u64;
     // Per (attack, scheme, cm, known): rates, times, unit and seeds.
-    let mut rates: BTreeMap<RowKey, (Vec<f64>, Vec<f64>, &'static str, Vec<u64>)> = BTreeMap::new();
+    let mut rates: BTreeMap<RowKey, RowRuns> = BTreeMap::new();
     let mut costs: BTreeMap<(String, String), Vec<experiment::Cost>> = BTreeMap::new();
     let mut skipped = Vec::new();
     let mut saved_view = false;
@@ -206,6 +206,8 @@ pub fn run(args: &AttackArgs, progress: &mut dyn FnMut(&str)) -> Result<AttackRe
 
 /// (attack, scheme, countermeasure, known fraction as bits).
 type RowKey = (String, String, String, u64);
+/// The runs of one row: rates, seconds, unit, seeds (one entry per seed).
+type RowRuns = (Vec<f64>, Vec<f64>, &'static str, Vec<u64>);
 /// (attack, known fraction, recovery rate, seconds, unit).
 type AttackResult = (String, f64, f64, f64, &'static str);
 
