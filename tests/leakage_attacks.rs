@@ -143,7 +143,8 @@ fn attack_cli_grid_writes_every_row() {
     assert_eq!(mrows.len(), rows.len(), "every row of the grid is still there, once");
     assert_eq!(m["merged"][0]["seeds"], serde_json::json!([1]));
     let mmd = std::fs::read_to_string(&merged_md).unwrap();
-    assert!(mmd.contains("Merged in (`--merge") && mmd.contains("| count-v2 | mitra | none | 1, 2 |"), "{mmd}");
+    assert!(mmd.contains("merged in with `--merge`") && mmd.contains("| count-v2 | mitra | none | 1, 2 |"), "{mmd}");
+    assert!(mmd.contains("| ikk | mitra | pad:8 | 1 |"), "kept rows name their seeds: {mmd}");
 
     let bad = Command::new(env!("CARGO_BIN_EXE_sseek"))
         .args(["attack", "--attack", "nosuch", "--dataset", "synthetic:100"])

@@ -9,16 +9,16 @@ use super::{ATTACKS, AttackReport, NEARLY_ALL, NOTHING, Row, SUCCESS};
 
 impl AttackReport {
     /// The recovery table as markdown: one row per (attack, scheme,
-    /// countermeasure), one column per known fraction, `mean ± std`.
+    /// countermeasure), its seeds, one column per known fraction, `mean ± std`.
     pub fn recovery_table(&self) -> String {
         let mut knowns: Vec<f64> = self.rows.iter().map(|r| r.known).collect();
         knowns.sort_by(f64::total_cmp);
         knowns.dedup();
-        let mut out = String::from("| attack | scheme | countermeasure |");
+        let mut out = String::from("| attack | scheme | countermeasure | seeds |");
         for k in &knowns {
             let _ = write!(out, " known {} |", if *k == 0.0 { "–".to_owned() } else { format!("{k}") });
         }
-        out.push_str(" attack time |\n|---|---|---|");
+        out.push_str(" attack time |\n|---|---|---|---|");
         out.push_str(&"---:|".repeat(knowns.len() + 1));
         out.push('\n');
         let mut groups: BTreeMap<(String, String, String), Vec<&Row>> = BTreeMap::new();
@@ -26,7 +26,7 @@ impl AttackReport {
             groups.entry((order(&r.attack), r.scheme.clone(), r.countermeasure.clone())).or_default().push(r);
         }
         for ((_, scheme, cm), rows) in groups {
-            let _ = write!(out, "| {} | {scheme} | {cm} |", rows[0].attack);
+            let _ = write!(out, "| {} | {scheme} | {cm} | {} |", rows[0].attack, seed_list(&rows[0].seeds));
             for k in &knowns {
                 match rows.iter().find(|r| r.known == *k) {
                     Some(r) if r.runs > 1 => {
@@ -172,12 +172,21 @@ impl AttackReport {
             self.seeds,
             self.total_seconds
         );
-        for m in &self.merged {
-            let _ = writeln!(
-                out,
-                "Merged in (`--merge {}`): {} recovery rows and {} cost rows this command did not measure are kept from that earlier report: seeds {:?}, {}, run time {:.1} s. Its rows carry their own seeds (the spread table lists them).\n",
-                m.path, m.rows, m.costs, m.seeds, m.environment, m.total_seconds
-            );
+        if !self.merged.is_empty() {
+            out.push_str("Rows and costs this command did not measure come from earlier reports, merged in with `--merge` (oldest first; each merge kept the rows the run merging it did not measure). The `seeds` column says which run a row comes from.\n\n");
+            for m in &self.merged {
+                let _ = writeln!(
+                    out,
+                    "- `{}`: {} recovery rows and {} cost rows kept when merged; seeds {}, {}, run time {:.1} s.",
+                    m.path,
+                    m.rows,
+                    m.costs,
+                    seed_list(&m.seeds),
+                    m.environment,
+                    m.total_seconds
+                );
+            }
+            out.push('\n');
         }
         out.push_str("Recovery is the fraction of queries whose keyword the attack guesses right (for `frequency`, the fraction of candidate keywords whose blind token it maps right), mean ± standard deviation over the seeds. `known` is the fraction of messages the attacker knows; `count-kq` is also given 10 queries, not counted. `count-v2` is `count` with the paper's window for partial knowledge instead of ours (`papers/count-attack.md`). `injection` uses no known messages. Every query's filtered result was checked against the plaintext (mismatches column). A mean can describe no run at all: where an attack recovers nearly everything on some seeds and nothing on others, read the spread table below.\n\n");
         out.push_str("## Declared leakage\n\n");
@@ -335,6 +344,11 @@ mod tests {
         let lines = r.all_or_nothing_lines();
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert!(lines[0].starts_with("`count` on 2lev (none) at known 0.5: 3 of 10 runs recovered at least 80% (up to 96.0%), 7 under 10%; mean 28.1%"), "{}", lines[0]);
+        assert!(
+            r.recovery_table().contains("| count | 2lev | none | 1–10 | 28.1% ± 0.0 | 99.0% ± 0.0 |"),
+            "{}",
+            r.recovery_table()
+        );
         let md = r.markdown("sseek attack --seeds 10", &[], None);
         assert!(md.contains("## Spread over seeds") && md.contains("All or nothing") && md.contains(&lines[0]), "{md}");
         // Rows kept from a report without per-seed rates are in the recovery table only.

@@ -153,6 +153,7 @@ impl AttackReport {
         self.rows.append(&mut kept_rows);
         self.costs.extend(kept_costs);
         self.costs.sort_by(|a, b| (&a.scheme, &a.countermeasure).cmp(&(&b.scheme, &b.countermeasure)));
+        relative_bytes(&mut self.costs);
         for s in earlier.skipped {
             if !self.skipped.contains(&s) {
                 self.skipped.push(s);
@@ -163,6 +164,18 @@ impl AttackReport {
         merged.append(&mut self.merged);
         self.merged = merged;
         Ok(())
+    }
+}
+
+/// Sets every cost row's extra bytes per query against the `none` row of
+/// its scheme, as the report defines them (0 without such a row): after a
+/// merge the `none` row may come from the other report.
+fn relative_bytes(costs: &mut [CostRow]) {
+    let base: Vec<(String, f64)> =
+        costs.iter().filter(|c| c.countermeasure == "none").map(|c| (c.scheme.clone(), c.bytes_per_query)).collect();
+    for c in costs.iter_mut() {
+        let b = base.iter().find(|(s, _)| *s == c.scheme).map_or(0.0, |&(_, b)| b);
+        c.extra_bytes_per_query_pct = if b > 0.0 { (c.bytes_per_query / b - 1.0) * 100.0 } else { 0.0 };
     }
 }
 
@@ -250,6 +263,38 @@ mod tests {
             ["docs/leakage/report.json", "b.json"]
         );
         assert_eq!(third.rows.len(), 2);
+    }
+
+    fn cost(countermeasure: &str, bytes_per_query: f64) -> CostRow {
+        CostRow {
+            scheme: "2lev".into(),
+            countermeasure: countermeasure.into(),
+            pairs: 1000,
+            extra_pairs_pct: 0.0,
+            extra_document_bytes_pct: 0.0,
+            bytes_per_query,
+            extra_bytes_per_query_pct: 0.0,
+            discarded_per_query: 0.0,
+            ms_per_query: 1.0,
+            setup_seconds: 0.1,
+            mismatches: 0,
+        }
+    }
+
+    /// A run without the `none` configuration measured its extra bytes
+    /// against nothing; merged with a report that has it, they are relative
+    /// to that row.
+    #[test]
+    fn merge_recomputes_extra_bytes_against_the_merged_baseline() {
+        let mut old = report(Vec::new(), vec![1, 2, 3]);
+        old.costs = vec![cost("none", 1000.0), cost("pad:4", 1010.0)];
+        let earlier: Earlier = serde_json::from_value(serde_json::to_value(&old).unwrap()).unwrap();
+        let mut new = report(Vec::new(), vec![1]);
+        new.costs = vec![cost("pad:16", 1100.0)];
+        new.merge_earlier(earlier, "old.json").unwrap();
+        let pct = |cm: &str| new.cost("2lev", cm).unwrap().extra_bytes_per_query_pct;
+        assert!(pct("none").abs() < 1e-9 && (pct("pad:4") - 1.0).abs() < 1e-9 && (pct("pad:16") - 10.0).abs() < 1e-9);
+        assert_eq!(new.costs.len(), 3);
     }
 
     #[test]
