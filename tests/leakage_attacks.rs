@@ -109,6 +109,43 @@ fn attack_cli_grid_writes_every_row() {
     assert!(md.contains("| count | mitra | pad:8 |") && md.contains("frontier-mitra.svg"), "{md}");
     assert!(plots.join("frontier-mitra.png").exists());
 
+    assert!(md.contains("## Spread over seeds") && md.contains("| count-v2 | mitra | none | 1 |"), "{md}");
+
+    // Count attacks again with two seeds, merged into the grid's report:
+    // their rows are replaced, every other row is kept, and both say so.
+    let merged = dir.path().join("merged.json");
+    let merged_md = dir.path().join("MERGED.md");
+    let out = Command::new(env!("CARGO_BIN_EXE_sseek"))
+        .args(["attack", "--attack", "count,count-v2", "--known", "0.5,1", "--seeds", "2"])
+        .args(["--dataset", "synthetic:1200:5", "--keywords", "60", "--queries", "25", "--scheme", "mitra"])
+        .arg("--merge")
+        .arg(&json)
+        .arg("--json")
+        .arg(&merged)
+        .arg("--report")
+        .arg(&merged_md)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&merged).unwrap()).unwrap();
+    let mrows = m["rows"].as_array().unwrap();
+    let find = |attack: &str, cm: &str, known: f64| {
+        mrows.iter().find(|r| {
+            r["attack"] == attack && r["scheme"] == "mitra" && r["countermeasure"] == cm && r["known"] == known
+        })
+    };
+    let v2 = find("count-v2", "none", 0.5).unwrap();
+    assert_eq!(v2["seeds"], serde_json::json!([1, 2]));
+    assert_eq!(v2["rates"].as_array().unwrap().len(), 2);
+    assert_eq!(v2["distribution"]["runs"], 2);
+    assert_eq!(find("count-v2", "none", 0.25).unwrap()["seeds"], serde_json::json!([1]), "kept from the grid");
+    assert_eq!(find("ikk", "pad:8", 0.5).unwrap()["seeds"], serde_json::json!([1]));
+    assert_eq!(mrows.len(), rows.len(), "every row of the grid is still there, once");
+    assert_eq!(m["merged"][0]["seeds"], serde_json::json!([1]));
+    let mmd = std::fs::read_to_string(&merged_md).unwrap();
+    assert!(mmd.contains("merged in with `--merge`") && mmd.contains("| count-v2 | mitra | none | 1, 2 |"), "{mmd}");
+    assert!(mmd.contains("| ikk | mitra | pad:8 | 1 |"), "kept rows name their seeds: {mmd}");
+
     let bad = Command::new(env!("CARGO_BIN_EXE_sseek"))
         .args(["attack", "--attack", "nosuch", "--dataset", "synthetic:100"])
         .output()

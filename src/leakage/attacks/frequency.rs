@@ -95,7 +95,7 @@ impl FrequencyAttack {
         }
         let documents: RoaringBitmap = postings.values().flatten().copied().collect();
         let delta = known_fraction(knowledge, usize::try_from(documents.len()).unwrap_or(usize::MAX));
-        let window = Window { delta, z: self.z, slack: self.collision_slack.clamp(0.0, 1.0) };
+        let window = Window { delta, z: self.z, slack: self.collision_slack.clamp(0.0, 1.0), epsilon: None };
 
         let mut ranked: Vec<(&u64, &Vec<DocId>)> = postings.iter().collect();
         ranked.sort_by_key(|&(token, ids)| (std::cmp::Reverse(ids.len()), *token));

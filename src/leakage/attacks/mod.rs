@@ -66,6 +66,7 @@ pub trait Attack: Send + Sync {
 pub fn by_name(name: &str) -> Option<Box<dyn Attack>> {
     Some(match name {
         "count" | "count-kq" => Box::new(count::CountAttack::default()),
+        "count-v2" => Box::new(count::CountAttack::v2()),
         "count-scored" => Box::new(count::CountAttack::scored()),
         "ikk" => Box::new(ikk::IkkAttack::default()),
         "subgraph-id" => Box::new(volume::SubgraphId::new()),

@@ -70,7 +70,7 @@ pub const BLIND: &str = "blind";
 const PUT_CHUNK: usize = 2_000;
 
 /// How candidate keywords are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Selection {
     /// The most frequent keywords.
@@ -80,7 +80,7 @@ pub enum Selection {
 }
 
 /// How queries are drawn from the candidates (distinct keywords either way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum QueryDistribution {
     /// Uniformly.

@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::{ATTACKS, AttackArgs, AttackReport, CostRow, FRONTIER_BLIND, FRONTIER_SSE, GRID_KNOWN, KNOWN_QUERIES, Row};
+use super::{
+    ATTACKS, AttackArgs, AttackReport, CostRow, Distribution, FRONTIER_BLIND, FRONTIER_SSE, GRID_KNOWN, KNOWN_QUERIES,
+    Row,
+};
 use crate::bench::Environment;
 use crate::leakage::attacks::{self, Attack, Recovery};
 use crate::leakage::countermeasure::Countermeasure;
@@ -97,8 +100,8 @@ pub fn run(args: &AttackArgs, progress: &mut dyn FnMut(&str)) -> Result<AttackRe
     let plan = plan(args)?;
     let corpus = AttackCorpus::load(&args.dataset)?;
     let pairs = crate::sse::pair_count(&corpus.multimap()) as u64;
-    // Per (attack, scheme, cm, known): rates and times.
-    let mut rates: BTreeMap<RowKey, (Vec<f64>, Vec<f64>, &'static str)> = BTreeMap::new();
+    // Per (attack, scheme, cm, known): rates, times, unit and seeds.
+    let mut rates: BTreeMap<RowKey, RowRuns> = BTreeMap::new();
     let mut costs: BTreeMap<(String, String), Vec<experiment::Cost>> = BTreeMap::new();
     let mut skipped = Vec::new();
     let mut saved_view = false;
@@ -144,9 +147,10 @@ pub fn run(args: &AttackArgs, progress: &mut dyn FnMut(&str)) -> Result<AttackRe
             for (attack, known, rate, secs, unit) in results {
                 let e = rates
                     .entry((attack, scheme.clone(), cm.to_string(), known.to_bits()))
-                    .or_insert_with(|| (Vec::new(), Vec::new(), unit));
+                    .or_insert_with(|| (Vec::new(), Vec::new(), unit, Vec::new()));
                 e.0.push(rate);
                 e.1.push(secs);
+                e.3.push(seed);
             }
             progress(&format!(
                 "{scheme} {cm} seed {seed}: scenario {build:.1} s, attacks {:.1} s",
@@ -156,25 +160,28 @@ pub fn run(args: &AttackArgs, progress: &mut dyn FnMut(&str)) -> Result<AttackRe
     }
     let rows = rates
         .into_iter()
-        .map(|((attack, scheme, countermeasure, known), (r, s, unit))| {
+        .map(|((attack, scheme, countermeasure, known), (r, s, unit, seeds))| {
             let (mean, std, min, max) = spread(&r);
             Row {
                 attack,
                 scheme,
                 countermeasure,
                 known: f64::from_bits(known),
-                unit,
+                unit: unit.to_owned(),
                 mean,
                 std,
                 min,
                 max,
                 runs: r.len(),
                 seconds: s.iter().sum::<f64>() / s.len().max(1) as f64,
+                seeds,
+                distribution: Distribution::of(&r),
+                rates: r,
             }
         })
         .collect();
     let costs = cost_rows(&costs);
-    Ok(AttackReport {
+    let mut report = AttackReport {
         environment: Environment::current().clone(),
         dataset: corpus.name.clone(),
         documents: corpus.messages.len(),
@@ -188,11 +195,19 @@ pub fn run(args: &AttackArgs, progress: &mut dyn FnMut(&str)) -> Result<AttackRe
         costs,
         skipped,
         total_seconds: started.elapsed().as_secs_f64(),
-    })
+        spread: args.spread.clone(),
+        merged: Vec::new(),
+    };
+    if let Some(path) = &args.merge {
+        report.merge(path)?;
+    }
+    Ok(report)
 }
 
 /// (attack, scheme, countermeasure, known fraction as bits).
 type RowKey = (String, String, String, u64);
+/// The runs of one row: rates, seconds, unit, seeds (one entry per seed).
+type RowRuns = (Vec<f64>, Vec<f64>, &'static str, Vec<u64>);
 /// (attack, known fraction, recovery rate, seconds, unit).
 type AttackResult = (String, f64, f64, f64, &'static str);
 

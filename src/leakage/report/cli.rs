@@ -11,6 +11,7 @@ use crate::{Error, Result, datasets};
 /// Every attack name `sseek attack --attack` takes.
 pub const ATTACKS: &[&str] = &[
     "count",
+    "count-v2",
     "count-kq",
     "count-scored",
     "subgraph-id",
@@ -33,10 +34,15 @@ pub const FRONTIER_BLIND: &[&str] = &["none", "bits:16", "bits:12", "bits:10", "
 /// Queries the known-query attack variants are given.
 pub const KNOWN_QUERIES: usize = 10;
 
+/// Attacks whose per-seed distribution the markdown report tables by
+/// default (`--spread`): the count attacks, which tend to recover all or
+/// nothing.
+pub const SPREAD: &[&str] = &["count", "count-v2", "count-kq", "count-scored"];
+
 /// Options of `sseek attack`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AttackArgs {
-    /// Attacks, comma-separated: count, count-kq (10 known queries), count-scored (guesses unresolved queries; not in the paper), subgraph-id, subgraph-vl, vol-an, sel-vol-an, ikk, frequency (blind index at rest), injection (active, dynamic schemes), or all.
+    /// Attacks, comma-separated: count, count-v2 (the paper's Hoeffding window with partial knowledge), count-kq (10 known queries), count-scored (guesses unresolved queries; not in the paper), subgraph-id, subgraph-vl, vol-an, sel-vol-an, ikk, frequency (blind index at rest), injection (active, dynamic schemes), or all.
     #[arg(long, value_delimiter = ',', default_value = "count")]
     pub attack: Vec<String>,
     /// Fractions of the messages the attacker knows, comma-separated (0 to 1).
@@ -81,6 +87,12 @@ pub struct AttackArgs {
     /// Write cost-versus-recovery plots (SVG and PNG) into this directory.
     #[arg(long)]
     pub plots: Option<PathBuf>,
+    /// Attacks whose recovery over the seeds (median, quartiles, range, runs that succeed) gets its own table in the markdown report, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "count,count-v2,count-kq,count-scored")]
+    pub spread: Vec<String>,
+    /// An earlier report's JSON (as --json writes it): its rows and costs for the configurations this run does not measure are kept, and the report says so.
+    #[arg(long)]
+    pub merge: Option<PathBuf>,
     /// Save the server view of the first scenario (JSON lines) here.
     #[arg(long)]
     pub save_view: Option<PathBuf>,

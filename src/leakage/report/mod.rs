@@ -4,25 +4,31 @@
 //! `LEAKAGE.md` and the cost-versus-recovery plots.
 //!
 //! One file per job: the command line ([`AttackArgs`], [`run_cli`]), the
-//! assembly of the report from scenarios and attacks ([`run`]), its markdown
-//! tables, its plots, and attacks on a view captured elsewhere
-//! ([`attack_saved_view`]). The report's types are here.
+//! assembly of the report from scenarios and attacks ([`run`]), recovery
+//! over seeds as a distribution ([`Distribution`]), merging an earlier
+//! report's rows in ([`AttackReport::merge`]), its markdown tables, its
+//! plots, and attacks on a view captured elsewhere ([`attack_saved_view`]).
+//! The report's types are here.
 
 // Rates, counts and pixel coordinates are small.
 
 mod assemble;
 mod cli;
+mod distribution;
 mod markdown;
+mod merge;
 mod plots;
 mod saved_view;
 
 use std::path::Path;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use assemble::{query_attack, run};
-pub use cli::{ATTACKS, AttackArgs, FRONTIER_BLIND, FRONTIER_SSE, GRID_KNOWN, KNOWN_QUERIES, run_cli};
+pub use cli::{ATTACKS, AttackArgs, FRONTIER_BLIND, FRONTIER_SSE, GRID_KNOWN, KNOWN_QUERIES, SPREAD, run_cli};
+pub use distribution::{Distribution, NEARLY_ALL, NOTHING, SUCCESS};
 pub use markdown::profiles_table;
+pub use merge::MergedFrom;
 pub use saved_view::{QueryGuess, ViewGuesses, attack_saved_view, observation_of};
 
 use crate::bench::Environment;
@@ -30,7 +36,7 @@ use crate::leakage::experiment::{QueryDistribution, Selection};
 use crate::{Error, Result};
 
 /// Recovery of one (attack, scheme, countermeasure, known fraction) over the seeds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Row {
     /// Attack name.
     pub attack: String,
@@ -41,7 +47,7 @@ pub struct Row {
     /// Known fraction of the messages (0 for attacks that use none).
     pub known: f64,
     /// What is recovered: `queries` or `keywords` (frequency attack).
-    pub unit: &'static str,
+    pub unit: String,
     /// Mean recovery rate over the seeds.
     pub mean: f64,
     /// Sample standard deviation over the seeds (0 for one seed).
@@ -54,10 +60,22 @@ pub struct Row {
     pub runs: usize,
     /// Mean attack run time, seconds.
     pub seconds: f64,
+    /// Seeds of the runs, in the order of `rates` (empty in reports written
+    /// before per-seed rates were kept).
+    #[serde(default)]
+    pub seeds: Vec<u64>,
+    /// Recovery rate of each run (empty in reports written before per-seed
+    /// rates were kept).
+    #[serde(default)]
+    pub rates: Vec<f64>,
+    /// The rates as a distribution (median, quartiles, successes), if
+    /// per-seed rates were kept.
+    #[serde(default)]
+    pub distribution: Option<Distribution>,
 }
 
 /// Costs of one (scheme, countermeasure), averaged over the seeds.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CostRow {
     /// Scheme.
     pub scheme: String,
@@ -112,6 +130,11 @@ pub struct AttackReport {
     pub skipped: Vec<String>,
     /// Wall time of the whole run, seconds.
     pub total_seconds: f64,
+    /// Attacks whose per-seed distribution gets its own table in the markdown.
+    pub spread: Vec<String>,
+    /// Earlier reports whose rows and costs this one kept for the
+    /// configurations it did not measure itself (`--merge`), oldest first.
+    pub merged: Vec<MergedFrom>,
 }
 
 impl AttackReport {

@@ -25,13 +25,22 @@
 //! token's candidates (distinct tokens are distinct keywords).
 //!
 //! *Consistent* means equal with full knowledge (δ = 1), as in the paper.
-//! With partial knowledge the paper scales known counts by 1/δ and accepts
-//! a Hoeffding window around them; we instead model a known count as
-//! `Binomial(observed count, δ)` (each document known with probability δ)
-//! and accept `|known − δ·observed| ≤ z·sqrt(δ(1−δ)·observed) + ½`, a
-//! window whose width follows the count's own variance (tighter for rare
-//! keywords, where Hoeffding's count-independent window swallows every
-//! candidate). The same test applies to co-occurrences.
+//! With partial knowledge the two variants differ in their window, and only
+//! there:
+//!
+//! - `count` (ours, not the paper's): a known count is modelled as
+//!   `Binomial(observed count, δ)` (each document known with probability δ)
+//!   and accepted when `|known − δ·observed| ≤ z·sqrt(δ(1−δ)·observed) + ½`,
+//!   a window whose width follows the count's own variance (narrow for rare
+//!   keywords, wide for frequent ones);
+//! - `count-v2` ([`CountAttack::v2`], the paper's Count v2 window as the
+//!   LEAKER framework implements it): known counts are scaled by 1/δ and
+//!   accepted when `|known/δ − observed| ≤ ε`, one Hoeffding half-width
+//!   `ε = sqrt(½·(1 − δ)·n·ln 40)` for every count (`n` documents at rest;
+//!   95% confidence), which is wide for rare keywords and narrow for
+//!   frequent ones.
+//!
+//! The same test applies to co-occurrences.
 //!
 //! [`CountAttack::scored`] (`count-scored`, not in the paper) then guesses
 //! the queries left open by their best fit of count and co-occurrences
@@ -57,7 +66,7 @@ pub(crate) mod synthetic;
 
 use std::collections::BTreeMap;
 
-pub(crate) use model::{KnownCounts, ObservedItem, Window, known_fraction};
+pub(crate) use model::{KnownCounts, ObservedItem, Window, hoeffding_epsilon, known_fraction};
 pub(crate) use propagation::{Scoring, assign_by_score, propagate};
 
 use super::{Attack, Knowledge, Recovery};
@@ -77,11 +86,15 @@ pub struct CountAttack {
     /// the best fit of count and co-occurrences with the recovered queries
     /// ([`CountAttack::scored`]; not in the paper).
     pub score_unresolved: bool,
+    /// Whether to use the paper's count-independent Hoeffding window with
+    /// partial knowledge instead of ours ([`CountAttack::v2`]; `z` is then
+    /// unused).
+    pub paper_window: bool,
 }
 
 impl Default for CountAttack {
     fn default() -> Self {
-        CountAttack { z: 3.0, use_known_queries: true, score_unresolved: false }
+        CountAttack { z: 3.0, use_known_queries: true, score_unresolved: false, paper_window: false }
     }
 }
 
@@ -99,14 +112,25 @@ impl CountAttack {
     pub fn scored() -> Self {
         CountAttack { score_unresolved: true, ..CountAttack::default() }
     }
+
+    /// `count-v2`: [`CountAttack::default`] with the window of the paper's
+    /// Count v2 (CGPR CCS 2015) for partial knowledge: a keyword with known
+    /// count `k` is a candidate for observed count `o` when
+    /// `|k/δ − o| ≤ ε`, `ε = sqrt(½·(1 − δ)·n·ln 40)` for `n` documents at
+    /// rest, and the same window filters co-occurrences. Identical to
+    /// `count` with full knowledge.
+    pub fn v2() -> Self {
+        CountAttack { paper_window: true, ..CountAttack::default() }
+    }
 }
 
 impl Attack for CountAttack {
     fn name(&self) -> &'static str {
-        match (self.score_unresolved, self.use_known_queries) {
-            (true, _) => "count-scored",
-            (false, true) => "count",
-            (false, false) => "count-docs",
+        match (self.score_unresolved, self.use_known_queries, self.paper_window) {
+            (true, _, _) => "count-scored",
+            (false, _, true) => "count-v2",
+            (false, true, false) => "count",
+            (false, false, false) => "count-docs",
         }
     }
 
@@ -140,7 +164,8 @@ impl Attack for CountAttack {
         };
         let mut known = KnownCounts::new(knowledge);
         let delta = known_fraction(knowledge, observation.documents.len());
-        let window = Window { delta, z: self.z, slack: 0.0 };
+        let epsilon = self.paper_window.then(|| hoeffding_epsilon(observation.documents.len(), delta));
+        let window = Window { delta, z: self.z, slack: 0.0, epsilon };
         let mut assigned = propagate(&mut known, &items, &seeds, window);
         if self.score_unresolved {
             let open = vec![true; items.len()];
@@ -265,6 +290,60 @@ mod tests {
             last = acc;
         }
         assert!(last >= 0.9);
+    }
+
+    /// Two queries on 1,000 documents, half of them known, matched by count
+    /// alone: the paper's window (ε ≈ 30.4 observed documents) is narrower
+    /// than ours for a frequent keyword and wider for a rare one, so each
+    /// variant recovers the query the other cannot.
+    #[test]
+    fn count_v2_window_differs_from_ours_on_a_constructed_case() {
+        // Known counts: keyword 0 in 200 known documents, 1 in 222, 2 in 5, 3 in 12.
+        let known_documents = (0..500u32)
+            .map(|i| {
+                let keywords = [(0, 200), (1, 222), (2, 5), (3, 12)]
+                    .iter()
+                    .filter(|&&(_, count)| i < count)
+                    .map(|&(k, _)| k)
+                    .collect();
+                (i, crate::leakage::attacks::KnownDocument { keywords, bytes: 0 })
+            })
+            .collect();
+        let know = Knowledge {
+            keywords: (0..4).map(|w| format!("w{w}")).collect(),
+            known_documents,
+            known_fraction: 0.5,
+            known_queries: Vec::new(),
+        };
+        let query = |seq: u64, result_len: usize| crate::leakage::observe::QueryObservation {
+            seq,
+            token: u32::try_from(seq).unwrap(),
+            ids: None,
+            result_len,
+            documents: Vec::new(),
+        };
+        let obs = Observation {
+            documents: (0..1000).map(|id| (id, 0)).collect(),
+            queries: vec![query(0, 400), query(1, 10)],
+        };
+        let eps = hoeffding_epsilon(1000, 0.5);
+        assert!((30.0..31.0).contains(&eps), "{eps}");
+        // Observed 400: ours accepts known 170..=230 (both 200 and 222), the
+        // paper's 185..=215 (200 only). Observed 10: ours accepts 0..=10
+        // (5 only), the paper's 0..=20 (5 and 12).
+        let ours = CountAttack::default().recover(&obs, &know);
+        let paper = CountAttack::v2().recover(&obs, &know);
+        assert_eq!(ours.guesses, vec![None, Some(2)]);
+        assert_eq!(paper.guesses, vec![Some(0), None]);
+        assert_eq!(CountAttack::v2().name(), "count-v2");
+        assert_eq!(crate::leakage::attacks::by_name("count-v2").unwrap().name(), "count-v2");
+        // With full knowledge the two are one attack.
+        let corpus = zipf_corpus(600, 50, 8);
+        let lists = corpus.postings();
+        let truth = queries(50, 20, 8);
+        let full_obs = observation(&corpus, &lists, &truth);
+        let full = knowledge(&corpus, 50, 1.0, 8);
+        assert_eq!(CountAttack::default().recover(&full_obs, &full), CountAttack::v2().recover(&full_obs, &full));
     }
 
     #[test]

@@ -39,6 +39,27 @@ pub(crate) struct Window {
     /// Fraction by which an observed count may exceed the truth, below the
     /// window (truncated blind-index tokens merge keywords); 0 for queries.
     pub slack: f64,
+    /// The window of the paper's count attack with partial knowledge
+    /// (`count-v2`) instead of ours: observed `o` is consistent with known
+    /// `k` when `|k/δ − o| ≤ ε`, this `ε` whatever the count
+    /// ([`hoeffding_epsilon`]). `None`: our binomial window, `z` standard
+    /// deviations of the known count. `z` and `slack` are ignored when set.
+    pub epsilon: Option<f64>,
+}
+
+/// Confidence of the paper's window: a count falls outside it with
+/// probability at most 5% (the `40` of `ln 40` is `2 / 0.05`).
+pub(crate) const HOEFFDING_CONFIDENCE: f64 = 0.95;
+
+/// Half-width of the paper's window, in the observed-count domain, for
+/// `documents` documents of which a fraction `delta` is known: Hoeffding's
+/// bound on the `(1 − δ)·n` unknown documents, each adding 0 or 1 to a
+/// count, `P(|X − E X| ≥ ε) ≤ 2·exp(−2ε² / ((1 − δ)·n))`, set to
+/// `1 − HOEFFDING_CONFIDENCE`: `ε = sqrt(½·(1 − δ)·n·ln 40)`. It does not
+/// depend on the count: about ±74 for 6,000 documents at δ = 0.5.
+pub(crate) fn hoeffding_epsilon(documents: usize, delta: f64) -> f64 {
+    let unknown = (1.0 - delta).max(0.0) * documents as f64;
+    (0.5 * unknown * (2.0 / (1.0 - HOEFFDING_CONFIDENCE)).ln()).sqrt()
 }
 
 impl Window {
@@ -53,6 +74,15 @@ impl Window {
             return (to_u32(lo), observed);
         }
         let o = f64::from(observed);
+        if let Some(eps) = self.epsilon {
+            // |k/δ − o| ≤ ε, as published: not clipped to k ≤ o.
+            let lo = (self.delta * (o - eps)).ceil().max(0.0);
+            let hi = (self.delta * (o + eps)).floor();
+            if hi < lo {
+                return (1, 0);
+            }
+            return (to_u32(lo), to_u32(hi));
+        }
         let mean = self.delta * o;
         let half = self.z * (self.delta * (1.0 - self.delta) * o).sqrt() + 0.5;
         let lo = (mean * (1.0 - self.slack) - half).ceil().max(0.0);
@@ -156,11 +186,34 @@ mod tests {
 
     #[test]
     fn window_is_exact_with_full_knowledge_and_widens_with_less() {
-        let full = Window { delta: 1.0, z: 3.0, slack: 0.0 };
+        let full = Window { delta: 1.0, z: 3.0, slack: 0.0, epsilon: None };
         assert_eq!(full.known_range(40), (40, 40));
-        let half = Window { delta: 0.5, z: 3.0, slack: 0.0 };
+        let half = Window { delta: 0.5, z: 3.0, slack: 0.0, epsilon: None };
         let (lo, hi) = half.known_range(400);
         assert!(lo < 200 && 200 < hi && hi - lo < 80, "{lo}..{hi}");
         assert_eq!(half.known_range(0), (0, 0));
+    }
+
+    #[test]
+    fn hoeffding_window_has_one_width_for_every_count() {
+        // ε = sqrt(½ · 3000 · ln 40) ≈ 74.4 for 6,000 documents at δ = 0.5.
+        let eps = hoeffding_epsilon(6000, 0.5);
+        assert!((eps - (1500.0 * 40f64.ln()).sqrt()).abs() < 1e-9 && (74.0..75.0).contains(&eps), "{eps}");
+        assert_eq!(hoeffding_epsilon(6000, 1.0), 0.0);
+        let paper = Window { delta: 0.5, z: 3.0, slack: 0.0, epsilon: Some(eps) };
+        // Known k is accepted for observed o when |k/δ − o| ≤ ε: k in δ(o ± ε).
+        assert_eq!(paper.known_range(400), (163, 237));
+        assert_eq!(paper.known_range(10), (0, 42));
+        // The width is the same for a rare and a frequent count; ours widens with the count.
+        let ours = Window { epsilon: None, ..paper };
+        let width = |w: Window, o| {
+            let (lo, hi) = w.known_range(o);
+            hi - lo
+        };
+        assert_eq!(width(paper, 400), width(paper, 200));
+        assert!(width(ours, 10) < width(ours, 400));
+        // With full knowledge both are exact.
+        let full = Window { delta: 1.0, ..paper };
+        assert_eq!(full.known_range(40), (40, 40));
     }
 }
