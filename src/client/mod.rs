@@ -298,7 +298,9 @@ impl<T: Transport> Client<T> {
             })
             .collect::<Result<_>>()?;
         let state = KeyState { keyring, epoch, versions };
-        if let (Some(mine), Some(theirs)) = (&self.schema, self.fetch_schema(&state)?)
+        // Checked only once this client has a schema (at connect it reads it next).
+        if let Some(mine) = &self.schema
+            && let Some(theirs) = self.fetch_schema(&state)?
             && mine.indexes != theirs.indexes
         {
             return Err(Error::Server {

@@ -181,6 +181,7 @@ impl LeakageModel for BlindModel {
             return Err(Error::Config("trace: no posting lists".into()));
         };
         let mut view = ViewBuilder::new();
+        view.other("get_key_epoch");
         view.other("get_tagged_schema");
         view.other("create_schema");
         view.other("reserve_document_ids");
