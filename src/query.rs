@@ -160,18 +160,25 @@ impl Query {
     /// # Errors
     /// [`Error::Query`] for an unknown index.
     pub fn matches(&self, terms: &Terms, specs: &[IndexSpec]) -> Result<bool> {
+        self.decide(specs, &mut |f, v| terms.get(&f).is_some_and(|set| set.contains(v)))
+    }
+
+    /// Evaluates the query with `has(field, value)` deciding each keyword,
+    /// asking only until the answer is known (AND stops at the first miss,
+    /// OR at the first hit). [`Query::matches`] and
+    /// [`Query::matches_message`] differ only in how they decide a keyword.
+    fn decide(&self, specs: &[IndexSpec], has: &mut dyn FnMut(Field, &str) -> bool) -> Result<bool> {
         Ok(match self {
             Query::Term { index, values } => {
                 let spec = specs
                     .iter()
                     .find(|s| &s.name == index)
                     .ok_or_else(|| Error::Query(format!("unknown index {index:?}")))?;
-                spec.fields.len() == values.len()
-                    && spec.fields.iter().zip(values).all(|(f, v)| terms.get(f).is_some_and(|set| set.contains(v)))
+                spec.fields.len() == values.len() && spec.fields.iter().zip(values).all(|(f, v)| has(*f, v))
             }
             Query::And(qs) => {
                 for q in qs {
-                    if !q.matches(terms, specs)? {
+                    if !q.decide(specs, has)? {
                         return Ok(false);
                     }
                 }
@@ -179,7 +186,7 @@ impl Query {
             }
             Query::Or(qs) => {
                 for q in qs {
-                    if q.matches(terms, specs)? {
+                    if q.decide(specs, has)? {
                         return Ok(true);
                     }
                 }
@@ -187,6 +194,7 @@ impl Query {
             }
         })
     }
+
     /// Whether a decrypted message matches, computing only what the query
     /// needs: the fields it names, each at most once, and only until the
     /// answer is known (AND stops at the first miss, OR at the first hit).
@@ -215,43 +223,7 @@ impl Query {
     pub fn matches_message(&self, message: &Message, specs: &[IndexSpec], tokenizer: &Tokenizer) -> Result<bool> {
         let mut lazy =
             LazyTerms { message, tokenizer, terms: Terms::new(), extracted: Vec::new(), lowered: Vec::new() };
-        self.matches_lazily(&mut lazy, specs)
-    }
-
-    fn matches_lazily(&self, lazy: &mut LazyTerms<'_>, specs: &[IndexSpec]) -> Result<bool> {
-        Ok(match self {
-            Query::Term { index, values } => {
-                let spec = specs
-                    .iter()
-                    .find(|s| &s.name == index)
-                    .ok_or_else(|| Error::Query(format!("unknown index {index:?}")))?;
-                if spec.fields.len() != values.len() {
-                    return Ok(false);
-                }
-                for (f, v) in spec.fields.iter().zip(values) {
-                    if !lazy.contains(*f, v) {
-                        return Ok(false);
-                    }
-                }
-                true
-            }
-            Query::And(qs) => {
-                for q in qs {
-                    if !q.matches_lazily(lazy, specs)? {
-                        return Ok(false);
-                    }
-                }
-                true
-            }
-            Query::Or(qs) => {
-                for q in qs {
-                    if q.matches_lazily(lazy, specs)? {
-                        return Ok(true);
-                    }
-                }
-                false
-            }
-        })
+        self.decide(specs, &mut |f, v| lazy.contains(f, v))
     }
 }
 
