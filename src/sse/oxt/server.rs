@@ -76,7 +76,7 @@ pub fn check_token(token: &OxtToken) -> Result<usize> {
         return Ok(0);
     }
     let row = xterms * POINT_LEN;
-    if token.xtokens.len() % row != 0 {
+    if !token.xtokens.len().is_multiple_of(row) {
         return Err(Error::Protocol(format!(
             "OXT xtokens of {} bytes are not whole rows of {xterms} points of {POINT_LEN} bytes",
             token.xtokens.len()
@@ -211,8 +211,11 @@ fn walk(reader: &EntryReader<'_>, block: usize, label_key: &[u8; 16], value_key:
             ended = count < block;
             let (slots, _) = v[2..].as_chunks::<TUPLE_LEN>();
             for (i, slot) in slots[..count].iter().enumerate() {
-                let position = u32::try_from(counter as usize * block + i)
-                    .map_err(|_| corrupt("OXT s-term list longer than 2^32 entries".into()))?;
+                let position = counter
+                    .checked_mul(block as u64)
+                    .and_then(|p| p.checked_add(i as u64))
+                    .and_then(|p| u32::try_from(p).ok())
+                    .ok_or_else(|| corrupt("OXT s-term list longer than 2^32 entries".into()))?;
                 let mut e = [0u8; 4];
                 e.copy_from_slice(&slot[..4]);
                 let mut y = [0u8; 32];
