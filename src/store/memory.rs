@@ -6,7 +6,7 @@
 //! well under 1 µs for a hash map. Prefix scans (statistics, tests) collect
 //! the matching keys and sort them, so they still visit in key order.
 //!
-//! Short keys and values are held inline in the map's slots ([`Bytes`]):
+//! Short keys and values are held inline in the map's slots:
 //! an SSE entry's key (tenant, instance, 16-byte label) and a dynamic
 //! scheme's few-byte value then sit in the slot the hash probe lands on, so
 //! a lookup costs one cache miss instead of three (slot, key allocation,
