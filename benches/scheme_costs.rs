@@ -11,8 +11,13 @@
 //!   and the search of a keyword with 2^20 adds split into crypto and store
 //!   lookups (`papers/diana.md`).
 //!
-//! Run: `cargo bench --bench scheme_costs` (all three) or with `-- twolev`,
-//! `-- mitra`, `-- diana`. It prints the environment line first.
+//! - `zipf` (named only): every scheme on the seeded `zipf-sparse` and
+//!   `zipf-dense` corpora in memory, next to raw HMAC-SHA256 and AES;
+//!   `zipf-redb` (named only): Pi_bas, Mitra and Diana on redb at 10^5 and
+//!   10^6 documents.
+//!
+//! Run: `cargo bench --bench scheme_costs` (the first three) or with `-- twolev`,
+//! `-- mitra`, `-- diana`, `-- zipf`, `-- zipf-redb`. It prints the environment line first.
 
 #[path = "common/mod.rs"]
 mod common;
@@ -23,7 +28,8 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use sseek::baseline::process_cpu_seconds;
-use sseek::datasets::Synthetic;
+use sseek::datasets::{Synthetic, ZipfMultimap};
+use sseek::demo::variant_config;
 use sseek::keys::MasterKey;
 use sseek::primitives::ggm;
 use sseek::protocol::{DocId, EntryLocation, GgmNode, SearchToken};
@@ -33,7 +39,7 @@ use sseek::sse::entries::EntryReader;
 use sseek::sse::mitra::Mitra;
 use sseek::sse::twolev::server::DICT_SLOTS;
 use sseek::sse::{self, DynamicScheme, Keyword, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
-use sseek::store::{MemoryStore, Store, Table};
+use sseek::store::{MemoryStore, RedbStore, Store, Table};
 use sseek::text::Tokenizer;
 
 fn kw(v: &str) -> Keyword {
@@ -232,6 +238,194 @@ fn diana() {
     );
 }
 
+/// The variants of the zipf measurements, static then dynamic.
+const ZIPF_VARIANTS: &[&str] = &["pibas", "pack", "pack-rh", "2lev", "2lev-rh", "mitra", "diana"];
+
+/// Median over interleaved rounds of raw HMAC-SHA256 on 32 bytes (keyed
+/// instance cloned), one AES-128 block and one AES-256 block, in ns.
+#[allow(clippy::cast_possible_truncation)] // the loop counter is only input bytes
+fn raw_primitives_ns() -> (f64, f64, f64) {
+    use aes::cipher::{BlockEncrypt, KeyInit as _, generic_array::GenericArray};
+    use hmac::{Hmac, KeyInit, Mac};
+    let keyed = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&[1; 32]).expect("hmac key");
+    let aes128 = aes::Aes128::new(&GenericArray::from([2u8; 16]));
+    let aes256 = aes::Aes256::new(&GenericArray::from([3u8; 32]));
+    let n = 200_000u32;
+    let (mut h, mut a, mut b) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..9 {
+        let t = Instant::now();
+        for i in 0..n {
+            let mut m = keyed.clone();
+            m.update(std::hint::black_box(&[i as u8; 32]));
+            std::hint::black_box(m.finalize().into_bytes());
+        }
+        h.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(n));
+        let t = Instant::now();
+        for i in 0..n {
+            let mut blk = GenericArray::from([i as u8; 16]);
+            aes128.encrypt_block(std::hint::black_box(&mut blk));
+            std::hint::black_box(blk);
+        }
+        a.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(n));
+        let t = Instant::now();
+        for i in 0..n {
+            let mut blk = GenericArray::from([i as u8; 16]);
+            aes256.encrypt_block(std::hint::black_box(&mut blk));
+            std::hint::black_box(blk);
+        }
+        b.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(n));
+    }
+    let med = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (med(&mut h), med(&mut a), med(&mut b))
+}
+
+/// The updates that add every document of `db`, document by document.
+fn updates_by_document(db: &sse::MultiMap) -> Vec<(DocId, Vec<Keyword>)> {
+    let mut docs: std::collections::BTreeMap<DocId, Vec<Keyword>> = std::collections::BTreeMap::new();
+    for (k, ids) in db {
+        for &id in ids {
+            docs.entry(id).or_default().push(k.clone());
+        }
+    }
+    docs.into_iter().collect()
+}
+
+fn adds(docs: &[(DocId, Vec<Keyword>)]) -> Vec<Update> {
+    docs.iter()
+        .flat_map(|(id, ks)| ks.iter().map(|k| Update { op: UpdateOp::Add, keyword: k.clone(), id: *id }))
+        .collect()
+}
+
+/// Builds `index` from `db`: one setup for a static scheme, bulk adds in
+/// batches of 10,000 documents for a dynamic one.
+fn zipf_build<T: sseek::protocol::transport::Transport>(
+    index: &mut SseIndex<T>,
+    db: &sse::MultiMap,
+    docs: &[(DocId, Vec<Keyword>)],
+) {
+    if matches!(index.scheme(), SchemeClient::Dynamic(_)) {
+        for chunk in docs.chunks(10_000) {
+            index.update(&adds(chunk)).expect("measurement run");
+        }
+    } else {
+        index.setup(db).expect("measurement run");
+    }
+}
+
+/// Searches every keyword of `keywords` once; returns µs per result.
+#[allow(clippy::cast_precision_loss)]
+fn zipf_search<T: sseek::protocol::transport::Transport>(
+    index: &mut SseIndex<T>,
+    keywords: &[&Keyword],
+) -> (f64, usize) {
+    let t = Instant::now();
+    let results: usize = keywords.iter().map(|k| index.search_keyword(k).expect("measurement run").len()).sum();
+    (t.elapsed().as_secs_f64() * 1e6 / results.max(1) as f64, results)
+}
+
+/// Costs on the two seeded Zipf corpora (`zipf-sparse`, `zipf-dense`) for
+/// every scheme over the memory store: setup per pair, search per result
+/// (every keyword searched once, so results = pairs), and for the dynamic
+/// schemes one update call per new document, per entry. Uses rayon's global
+/// pool, so `RAYON_NUM_THREADS=1` and `=2` give the one- and two-core figures.
+/// `SSEEK_ZIPF_VARIANTS=mitra,diana` picks variants.
+#[allow(clippy::cast_precision_loss)]
+fn zipf() {
+    let (hmac, aes128, aes256) = raw_primitives_ns();
+    println!(
+        "zipf: {} rayon threads; raw primitives this run: HMAC-SHA256 (32 B) {hmac:.1} ns, AES-128 block {aes128:.2} ns, AES-256 block {aes256:.2} ns",
+        rayon::current_num_threads()
+    );
+    let wanted = std::env::var("SSEEK_ZIPF_VARIANTS").unwrap_or_default();
+    let variants: Vec<&str> =
+        ZIPF_VARIANTS.iter().copied().filter(|v| wanted.is_empty() || wanted.split(',').any(|w| w == *v)).collect();
+    println!(
+        "| corpus | variant | setup µs/pair | search µs/result | search ÷ HMAC | search ÷ AES-128 | update µs/entry (1 doc per call) |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|");
+    for (name, corpus) in [("zipf-sparse", ZipfMultimap::sparse(1)), ("zipf-dense", ZipfMultimap::dense(1))] {
+        let db = corpus.multimap();
+        let pairs = sse::pair_count(&db);
+        let docs = updates_by_document(&db);
+        let keywords: Vec<&Keyword> = db.keys().collect();
+        // Fresh documents (ids past the corpus) for the one-at-a-time updates.
+        let extra: Vec<(DocId, Vec<Keyword>)> = docs[..2_000]
+            .iter()
+            .map(|(id, ks)| (id + u32::try_from(corpus.messages).expect("small corpus"), ks.clone()))
+            .collect();
+        for v in &variants {
+            let master = MasterKey::generate().expect("measurement run");
+            let server = Arc::new(Server::new(MemoryStore::new()));
+            let client = sse::open_client(&master, "t", &variant_config(v).expect("variant")).expect("measurement run");
+            let mut index =
+                SseIndex::create(InProcess::new(Arc::clone(&server), "t"), client).expect("measurement run");
+            let t = Instant::now();
+            zipf_build(&mut index, &db, &docs);
+            let setup = t.elapsed().as_secs_f64() * 1e6 / pairs as f64;
+            // Twice; the second (warm) pass counts.
+            zipf_search(&mut index, &keywords);
+            let (search, results) = zipf_search(&mut index, &keywords);
+            assert_eq!(results, pairs, "{v}: every pair found once");
+            let update = if matches!(index.scheme(), SchemeClient::Dynamic(_)) {
+                let n: usize = extra.iter().map(|(_, ks)| ks.len()).sum();
+                let t = Instant::now();
+                for d in &extra {
+                    index.update(&adds(std::slice::from_ref(d))).expect("measurement run");
+                }
+                format!("{:.3}", t.elapsed().as_secs_f64() * 1e6 / n as f64)
+            } else {
+                "-".into()
+            };
+            println!(
+                "| {name} ({pairs} pairs) | {v} | {setup:.3} | {search:.4} | {:.3} | {:.2} | {update} |",
+                search * 1e3 / hmac,
+                search * 1e3 / aes128
+            );
+        }
+    }
+}
+
+/// Pi_bas, Mitra and Diana on a redb store at 10^5 and 10^6 documents of the
+/// sparse Zipf rule: search per result over the same 1,000 keywords (every
+/// tenth keyword index), after a build. The database lives in a temporary
+/// directory. `SSEEK_ZIPF_VARIANTS` picks variants.
+#[allow(clippy::cast_precision_loss)]
+fn zipf_redb() {
+    let (hmac, aes128, _) = raw_primitives_ns();
+    println!("zipf-redb: raw primitives this run: HMAC-SHA256 (32 B) {hmac:.1} ns, AES-128 block {aes128:.2} ns");
+    let wanted = std::env::var("SSEEK_ZIPF_VARIANTS").unwrap_or_default();
+    println!("| documents | variant | pairs | build µs/pair | search µs/result | results |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    for messages in [100_000u64, 1_000_000] {
+        let corpus = ZipfMultimap { messages, ..ZipfMultimap::sparse(1) };
+        let db = corpus.multimap();
+        let pairs = sse::pair_count(&db);
+        let docs = updates_by_document(&db);
+        let keywords: Vec<Keyword> = (1..10_000u32).step_by(10).map(ZipfMultimap::keyword).collect();
+        let keywords: Vec<&Keyword> = keywords.iter().collect();
+        for v in ["pibas", "mitra", "diana"] {
+            if !(wanted.is_empty() || wanted.split(',').any(|w| w == v)) {
+                continue;
+            }
+            let dir = tempfile::tempdir().expect("measurement run");
+            let master = MasterKey::generate().expect("measurement run");
+            let server = Arc::new(Server::new(RedbStore::open(&dir.path().join("s.redb")).expect("measurement run")));
+            let client = sse::open_client(&master, "t", &variant_config(v).expect("variant")).expect("measurement run");
+            let mut index =
+                SseIndex::create(InProcess::new(Arc::clone(&server), "t"), client).expect("measurement run");
+            let t = Instant::now();
+            zipf_build(&mut index, &db, &docs);
+            let build = t.elapsed().as_secs_f64() * 1e6 / pairs as f64;
+            zipf_search(&mut index, &keywords);
+            let (search, results) = zipf_search(&mut index, &keywords);
+            println!("| {messages} | {v} | {pairs} | {build:.3} | {search:.4} | {results} |");
+        }
+    }
+}
+
 fn main() {
     common::print_environment();
     // `cargo bench` passes `--bench`; any other argument picks a measurement.
@@ -245,5 +439,12 @@ fn main() {
     }
     if run("diana") {
         diana();
+    }
+    // Named only: the zipf passes take minutes.
+    if wanted.iter().any(|w| w == "zipf") {
+        zipf();
+    }
+    if wanted.iter().any(|w| w == "zipf-redb") {
+        zipf_redb();
     }
 }

@@ -3,6 +3,8 @@
 //! [`Transport`]. A client half never calls up into the client; this module
 //! talks to the server through the base transport trait only.
 
+use std::sync::mpsc;
+
 use rand::seq::SliceRandom;
 use roaring::{MultiOps, RoaringBitmap};
 
@@ -306,13 +308,9 @@ impl<T: Transport> SseIndex<T> {
                 }
                 self.created = false;
                 let instance = self.server_name.clone().unwrap_or_else(|| s.descriptor().instance.clone());
-                let transport = &self.transport;
-                s.setup(db, &mut |mut entries| {
-                    sort_by_location(&mut entries);
-                    expect_ok(transport.call(&Request::SseInsert { instance: instance.clone(), entries })?)
-                })?;
+                pipelined(&self.transport, &instance, |sink| s.setup(db, sink))?;
                 if let Some(sealed) = s.seal_setup_state(db)? {
-                    expect_ok(transport.call(&Request::PutClientState { instance, version: 1, sealed })?)?;
+                    expect_ok(self.transport.call(&Request::PutClientState { instance, version: 1, sealed })?)?;
                 }
             }
             SchemeClient::Dynamic(_) => {
@@ -340,6 +338,21 @@ impl<T: Transport> SseIndex<T> {
     pub fn update(&mut self, updates: &[Update]) -> Result<()> {
         if !matches!(self.scheme, SchemeClient::Dynamic(_)) {
             return Err(Error::Config("static SSE schemes take no updates; run setup once".into()));
+        }
+        if self.shared.is_none() && updates.len() > ENTRY_CHUNK {
+            // No shared state to reserve against: encrypt the next chunk
+            // while the server stores this one. The state is still saved
+            // before a chunk is sent (write-ahead).
+            let instance = self.name();
+            let SchemeClient::Dynamic(d) = &mut self.scheme else { unreachable!("checked above") };
+            return pipelined(&self.transport, &instance, |sink| {
+                for chunk in updates.chunks(ENTRY_CHUNK) {
+                    let entries = d.update(chunk)?;
+                    d.save_state()?;
+                    sink(entries)?;
+                }
+                Ok(())
+            });
         }
         for chunk in updates.chunks(ENTRY_CHUNK) {
             let mut entries = self.reserve(chunk)?;
@@ -579,6 +592,66 @@ fn disjunctive_normal_form(query: &Query) -> Option<Vec<Vec<Keyword>>> {
 /// Sorts a request's entries by label (or position): the order in which a
 /// scheme produced them (keyword by keyword, counter by counter) would tell
 /// the server which entries belong together.
+/// Runs `body` with a sink that sends each batch of entries as one insert.
+/// With more than one rayon thread the insert runs on the pool while `body`
+/// computes the next batch (one insert in flight; each sink call first waits
+/// for the previous one), so setup uses both the client's crypto and the
+/// server's store at once. With one thread it is a plain loop.
+fn pipelined<T: Transport, R>(
+    transport: &T,
+    instance: &str,
+    body: impl FnOnce(&mut dyn FnMut(Vec<EncryptedEntry>) -> Result<()>) -> Result<R>,
+) -> Result<R> {
+    let insert = |mut entries: Vec<EncryptedEntry>| {
+        sort_by_location(&mut entries);
+        expect_ok(transport.call(&Request::SseInsert { instance: instance.to_owned(), entries })?)
+    };
+    if rayon::current_num_threads() < 2 {
+        return body(&mut |entries| insert(entries));
+    }
+    rayon::in_place_scope(|scope| {
+        let mut pending: Option<mpsc::Receiver<Result<()>>> = None;
+        let mut sink = |entries: Vec<EncryptedEntry>| -> Result<()> {
+            if let Some(rx) = pending.take() {
+                wait(&rx)?;
+            }
+            let (tx, rx) = mpsc::sync_channel(1);
+            scope.spawn(move |_| {
+                // The receiver is gone only if the caller stopped waiting; nothing to report then.
+                let _ = tx.send(insert(entries));
+            });
+            pending = Some(rx);
+            Ok(())
+        };
+        let out = body(&mut sink);
+        // The last insert is awaited even after an error, so none outlives the call.
+        let last = pending.take().map_or(Ok(()), |rx| wait(&rx));
+        let out = out?;
+        last.map(|()| out)
+    })
+}
+
+/// The outcome of a pipelined insert. A rayon worker must not block on a
+/// job that may sit in its own queue, so inside the pool it runs other jobs
+/// while it waits; outside it blocks.
+fn wait(rx: &mpsc::Receiver<Result<()>>) -> Result<()> {
+    let gone = || Error::Protocol("a pipelined SSE insert ended without an outcome".into());
+    if rayon::current_thread_index().is_none() {
+        return rx.recv().map_err(|_| gone())?;
+    }
+    loop {
+        match rx.try_recv() {
+            Ok(outcome) => return outcome,
+            Err(mpsc::TryRecvError::Disconnected) => return Err(gone()),
+            Err(mpsc::TryRecvError::Empty) => {
+                if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    }
+}
+
 fn sort_by_location(entries: &mut [EncryptedEntry]) {
     entries.sort_unstable_by_key(|e| e.location);
 }

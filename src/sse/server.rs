@@ -103,7 +103,8 @@ pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<Encr
         }
         keys.push(reader.key(&e.location));
     }
-    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    let mut seen =
+        std::collections::HashSet::with_capacity_and_hasher(keys.len(), foldhash::fast::RandomState::default());
     if !keys.iter().all(|k| seen.insert(k.as_slice())) {
         return Err(Error::Conflict(format!("an SSE insert into {instance:?} names one location twice")));
     }
@@ -127,9 +128,21 @@ pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<Encr
 /// [`crate::Error::Protocol`] for a token of another scheme or an oversized token;
 /// [`crate::Error::DataCorruption`] for stored values that do not parse; store errors.
 pub fn search(store: &dyn Store, tenant: &str, instance: &str, token: &SearchToken) -> Result<SearchResult> {
-    let Some(descriptor) = describe(store, tenant, instance)? else {
-        return Ok(SearchResult::Ids(Vec::new()));
-    };
+    match describe(store, tenant, instance)? {
+        Some(descriptor) => search_described(store, tenant, instance, &descriptor, token),
+        None => Ok(SearchResult::Ids(Vec::new())),
+    }
+}
+
+/// [`search`] of an instance whose descriptor was read already (one store
+/// read and decode less per search).
+fn search_described(
+    store: &dyn Store,
+    tenant: &str,
+    instance: &str,
+    descriptor: &SseDescriptor,
+    token: &SearchToken,
+) -> Result<SearchResult> {
     let reader = EntryReader::new(store, tenant, instance);
     let scheme = Scheme::parse(&descriptor.scheme).map_err(|e| Error::DataCorruption {
         table: Table::Meta.name(),
@@ -177,15 +190,14 @@ pub fn search_at(
     key_version: u32,
     token: &SearchToken,
 ) -> Result<SearchResult> {
-    if let Some(d) = describe(store, tenant, instance)?
-        && d.key_version != key_version
-    {
-        return Err(Error::Conflict(format!(
+    match describe(store, tenant, instance)? {
+        Some(d) if d.key_version != key_version => Err(Error::Conflict(format!(
             "SSE instance {instance:?} is under key version {} now, not {key_version}: open it again with that version",
             d.key_version
-        )));
+        ))),
+        Some(d) => search_described(store, tenant, instance, &d, token),
+        None => Ok(SearchResult::Ids(Vec::new())),
     }
-    search(store, tenant, instance, token)
 }
 
 /// Answers an OXT conjunction by a client holding keys of `key_version`.

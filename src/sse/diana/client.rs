@@ -104,9 +104,9 @@ impl Diana {
     }
 }
 
-/// The entry of the add of `id` as update `counter` of a keyword with `keys`.
-fn entry(keys: &KeywordKeys, counter: u32, id: DocId) -> EncryptedEntry {
-    let (label, mask) = ggm::leaf_outputs(&ggm::leaf(&keys.first, counter), &keys.second);
+/// The entry of the add of `id` at leaf seed `leaf` of a keyword with `keys`.
+fn entry(keys: &KeywordKeys, leaf: &ggm::Seed, id: DocId) -> EncryptedEntry {
+    let (label, mask) = ggm::leaf_outputs(leaf, &keys.second);
     let value = id.to_le_bytes().iter().zip(mask).map(|(b, m)| b ^ m).collect();
     EncryptedEntry { location: EntryLocation::Dictionary(label), value }
 }
@@ -147,13 +147,25 @@ impl DynamicScheme for Diana {
             assigned.push((slot, *next));
             *next += 1;
         }
-        // Parallel pass: keyword keys once per keyword, then one leaf per update.
+        // Per keyword: its keys and the leaf seeds of its new counters, one
+        // shared walk for the run (the counters of a keyword within a batch
+        // are consecutive); then one entry per update.
+        let per_keyword = |&(k, next): &(&[u8], u32)| {
+            let keys = self.prf.keys(k);
+            let first = self.count(k);
+            let leaves = ggm::leaves(&keys.first, first, next - first);
+            (keys, first, leaves)
+        };
+        let make = |(u, &(s, c)): (&Update, &(usize, u32)), keyed: &[(KeywordKeys, u32, Vec<ggm::Seed>)]| {
+            let (keys, first, leaves) = &keyed[s];
+            entry(keys, &leaves[(c - first) as usize], u.id)
+        };
         let entries = if updates.len() >= PARALLEL_UPDATES {
-            let keys: Vec<KeywordKeys> = slots.par_iter().map(|(k, _)| self.prf.keys(k)).collect();
-            updates.par_iter().zip(&assigned).map(|(u, &(s, c))| entry(&keys[s], c, u.id)).collect()
+            let keyed: Vec<_> = slots.par_iter().map(per_keyword).collect();
+            updates.par_iter().zip(&assigned).map(|x| make(x, &keyed)).collect()
         } else {
-            let keys: Vec<KeywordKeys> = slots.iter().map(|(k, _)| self.prf.keys(k)).collect();
-            updates.iter().zip(&assigned).map(|(u, &(s, c))| entry(&keys[s], c, u.id)).collect()
+            let keyed: Vec<_> = slots.iter().map(per_keyword).collect();
+            updates.iter().zip(&assigned).map(|x| make(x, &keyed)).collect()
         };
         for (k, c) in slots {
             self.state.counters.insert(k.to_vec(), c);
