@@ -104,7 +104,7 @@ pub struct BlindLatency {
 /// Measures [`BlindLatency`]: the corpus on a redb store in a temporary
 /// directory, planned with the demo's settings, the demo's query workload
 /// ([`crate::demo::build_workload`], 40 values per index); each query
-/// [`NEWEST_REPS`] times newest-first and once for all results.
+/// 3 times newest-first and once for all results.
 ///
 /// # Errors
 /// Dataset, store and protocol errors.

@@ -50,7 +50,7 @@ fn le(t: Option<f64>) -> String {
 
 /// `Some(all met)` over the pairs that have both a value and a target.
 fn all_met(pairs: &[(Option<f64>, Option<f64>)]) -> Option<bool> {
-    let judged: Vec<bool> = pairs.iter().filter_map(|(v, t)| Some((*v)?).zip(*t).map(|(v, t)| v <= t)).collect();
+    let judged: Vec<bool> = pairs.iter().filter_map(|(v, t)| v.zip(*t).map(|(v, t)| v <= t)).collect();
     (!judged.is_empty()).then(|| judged.iter().all(|m| *m))
 }
 
