@@ -3,7 +3,9 @@
 //! Measures: raw HMAC-SHA256 (keyed instance cloned, as the indexer does, and
 //! re-keyed per call for reference), a blind token (same input bytes), AES-SIV
 //! and AES-256-GCM on a 1 KiB message, sealing and opening a message envelope,
-//! and building postings per (keyword, document) pair.
+//! building postings per (keyword, document) pair, and keyword extraction
+//! on the shipped corpus (fast path against the Unicode-segmenter reference;
+//! `cargo bench --bench blind -- keywords` runs that group alone).
 //!
 //! Run: `cargo bench --bench blind` (add `-- --quick` for a short run).
 //! Before criterion starts it prints CPU model, core count and RUSTFLAGS; after
@@ -115,6 +117,51 @@ fn envelopes(c: &mut Criterion) {
     g.finish();
 }
 
+/// Keyword extraction on the shipped corpus (subject and body of its first
+/// 1,000 messages): the fast path against the reference (every word through
+/// the Unicode segmenter), and all terms of a message.
+fn keywords(c: &mut Criterion) {
+    let corpus = sseek::datasets::load(sseek::datasets::SPAMASSASSIN).expect("shipped corpus");
+    let messages = &corpus.messages[..corpus.messages.len().min(1_000)];
+    let bytes: usize = messages.iter().map(|m| m.subject.len() + m.body.len()).sum();
+    let t = Tokenizer::default();
+    let mut g = c.benchmark_group("keywords");
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(bytes as u64));
+    g.bench_function("fast", |b| {
+        b.iter(|| {
+            for m in messages {
+                black_box(t.keywords(&m.subject));
+                black_box(t.keywords(&m.body));
+            }
+        });
+    });
+    g.bench_function("reference", |b| {
+        b.iter(|| {
+            for m in messages {
+                black_box(t.keywords_reference(&m.subject));
+                black_box(t.keywords_reference(&m.body));
+            }
+        });
+    });
+    let stem = Tokenizer::default().with_stemming(true);
+    g.bench_function("fast_stemmed", |b| {
+        b.iter(|| {
+            for m in messages {
+                black_box(stem.keywords(&m.body));
+            }
+        });
+    });
+    g.bench_function("reference_stemmed", |b| {
+        b.iter(|| {
+            for m in messages {
+                black_box(stem.keywords_reference(&m.body));
+            }
+        });
+    });
+    g.finish();
+}
+
 /// Interleaved rounds of raw HMAC and token derivation on the same input;
 /// the median ratio is robust to the other core being busy.
 fn token_to_hmac_ratio() {
@@ -151,7 +198,7 @@ fn token_to_hmac_ratio() {
     );
 }
 
-criterion_group!(benches, primitives, blind_tokens, envelopes);
+criterion_group!(benches, primitives, blind_tokens, envelopes, keywords);
 
 #[path = "common/mod.rs"]
 mod common;

@@ -279,8 +279,16 @@ impl LazyTerms<'_> {
             None => {
                 // Lowercasing maps each character on its own except a final
                 // capital sigma, which lowercases to no ASCII character: an
-                // ASCII keyword of the text is a substring of this.
-                let l = if text.is_ascii() { text.to_ascii_lowercase() } else { text.to_lowercase() };
+                // ASCII keyword of the text is a substring of this. Only the
+                // Kelvin sign and capital I with dot lowercase to ASCII
+                // letters; without them, ASCII lowercasing (far cheaper)
+                // finds the same ASCII occurrences, and a non-ASCII
+                // neighbour never counts as a sure word break.
+                let l = if text.contains(['\u{212A}', '\u{130}']) {
+                    text.to_lowercase()
+                } else {
+                    text.to_ascii_lowercase()
+                };
                 self.lowered.push((field, l));
                 &self.lowered[self.lowered.len() - 1].1
             }
@@ -655,6 +663,9 @@ mod tests {
             ("BUDGET!", "budget", true),
             ("\u{212A}ilo gram", "kilo", true),
             ("e\u{301}budget", "budget", false),
+            ("Grüße BUDGET", "budget", true),
+            ("\u{130}D card", "card", true),
+            ("\u{130}D card", "id", false),
         ];
         for (body, value, expected) in cases {
             let m = Message { body: body.into(), ..Default::default() };

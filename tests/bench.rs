@@ -73,3 +73,75 @@ fn tiny_bench_reports_every_scheme_with_zero_mismatches() {
     let png = std::fs::read(dir.path().join("crossover.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
+
+/// A tiny `sseek bench --corpus zipf-sparse,zipf-dense,...`: small Zipf
+/// multimaps under the real names, a scaled copy, blind-index latency and
+/// keyword extraction on small synthetic corpora. Every target row exists,
+/// and every answer equals the multimap or the oracle.
+#[test]
+fn tiny_multimap_bench_reports_every_target_row() {
+    use sseek::datasets::{ZIPF_DENSE, ZIPF_SPARSE, ZipfMultimap};
+    let opts = BenchOptions {
+        sizes: Vec::new(),
+        datasets: Vec::new(),
+        store: StoreKind::Memory,
+        progress: false,
+        multimaps: vec![
+            (ZIPF_SPARSE.into(), ZipfMultimap { messages: 1_500, keywords_per_message: 5, vocabulary: 1_000, seed: 1 }),
+            (ZIPF_DENSE.into(), ZipfMultimap { messages: 800, keywords_per_message: 18, vocabulary: 100, seed: 1 }),
+        ],
+        multimap_scaled: Some(3_000),
+        blind_latency: vec!["synthetic:300:1".into()],
+        keyword_corpus: Some("synthetic:200:1".into()),
+        ..BenchOptions::quick()
+    };
+    let report = bench::run(&opts).unwrap();
+    assert_eq!(report.mismatches, 0);
+    assert!(report.points.is_empty());
+    let m = report.multimap.as_ref().unwrap();
+    assert_eq!(m.mismatches, 0);
+    let variants = sseek::demo::SSE_VARIANTS;
+    // Two corpora in two stores, plus the scaled corpus on redb, per variant.
+    assert_eq!(m.results.len(), variants.len() * 5);
+    for r in &m.results {
+        assert_eq!(r.mismatches, 0, "{r:?}");
+        assert!(r.pairs > 0 && r.results > 0 && r.search_us_per_result > 0.0 && r.setup_us_per_pair > 0.0, "{r:?}");
+        assert_eq!(r.update_us_per_entry.is_some(), r.kind == "sse-dynamic", "{r:?}");
+        if r.kind == "sse-dynamic" {
+            assert!(r.update_entries > 0, "{r:?}");
+        }
+    }
+    assert_eq!(m.scaling.len(), variants.len());
+    assert!(m.scaling.iter().all(|s| s.speedup > 0.0));
+    assert_eq!(m.slopes.len(), variants.len());
+    let measures: Vec<&str> = report.targets.iter().map(|t| t.measure.as_str()).collect();
+    for v in variants {
+        for want in [format!("{v} search, per result, sparse / dense"), format!("{v} setup, per pair, sparse / dense")]
+        {
+            assert!(measures.iter().any(|m| m.starts_with(&want)), "{want} missing from {measures:?}");
+        }
+        assert!(measures.iter().any(|m| m.starts_with(&format!("{v} setup on 2 threads vs 1"))), "{v}");
+        assert!(measures.iter().any(|m| m.starts_with(&format!("{v} on redb"))), "{v}");
+    }
+    for want in ["mitra update, per entry", "diana update, per entry", "raw HMAC-SHA256", "raw AES-256, one block"] {
+        assert!(measures.iter().any(|m| m.starts_with(want)), "{want} missing from {measures:?}");
+    }
+    for want in ["blind index, newest 20 p50", "blind index, all results, per returned message", "keyword extraction"] {
+        assert!(measures.iter().any(|m| m.starts_with(want)), "{want} missing from {measures:?}");
+    }
+    let mitra = report.targets.iter().find(|t| t.measure.starts_with("mitra search")).unwrap();
+    assert!(mitra.target.contains("0.1") && mitra.met.is_some(), "{mitra:?}");
+    let latency = &report.blind_latency[0];
+    assert!(latency.queries > 10 && latency.returned > 0 && latency.mismatches == 0, "{latency:?}");
+    let k = report.keyword_extraction.as_ref().unwrap();
+    assert!(k.mb_per_s > 0.0 && k.mismatches == 0);
+    let md = report.to_markdown();
+    assert!(md.contains("| measure | value | target | met |") && md.contains("keyword-multimap corpora"));
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json["targets"].as_array().is_some_and(|t| t.len() == report.targets.len()));
+    assert!(json["multimap"]["results"].as_array().is_some_and(|r| !r.is_empty()));
+    assert!(json["primitives"]["aes_block_ns"].as_f64().is_some_and(|v| v > 0.0));
+    let dir = tempfile::tempdir().unwrap();
+    let files = report.write_all(dir.path()).unwrap();
+    assert!(files.iter().any(|f| f.ends_with("report.md")));
+}

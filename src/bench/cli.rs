@@ -14,6 +14,22 @@ pub struct BenchArgs {
     /// Real corpora to add, comma-separated (`spamassassin`, a mail directory, .jsonl, .tar.gz); `none` for none.
     #[arg(long, default_value = datasets::SPAMASSASSIN)]
     pub datasets: String,
+    /// Corpora to run, comma-separated: `zipf-sparse` and `zipf-dense` (keyword
+    /// multimaps: every SSE scheme run directly on them, in memory and on
+    /// redb), and message corpora as --datasets takes them (`spamassassin`:
+    /// the message sweep, the blind index's newest-20 latency and keyword
+    /// extraction throughput). With --corpus, synthetic sizes run only if
+    /// --sizes names them, and --datasets is not added.
+    #[arg(long, value_delimiter = ',')]
+    pub corpus: Option<Vec<String>>,
+    /// Also run the first multimap corpus scaled to this many documents on
+    /// redb (e.g. 1000000: slow), for the growth of the per-result cost.
+    #[arg(long)]
+    pub zipf_scaled: Option<u64>,
+    /// Also measure the blind index's latency on this many synthetic
+    /// messages (e.g. 1000000: slow).
+    #[arg(long)]
+    pub blind_synthetic: Option<u64>,
     /// Schemes to run, comma-separated (default: all; see the JSON for names).
     #[arg(long, value_delimiter = ',')]
     pub schemes: Option<Vec<String>>,
@@ -55,6 +71,25 @@ impl BenchArgs {
         } else {
             self.datasets.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
         };
+        if let Some(corpora) = &self.corpus {
+            if self.sizes.is_none() {
+                o.sizes.clear();
+            }
+            o.datasets.clear();
+            for name in corpora.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+                if let Some(z) = datasets::ZipfMultimap::named(name, self.seed) {
+                    o.multimaps.push((name.to_owned(), z));
+                } else {
+                    o.datasets.push(name.to_owned());
+                    o.blind_latency.push(name.to_owned());
+                    o.keyword_corpus.get_or_insert_with(|| name.to_owned());
+                }
+            }
+        }
+        o.multimap_scaled = self.zipf_scaled;
+        if let Some(n) = self.blind_synthetic {
+            o.blind_latency.push(format!("synthetic:{n}:{}", self.seed));
+        }
         if let Some(s) = &self.schemes {
             o.schemes.clone_from(s);
         }
@@ -92,4 +127,35 @@ pub fn run_cli(args: &BenchArgs) -> Result<bool> {
         eprintln!("error: {} answers disagree with the plaintext oracle", report.mismatches);
     }
     Ok(report.mismatches == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchArgs,
+    }
+
+    #[test]
+    fn corpus_names_multimaps_and_message_corpora() {
+        let cli =
+            Cli::parse_from(["bench", "--corpus", "zipf-sparse,zipf-dense,spamassassin", "--zipf-scaled", "1000000"]);
+        let o = cli.bench.options().unwrap();
+        let names: Vec<&str> = o.multimaps.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["zipf-sparse", "zipf-dense"]);
+        assert_eq!(o.multimaps[0].1, datasets::ZipfMultimap::sparse(1));
+        assert_eq!(o.datasets, ["spamassassin"]);
+        assert_eq!(o.blind_latency, ["spamassassin"]);
+        assert_eq!(o.keyword_corpus.as_deref(), Some("spamassassin"));
+        assert!(o.sizes.is_empty());
+        assert_eq!(o.multimap_scaled, Some(1_000_000));
+        // The old flags still work and add no multimap.
+        let old = Cli::parse_from(["bench", "--quick", "--datasets", "none"]).bench.options().unwrap();
+        assert!(old.multimaps.is_empty() && old.datasets.is_empty() && old.sizes == [1_000, 10_000]);
+    }
 }

@@ -31,6 +31,13 @@
 //! # Ok::<(), sseek::Error>(())
 //! ```
 //!
+//! On the keyword-multimap corpora (`zipf-sparse`, `zipf-dense`:
+//! [`BenchOptions::multimaps`]) every SSE scheme runs directly on the
+//! multimap ([`MultimapReport`]); the blind index's newest-20 latency
+//! ([`blind_latency`]) and keyword extraction ([`keyword_extraction`]) are
+//! measured on the message corpora named; the report ends with each measure
+//! next to its target ([`TargetRow`]).
+//!
 //! One file per job: what to run ([`BenchOptions`]) and the command line
 //! ([`BenchArgs`]), the [`Environment`] of a run, the raw [`Primitives`],
 //! the sweep ([`run`]), the analysis of its points (crossovers, slopes), the
@@ -41,18 +48,24 @@
 
 mod analysis;
 mod cli;
+mod client_costs;
 mod environment;
+mod multimap;
 mod options;
 pub mod plot;
 mod primitives;
 mod render;
 mod results;
 mod sweep;
+mod targets;
 
 pub(crate) use analysis::{names, series};
 pub use cli::{BenchArgs, run_cli};
+pub use client_costs::{BlindLatency, KeywordExtraction, PAGE, blind_latency, keyword_extraction};
 pub use environment::Environment;
+pub use multimap::{MultimapReport, MultimapResult, SetupScaling};
 pub use options::{BLIND, BenchOptions, MIN_QUERIES, StoreKind, scheme_names};
 pub use primitives::Primitives;
 pub use results::{BenchReport, Crossover, PointResult, SchemeResult, Slope};
 pub use sweep::{peak_rss_bytes, run, workload};
+pub use targets::TargetRow;

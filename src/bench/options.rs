@@ -57,6 +57,17 @@ pub struct BenchOptions {
     pub seed: u64,
     /// Show progress bars.
     pub progress: bool,
+    /// Keyword-multimap corpora (see [`datasets::ZipfMultimap`]) on which
+    /// every selected SSE scheme runs directly, named.
+    pub multimaps: Vec<(String, datasets::ZipfMultimap)>,
+    /// Documents of a scaled copy of the first multimap corpus, run on redb
+    /// for the growth of the per-result cost (e.g. 1,000,000).
+    pub multimap_scaled: Option<u64>,
+    /// Corpora ([`datasets::load`] specs) on which the blind index's
+    /// newest-20 and all-results latency is measured with the demo's workload.
+    pub blind_latency: Vec<String>,
+    /// Corpus on which keyword extraction throughput is measured, if any.
+    pub keyword_corpus: Option<String>,
 }
 
 /// Queries every scheme runs at every point, whatever the time budget.
@@ -75,6 +86,10 @@ impl BenchOptions {
             update_fraction: 0.01,
             seed: 1,
             progress: true,
+            multimaps: Vec::new(),
+            multimap_scaled: None,
+            blind_latency: Vec::new(),
+            keyword_corpus: None,
         }
     }
 

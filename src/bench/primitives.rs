@@ -13,6 +13,8 @@ use crate::{Error, Result};
 pub struct Primitives {
     /// HMAC-SHA256 of a 32-byte input with a keyed instance cloned per call, nanoseconds.
     pub hmac_sha256_ns: f64,
+    /// AES-256 encryption of one 16-byte block with an expanded key, nanoseconds.
+    pub aes_block_ns: f64,
     /// AES-256-SIV encryption of 1 KiB, nanoseconds.
     pub aes_siv_1kib_ns: f64,
     /// AES-256-GCM encryption of 1 KiB, nanoseconds.
@@ -26,6 +28,8 @@ impl Primitives {
     /// [`Error::Crypto`] if a primitive refuses its key (it cannot).
     #[allow(clippy::cast_possible_truncation)] // a byte pattern: truncation intended
     pub fn measure(rounds: usize) -> Result<Self> {
+        use aes::Aes256;
+        use aes::cipher::{BlockEncrypt, KeyInit as _};
         use aes_gcm::Aes256Gcm;
         use aes_siv::Aes256SivAead;
         use aes_siv::aead::{Aead, KeyInit};
@@ -35,9 +39,10 @@ impl Primitives {
         let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&[1; 32]).map_err(|e| crypto(&e))?;
         let siv = Aes256SivAead::new_from_slice(&[3; 64]).map_err(|e| crypto(&e))?;
         let gcm = Aes256Gcm::new_from_slice(&[3; 32]).map_err(|e| crypto(&e))?;
+        let block_cipher = Aes256::new(&[4u8; 32].into());
         let kib = vec![0x5au8; 1024];
-        let (mut h, mut s, mut g) = (Vec::new(), Vec::new(), Vec::new());
-        let (nh, ne) = (20_000u32, 1_000u32);
+        let (mut h, mut s, mut g, mut b) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (nh, ne, nb) = (20_000u32, 1_000u32, 100_000u32);
         for _ in 0..rounds.max(1) {
             let t = Instant::now();
             for i in 0..nh {
@@ -56,9 +61,17 @@ impl Primitives {
                 black_box(gcm.encrypt(&[9u8; 12].into(), black_box(kib.as_slice())).map_err(|e| crypto(&e))?);
             }
             g.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(ne));
+            let mut block = [0x11u8; 16].into();
+            let t = Instant::now();
+            for _ in 0..nb {
+                block_cipher.encrypt_block(black_box(&mut block));
+            }
+            black_box(&block);
+            b.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(nb));
         }
         Ok(Primitives {
             hmac_sha256_ns: median(&mut h),
+            aes_block_ns: median(&mut b),
             aes_siv_1kib_ns: median(&mut s),
             aes_gcm_1kib_ns: median(&mut g),
         })

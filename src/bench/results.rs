@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::{Environment, Primitives, StoreKind};
+use super::{BlindLatency, Environment, KeywordExtraction, MultimapReport, Primitives, StoreKind, TargetRow};
 
 /// One scheme at one point.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -149,7 +149,19 @@ pub struct BenchReport {
     pub crossovers: Vec<Crossover>,
     /// Per-result search cost growth per scheme.
     pub slopes: Vec<Slope>,
-    /// Mismatches against the oracle in total (must be 0).
+    /// Every SSE scheme on the keyword-multimap corpora, if any ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multimap: Option<MultimapReport>,
+    /// Blind-index query latency (newest 20, all results), per corpus.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blind_latency: Vec<BlindLatency>,
+    /// Keyword extraction throughput, if measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyword_extraction: Option<KeywordExtraction>,
+    /// Each measure of this run next to its target.
+    pub targets: Vec<TargetRow>,
+    /// Mismatches against the oracle in total (must be 0): the message
+    /// sweep, the multimap runs, the latency runs and keyword extraction.
     pub mismatches: usize,
     /// Seconds for the whole run.
     pub seconds: f64,

@@ -11,11 +11,13 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::analysis::{crossovers, slopes};
+use super::multimap::{self, MultimapPlan};
 use super::primitives::median;
 use super::{
     BLIND, BenchOptions, BenchReport, Environment, MIN_QUERIES, PointResult, Primitives, SchemeResult, StoreKind,
     scheme_names,
 };
+use super::{client_costs, targets};
 use crate::baseline::{Baseline, BaselineMode, process_cpu_seconds};
 use crate::blind::planner::plan_for_corpus;
 use crate::client::{Client, INGEST_CHUNK};
@@ -83,14 +85,20 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     sizes.dedup();
     corpora.extend(sizes.iter().map(|n| format!("synthetic:{n}:{}", opts.seed)));
     corpora.extend(opts.datasets.iter().cloned());
-    if corpora.is_empty() {
-        return Err(Error::Config("nothing to run: give --sizes or a dataset".into()));
+    if corpora.is_empty() && opts.multimaps.is_empty() && opts.blind_latency.is_empty() {
+        return Err(Error::Config("nothing to run: give --sizes, a dataset or a --corpus".into()));
     }
     let started = Instant::now();
     let environment = Environment::current().clone();
     let primitives = Primitives::measure(if opts.queries_per_class <= 3 { 5 } else { 11 })?;
     let selected: Vec<String> = if opts.schemes.is_empty() { all } else { opts.schemes.clone() };
-    let pb = bar(opts.progress, (corpora.len() * selected.len()) as u64);
+    let sse_selected: Vec<String> =
+        selected.iter().filter(|s| demo::SSE_VARIANTS.contains(&s.as_str())).cloned().collect();
+    let steps = corpora.len() * selected.len()
+        + opts.multimaps.len() * 2 * sse_selected.len()
+        + sse_selected.len() * (1 + usize::from(opts.multimap_scaled.is_some()))
+        + opts.blind_latency.len();
+    let pb = bar(opts.progress, steps as u64);
     let mut points = Vec::new();
     for spec in &corpora {
         pb.set_message(format!("{spec}: loading"));
@@ -109,18 +117,46 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         };
         points.push(point);
     }
+    let multimap = if opts.multimaps.is_empty() {
+        None
+    } else {
+        let plan = MultimapPlan { corpora: &opts.multimaps, schemes: &sse_selected, scaled: opts.multimap_scaled };
+        Some(multimap::run(&plan, &pb)?)
+    };
+    let mut blind_latency = Vec::new();
+    for spec in &opts.blind_latency {
+        pb.set_message(format!("{spec}: blind-index latency"));
+        blind_latency.push(client_costs::blind_latency(spec, opts.seed)?);
+        pb.inc(1);
+    }
+    let keyword_extraction = match &opts.keyword_corpus {
+        Some(spec) => {
+            pb.set_message(format!("{spec}: keyword extraction"));
+            Some(client_costs::keyword_extraction(spec, 5)?)
+        }
+        None => None,
+    };
     pb.finish_and_clear();
     let crossovers = crossovers(&points);
     let slopes = slopes(&points);
+    let targets = targets::targets(&primitives, multimap.as_ref(), keyword_extraction.as_ref(), &blind_latency);
+    let mismatches = points.iter().map(|p| p.mismatches).sum::<usize>()
+        + multimap.as_ref().map_or(0, |m| m.mismatches)
+        + blind_latency.iter().map(|l| l.mismatches).sum::<usize>()
+        + keyword_extraction.as_ref().map_or(0, |k| k.mismatches);
     Ok(BenchReport {
         environment,
         primitives,
         command: String::new(),
         store: opts.store,
-        mismatches: points.iter().map(|p| p.mismatches).sum(),
+        mismatches,
         points,
         crossovers,
         slopes,
+        multimap,
+        blind_latency,
+        keyword_extraction,
+        targets,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
