@@ -5,6 +5,8 @@
 #   scripts/redis-cluster.sh start N [--replicas R] [--base-port P] [--dir D] [--fsync always|everysec]
 #   scripts/redis-cluster.sh stop   [--dir D]
 #   scripts/redis-cluster.sh status [--dir D]
+#   scripts/redis-cluster.sh kill PORT    [--dir D]   (SIGKILL, for crash tests)
+#   scripts/redis-cluster.sh restart PORT [--dir D]   (same settings, same data)
 #
 # start launches N masters (and N*R replicas) on ports P, P+1, ... (default
 # 7000), each in D/<port> (default ./target/redis-cluster), creates the
@@ -28,7 +30,7 @@ replicas=0
 base=7000
 dir="${REDIS_CLUSTER_DIR:-target/redis-cluster}"
 fsync=always
-if [ "$cmd" = start ]; then
+if [ "$cmd" = start ] || [ "$cmd" = kill ] || [ "$cmd" = restart ]; then
     n="${1:-}"
     [ -n "$n" ] && shift
 fi
@@ -43,7 +45,7 @@ while [ $# -gt 0 ]; do
 done
 
 usage() {
-    sed -n '5,7p' "$0" | sed 's/^# //' >&2
+    sed -n '5,9p' "$0" | sed 's/^# //' >&2
     exit 2
 }
 
@@ -90,6 +92,31 @@ status() {
     redis-cli -p "$first" cluster info 2>/dev/null | grep -E 'cluster_state|cluster_known_nodes' | tr -d '\r' || true
 }
 
+launch() {
+    local port="$1"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" \
+        --daemonize yes --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log" \
+        --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+        --appendonly yes --appendfsync "$(cat "$dir/$port/fsync")" --save '' \
+        --protected-mode no >/dev/null
+}
+
+kill_node() {
+    [ -f "$dir/$n/redis.pid" ] || { echo "no running node $n in $dir" >&2; exit 1; }
+    kill -9 "$(cat "$dir/$n/redis.pid")" 2>/dev/null || true
+    rm -f "$dir/$n/redis.pid"
+}
+
+restart_node() {
+    [ -f "$dir/$n/port" ] || { echo "no node $n in $dir" >&2; exit 1; }
+    # The node reloads its AOF and nodes.conf: same data, same place in the cluster.
+    launch "$n"
+    for _ in $(seq 300); do
+        redis-cli -p "$n" ping >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+}
+
 start() {
     [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] || usage
     [ "$n" -ge 3 ] || { echo "Redis Cluster needs at least 3 masters" >&2; exit 2; }
@@ -110,11 +137,8 @@ start() {
         rm -f "$dir/$port/nodes.conf" "$dir/$port/dump.rdb"
         rm -rf "$dir/$port/appendonlydir"
         echo "$port" >"$dir/$port/port"
-        redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" \
-            --daemonize yes --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log" \
-            --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
-            --appendonly yes --appendfsync "$fsync" --save '' \
-            --protected-mode no >/dev/null
+        echo "$fsync" >"$dir/$port/fsync"
+        launch "$port"
         addrs+=("127.0.0.1:$port")
     done
     for ((i = 0; i < total; i++)); do
@@ -145,5 +169,7 @@ case "$cmd" in
     start) start ;;
     stop) stop ;;
     status) status ;;
+    kill) kill_node ;;
+    restart) restart_node ;;
     *) usage ;;
 esac

@@ -514,9 +514,14 @@ impl RedisClusterStore {
         u32::try_from(b).unwrap_or(0)
     }
 
+    /// The table's first byte of a member: its place in [`Table::ALL`].
+    fn table_byte(table: Table) -> u8 {
+        u8::try_from(table.index()).unwrap_or(u8::MAX)
+    }
+
     fn member(table: Table, key: &[u8]) -> Vec<u8> {
         let mut m = Vec::with_capacity(key.len() + 1);
-        m.push(table.index() as u8);
+        m.push(Self::table_byte(table));
         m.extend_from_slice(key);
         m
     }
@@ -687,12 +692,12 @@ impl RedisClusterStore {
         table: Table,
         prefix: &[u8],
         start: &[u8],
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> Result<bool>,
+        visit: &mut Visitor<'_>,
     ) -> Result<()> {
         let lower = Self::member(table, if start > prefix { start } else { prefix });
         let upper: Vec<u8> = match prefix_upper_bound(prefix) {
             Some(u) => Self::member(table, &u),
-            None => vec![table.index() as u8 + 1],
+            None => vec![Self::table_byte(table) + 1],
         };
         let mut bound_hi = vec![b'('];
         bound_hi.extend_from_slice(&upper);
@@ -810,7 +815,9 @@ impl RedisClusterStore {
     fn prepare(&self, s: u64, h: u64, ops: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) -> Result<()> {
         let seq = s.to_string();
         let horizon = h.to_string();
-        let mut by_bucket: BTreeMap<u32, Vec<(&Vec<u8>, Vec<u8>)>> = BTreeMap::new();
+        // Bucket -> (member, encoded version).
+        type Encoded<'m> = Vec<(&'m Vec<u8>, Vec<u8>)>;
+        let mut by_bucket: BTreeMap<u32, Encoded<'_>> = BTreeMap::new();
         for (m, v) in ops {
             let mut enc = Vec::with_capacity(9 + v.as_ref().map_or(0, Vec::len));
             enc.push(if v.is_some() { TAG_VALUE } else { TAG_TOMBSTONE });
