@@ -54,6 +54,21 @@ fn node_stats(masters: &[(String, u16)]) -> BTreeMap<String, (u64, u64)> {
     out
 }
 
+/// Bytes of memory the masters use in all (`used_memory`).
+fn used_memory(masters: &[(String, u16)]) -> u64 {
+    let mut out = 0;
+    for (host, port) in masters {
+        let mut c = redis::Client::open(format!("redis://{host}:{port}")).unwrap().get_connection().unwrap();
+        let info: String = redis::cmd("INFO").arg("memory").query(&mut c).unwrap();
+        out += info
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    out
+}
+
 fn reset_stats(masters: &[(String, u16)]) {
     for (host, port) in masters {
         let mut c = redis::Client::open(format!("redis://{host}:{port}")).unwrap().get_connection().unwrap();
@@ -162,6 +177,7 @@ fn main() {
     let tenant = b"tenant-one/".to_vec();
 
     reset_stats(&masters);
+    let memory_before = used_memory(&masters);
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let writers: Vec<_> = (0..threads)
@@ -187,6 +203,8 @@ fn main() {
     }
     let ingest = started.elapsed().as_secs_f64();
     let after_ingest = node_stats(&masters);
+    let memory = used_memory(&masters).saturating_sub(memory_before);
+    println!("memory: {:.0} bytes per entry (32-byte label, 64-byte value)", memory as f64 / entries.max(1) as f64);
     println!("ingest: {entries} entries in {ingest:.2} s = {:.0} entries/s", entries as f64 / ingest);
 
     reset_stats(&masters);

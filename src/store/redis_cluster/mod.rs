@@ -347,11 +347,24 @@ impl RedisClusterStore {
         let pattern = format!("{{{}:*", self.ns);
         let mut removed = 0u64;
         for node in self.masters()? {
+            let mut keys = Vec::new();
             self.scan_node(&node, &pattern, &mut |key| {
-                let n: u64 = self.with_conn(|c| redis::cmd("DEL").arg(key).query(c).map_err(redis_err("delete")))?;
-                removed += n;
+                keys.push(key.to_vec());
                 Ok(())
             })?;
+            // One pipelined DEL per key: the keys lie in many slots.
+            for part in keys.chunks(1000) {
+                let mut pipe = cluster_pipe();
+                for key in part {
+                    pipe.add_command({
+                        let mut cmd = redis::cmd("DEL");
+                        cmd.arg(key);
+                        cmd
+                    });
+                }
+                let counts: Vec<u64> = self.with_conn(|c| pipe.query(c).map_err(redis_err("delete")))?;
+                removed += counts.iter().sum::<u64>();
+            }
         }
         Ok(removed)
     }
