@@ -321,6 +321,83 @@ impl Synthetic {
     }
 }
 
+/// A keyword multimap with a Zipf-like keyword rule, the corpora on which
+/// scheme costs are compared with other SSE libraries: each of `messages`
+/// documents gets `keywords_per_message` draws of keyword index
+/// `k = floor(V^r)` with `r` uniform in `[0, 1)` and `V = vocabulary`
+/// (repeated draws within a document count once). Document `i` depends only
+/// on the seed and `i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ZipfMultimap {
+    /// Number of documents.
+    pub messages: u64,
+    /// Keyword draws per document.
+    pub keywords_per_message: u32,
+    /// `V` of the rule `k = floor(V^r)`.
+    pub vocabulary: u32,
+    /// Seed.
+    pub seed: u64,
+}
+
+/// Name of the sparse Zipf corpus (100,000 documents, 5 draws, V = 10,000, about 490,000 pairs).
+pub const ZIPF_SPARSE: &str = "zipf-sparse";
+/// Name of the dense Zipf corpus (100,000 documents, 18 draws, V = 1,000: 1.57 million
+/// pairs expected from the rule, since repeated draws of the head keywords count once).
+pub const ZIPF_DENSE: &str = "zipf-dense";
+
+impl ZipfMultimap {
+    /// The sparse corpus: 100,000 documents, 5 draws each, V = 10,000.
+    pub fn sparse(seed: u64) -> Self {
+        ZipfMultimap { messages: 100_000, keywords_per_message: 5, vocabulary: 10_000, seed }
+    }
+
+    /// The dense corpus: 100,000 documents, 18 draws each, V = 1,000.
+    pub fn dense(seed: u64) -> Self {
+        ZipfMultimap { messages: 100_000, keywords_per_message: 18, vocabulary: 1_000, seed }
+    }
+
+    /// The corpus of a name ([`ZIPF_SPARSE`] or [`ZIPF_DENSE`]), or `None`.
+    pub fn named(name: &str, seed: u64) -> Option<Self> {
+        match name {
+            ZIPF_SPARSE => Some(Self::sparse(seed)),
+            ZIPF_DENSE => Some(Self::dense(seed)),
+            _ => None,
+        }
+    }
+
+    /// The keyword of index `k`: one value of a `zipf` index, so it is encoded
+    /// like every other keyword ([`crate::multimap::keyword`]).
+    pub fn keyword(k: u32) -> crate::multimap::Keyword {
+        crate::multimap::keyword("zipf", &[&k.to_string()])
+    }
+
+    /// The distinct keyword indexes of document `i`, ascending.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // V^r < V <= u32::MAX and >= 1
+    pub fn document(&self, i: u64) -> Vec<u32> {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let v = f64::from(self.vocabulary.max(2));
+        let mut ks: Vec<u32> =
+            (0..self.keywords_per_message).map(|_| v.powf(rng.random::<f64>()).floor() as u32).collect();
+        ks.sort_unstable();
+        ks.dedup();
+        ks
+    }
+
+    /// The whole multimap, keyword to ascending document ids (ids are `0..messages`,
+    /// which must fit a [`crate::protocol::DocId`]).
+    #[allow(clippy::cast_possible_truncation)] // ids below `messages`, at most u32::MAX by the contract above
+    pub fn multimap(&self) -> crate::multimap::MultiMap {
+        let docs: Vec<Vec<u32>> = (0..self.messages).into_par_iter().map(|i| self.document(i)).collect();
+        let mut lists: std::collections::BTreeMap<u32, Vec<crate::protocol::DocId>> = std::collections::BTreeMap::new();
+        for (i, ks) in docs.iter().enumerate() {
+            for &k in ks {
+                lists.entry(k).or_default().push(i as crate::protocol::DocId);
+            }
+        }
+        lists.into_iter().map(|(k, ids)| (Self::keyword(k), ids)).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,5 +441,22 @@ mod tests {
         assert_eq!(m.subject, "Hi there");
         assert!(m.date.starts_with("2002-08-22"));
         assert!(m.body.contains("Hello Bob"));
+    }
+
+    #[test]
+    fn zipf_multimaps_have_the_stated_shape() {
+        for (corpus, low, high) in
+            [(ZipfMultimap::sparse(1), 470_000, 500_000), (ZipfMultimap::dense(1), 1_540_000, 1_600_000)]
+        {
+            let db = corpus.multimap();
+            let pairs = crate::multimap::pair_count(&db);
+            assert!((low..high).contains(&pairs), "{corpus:?}: {pairs} pairs");
+            // k = 1 takes every draw with r < ln 2 / ln V (7.5% sparse, 10% dense): a heavy head.
+            let head = db[&ZipfMultimap::keyword(1)].len();
+            assert!(head > db.values().map(Vec::len).sum::<usize>() / 20, "head list {head}");
+            assert!(db.keys().all(|k| db[k].windows(2).all(|w| w[0] < w[1])));
+        }
+        assert_eq!(ZipfMultimap::sparse(3).document(7), ZipfMultimap::sparse(3).document(7));
+        assert_eq!(ZipfMultimap::named(ZIPF_DENSE, 2), Some(ZipfMultimap::dense(2)));
     }
 }

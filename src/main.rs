@@ -56,7 +56,7 @@ enum Command {
         #[arg(long, default_value_t = 40)]
         queries: usize,
         /// SSE variants to run next to the blind indexes, comma-separated
-        /// (pibas, pack, 2lev, 2lev-rh, mitra, diana, pack-rh); `none` for blind indexes only.
+        /// (pibas, pack, 2lev, 2lev-rh, mitra, diana, pack-rh, oxt); `none` for blind indexes only.
         #[arg(long, default_value = "pibas,pack,2lev,2lev-rh,mitra,diana")]
         schemes: String,
         /// Delete this share of the messages (0 to 1, at random) after every index is built and before the queries; the oracle leaves them out.

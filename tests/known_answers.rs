@@ -30,8 +30,8 @@ use sseek::keys::{KeyLabel, MasterKey, Purpose, WrapParams, hkdf_sha256};
 use sseek::message::{Field, Message};
 use sseek::protocol::{
     self, BlindPostings, BlindQuery, BlindToken, EncryptedDocument, EncryptedEntry, EntryLocation, GgmNode,
-    IndexDescriptor, IndexSize, IngestBatch, KeyEpoch, PublicMetadata, Request, Response, Schema, SearchResult,
-    SearchToken, ServerStats, SseDescriptor, TaggedSchema, VersionedState,
+    IndexDescriptor, IndexSize, IngestBatch, KeyEpoch, OxtToken, PublicMetadata, Request, Response, Schema,
+    SearchResult, SearchToken, ServerStats, SseDescriptor, TaggedSchema, VersionedState,
 };
 use sseek::server::Server;
 use sseek::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, Update, UpdateOp};
@@ -506,6 +506,24 @@ fn scheme_vectors() -> Vec<SchemeVector> {
                 (ann(), "00010301200044821bd81c7af611d22aa43b959943cb014cf542eb6be8b2c40891cbd26eedd6c5", vec![4]),
             ],
         },
+        // OXT with one id per keyword, so the random order of each list has
+        // one outcome and the setup is deterministic: the TSet value, the
+        // XSet label (a hash of the xtag) and the stag of each keyword.
+        SchemeVector {
+            config: config("oxt", Some(1)),
+            db: [(noon(), vec![9]), (ann(), vec![4])].into(),
+            updates: Vec::new(),
+            entries: &[
+                "d 29b13d96033c7605218082e8c8d77b7b ",
+                "d 4f923f691984e99b0135e40a1aad1a22 ",
+                "d ac24d735c00d316eedded9b932054948 2620f8b602c2f6986a4ebd520c00979e54b4cc1a740f29149ee9ae4833fb469f83f2f9870b78",
+                "d d8d3602b3129d9e6401ac444404fea51 71d58fa62ed74ad6a355d4e07deff16c6dab62543f1a55fac03f793f7483e4d35e22c99fff4b",
+            ],
+            searches: vec![
+                (noon(), "000100f05a7c2e1bc6ac64ad66843f96e6f365015b633bba65064b5679278f8e89ca4d45", vec![9]),
+                (ann(), "000100f216fde1f7d12be0aed02429000100b7011420ffc85582e680413dc6c37145251d", vec![4]),
+            ],
+        },
     ]
 }
 
@@ -761,6 +779,7 @@ fn request_kind(r: &Request) -> &'static str {
         Request::SseSearchAt { .. } => "SseSearchAt",
         Request::SseSwap { .. } => "SseSwap",
         Request::SseDrop { .. } => "SseDrop",
+        Request::OxtSearch { .. } => "OxtSearch",
     }
 }
 
@@ -931,6 +950,14 @@ fn protocol_encoding() {
             "00011e046d61696c076d61696c7e76320105",
         ),
         (Request::SseDrop { instance: "mail~v2".into() }, "00011f076d61696c7e7632"),
+        (
+            Request::OxtSearch {
+                instance: "mail".into(),
+                key_version: 2,
+                token: OxtToken { label_key: [1; 16], value_key: [2; 16], xterms: 1, xtokens: vec![0xe2; 32] },
+            },
+            "000120046d61696c0201010101010101010101010101010101020202020202020202020202020202020120e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2",
+        ),
     ];
     let responses: Vec<(Response, &str)> = vec![
         (Response::Ok, "000100"),
@@ -986,7 +1013,7 @@ fn protocol_encoding() {
     }
     request_kinds.dedup();
     response_kinds.dedup();
-    assert_eq!(request_kinds.len(), 32, "every request variant has a vector: {request_kinds:?}");
+    assert_eq!(request_kinds.len(), 33, "every request variant has a vector: {request_kinds:?}");
     assert_eq!(response_kinds.len(), 15, "every response variant has a vector: {response_kinds:?}");
     check_all(&items);
 }

@@ -31,13 +31,15 @@ use common::{message, query};
 /// (for 2Lev) medium and large lists all occur on small corpora.
 fn static_configs(block: u16) -> Vec<SchemeConfig> {
     let mut out = Vec::new();
-    for (scheme, rr) in [("pibas", true), ("pack", true), ("pack", false), ("2lev", true), ("2lev", false)] {
+    for (scheme, rr) in
+        [("pibas", true), ("pack", true), ("pack", false), ("2lev", true), ("2lev", false), ("oxt", false)]
+    {
         let mut c = SchemeConfig::new(scheme, &format!("{scheme}-{rr}"));
         c.response_revealing = rr;
         // 2Lev holds at most b' * b * b ids per keyword (b' = 16), so b = 1
         // would cap lists at 16: use b >= 2 there.
         match scheme {
-            "pack" => c.block = Some(block),
+            "pack" | "oxt" => c.block = Some(block),
             "2lev" => c.block = Some(block + 1),
             _ => {}
         }

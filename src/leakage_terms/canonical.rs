@@ -236,6 +236,23 @@ impl ViewEvent {
                     },
                 ],
             ),
+            // The xtokens in order (row by row), each a pseudorandom string.
+            Observed::OxtSearch { instance, token, result } => Shape::Node(
+                "oxt_search",
+                vec![
+                    Shape::public(instance),
+                    Shape::raw(&token.label_key),
+                    Shape::raw(&token.value_key),
+                    Shape::public(token.xterms),
+                    Shape::List(token.xtokens.chunks(32).map(Shape::raw).collect()),
+                    match result {
+                        SearchResult::Ids(ids) => Shape::Node("ids", vec![Shape::ids(ids)]),
+                        SearchResult::Values(v) => {
+                            Shape::Node("values", vec![Shape::List(v.iter().map(|b| Shape::raw(b)).collect())])
+                        }
+                    },
+                ],
+            ),
             Observed::Other { request } => Shape::Node("other", vec![Shape::public(request)]),
         };
         Shape::Node("event", vec![Shape::public(&self.tenant), Shape::public(self.status), body])

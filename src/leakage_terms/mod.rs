@@ -101,6 +101,17 @@ pub enum Leak {
     /// What a search reveals about the updates of its keyword, at the given
     /// backward-privacy level.
     BackwardPrivacy(BackwardPrivacy),
+    /// Result pattern of a conjunction with s-term `s` and x-terms `x_i`:
+    /// which documents of `DB(s)` hold each `x_i` (`DB(s) ∩ DB(x_i)`, the
+    /// keyword-pair result pattern), hence the conjunction's result; not
+    /// the x-terms' lists outside `DB(s)` (OXT's RP).
+    ResultPattern,
+    /// Of a conjunction's s-term only: which queries share it (its search
+    /// pattern) and its list length `|DB(s)|` (OXT's SP and size pattern).
+    STermPattern,
+    /// Conditional intersection pattern (OXT's IP): for two queries whose
+    /// x-terms share a keyword, the ids in both s-terms' lists.
+    ConditionalIntersection,
 }
 
 impl Leak {
@@ -127,6 +138,9 @@ impl Leak {
             Leak::UpdateIds => "updated ids".into(),
             Leak::UpdateKeywordLinkage => "update-to-past-search linkage".into(),
             Leak::BackwardPrivacy(t) => format!("backward privacy {t} leakage"),
+            Leak::ResultPattern => "result pattern (s-term's documents per x-term)".into(),
+            Leak::STermPattern => "s-term search pattern and list length".into(),
+            Leak::ConditionalIntersection => "conditional intersection pattern".into(),
         }
     }
 }

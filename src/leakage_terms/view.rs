@@ -19,8 +19,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    BlindPostings, BlindQuery, DocId, EncryptedDocument, EncryptedEntry, Request, Response, SearchResult, SearchToken,
-    SseDescriptor,
+    BlindPostings, BlindQuery, DocId, EncryptedDocument, EncryptedEntry, OxtToken, Request, Response, SearchResult,
+    SearchToken, SseDescriptor,
 };
 use crate::{Error, Result};
 
@@ -95,6 +95,15 @@ pub enum Observed {
         instance: String,
         /// The token.
         token: SearchToken,
+        /// What the server returned.
+        result: SearchResult,
+    },
+    /// An OXT conjunction and its answer.
+    OxtSearch {
+        /// Instance name.
+        instance: String,
+        /// The token: the s-term's TSet keys and the xtokens.
+        token: OxtToken,
         /// What the server returned.
         result: SearchResult,
     },
@@ -187,6 +196,14 @@ impl Observed {
                     },
                 }
             }
+            Request::OxtSearch { instance, token, .. } => Observed::OxtSearch {
+                instance: instance.clone(),
+                token: token.clone(),
+                result: match response {
+                    Response::SseResult(r) => r.clone(),
+                    _ => SearchResult::Values(Vec::new()),
+                },
+            },
             Request::PutSchema(_) => other("put_schema"),
             Request::GetSchema => other("get_schema"),
             Request::Sync => other("sync"),

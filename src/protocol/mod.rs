@@ -247,6 +247,23 @@ pub enum SearchToken {
     },
 }
 
+/// What a client sends for an OXT conjunction (see `crate::sse::oxt`):
+/// the s-term's TSet keys and, per entry of the s-term's list, one blinded
+/// xtoken per x-term. Only per-query pseudorandom values; never a key of the
+/// instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OxtToken {
+    /// Per-keyword key of the s-term's TSet labels (half of the stag).
+    pub label_key: [u8; 16],
+    /// Per-keyword key of the s-term's TSet values (the other half).
+    pub value_key: [u8; 16],
+    /// Number of x-terms: the conjunction's terms other than the s-term.
+    pub xterms: u8,
+    /// Rows of `xterms` compressed Ristretto points (32 bytes each), one
+    /// row per entry of the s-term's list, in list order.
+    pub xtokens: Vec<u8>,
+}
+
 /// The server's answer to an SSE search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SearchResult {
@@ -486,6 +503,19 @@ pub enum Request {
     SseDrop {
         /// Instance name.
         instance: String,
+    },
+    /// An OXT conjunction on an instance of scheme `oxt`, by a client
+    /// holding keys of `key_version` (refused, 409, under another version
+    /// as [`Request::SseSearchAt`]). Answers [`Response::SseResult`] with
+    /// the encrypted ids of the s-term's entries that every x-term's xtag
+    /// test passes.
+    OxtSearch {
+        /// Instance name.
+        instance: String,
+        /// The key version the token was derived under.
+        key_version: u32,
+        /// The token.
+        token: OxtToken,
     },
 }
 

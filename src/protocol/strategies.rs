@@ -143,6 +143,13 @@ pub(crate) fn request() -> impl Strategy<Value = Request> {
             expect_state
         }),
         name().prop_map(|instance| Request::SseDrop { instance }),
+        (name(), any::<u32>(), any::<[u8; 16]>(), any::<[u8; 16]>(), any::<u8>(), bytes()).prop_map(
+            |(instance, key_version, label_key, value_key, xterms, xtokens)| Request::OxtSearch {
+                instance,
+                key_version,
+                token: OxtToken { label_key, value_key, xterms, xtokens }
+            }
+        ),
     ]
 }
 

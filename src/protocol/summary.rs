@@ -42,6 +42,7 @@ impl Request {
             Request::SseSearchAt { .. } => "SseSearchAt",
             Request::SseSwap { .. } => "SseSwap",
             Request::SseDrop { .. } => "SseDrop",
+            Request::OxtSearch { .. } => "OxtSearch",
         }
     }
 

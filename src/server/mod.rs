@@ -378,6 +378,9 @@ impl<S: Store> Server<S> {
             Request::SseSearchAt { instance, key_version, token } => {
                 Ok(Response::SseResult(sse::search_at(&self.store, tenant, &instance, key_version, &token)?))
             }
+            Request::OxtSearch { instance, key_version, token } => {
+                Ok(Response::SseResult(sse::oxt_search_at(&self.store, tenant, &instance, key_version, &token)?))
+            }
             Request::SseSwap { instance, staged, expect_state } => {
                 self.locked(tenant, || sse::swap(&self.store, tenant, &instance, &staged, expect_state))?;
                 Ok(Response::Ok)

@@ -6,8 +6,10 @@
 use rand::seq::SliceRandom;
 use roaring::{MultiOps, RoaringBitmap};
 
+use super::Conjunction;
 use super::{
-    ENTRY_CHUNK, MultiMap, Scheme, SchemeClient, SchemeConfig, Update, UpdateOp, diana, keyword, mitra, pibas, twolev,
+    ENTRY_CHUNK, Keyword, MultiMap, Scheme, SchemeClient, SchemeConfig, Update, UpdateOp, diana, keyword, mitra, oxt,
+    pibas, twolev,
 };
 use crate::keys::MasterKey;
 use crate::protocol::transport::{Traffic, Transport};
@@ -31,6 +33,7 @@ pub fn open_client(master: &MasterKey, tenant: &str, config: &SchemeConfig) -> R
             config.block.unwrap_or(pibas::DEFAULT_BLOCK),
         )?)),
         Scheme::TwoLev => SchemeClient::Static(Box::new(twolev::TwoLev::new(master, tenant, config)?)),
+        Scheme::Oxt => SchemeClient::Static(Box::new(oxt::Oxt::new(master, tenant, config)?)),
         Scheme::Mitra => SchemeClient::Dynamic(Box::new(mitra::Mitra::open(master, tenant, config)?)),
         Scheme::Diana => SchemeClient::Dynamic(Box::new(diana::Diana::open(master, tenant, config)?)),
     })
@@ -308,6 +311,9 @@ impl<T: Transport> SseIndex<T> {
                     sort_by_location(&mut entries);
                     expect_ok(transport.call(&Request::SseInsert { instance: instance.clone(), entries })?)
                 })?;
+                if let Some(sealed) = s.seal_setup_state(db)? {
+                    expect_ok(transport.call(&Request::PutClientState { instance, version: 1, sealed })?)?;
+                }
             }
             SchemeClient::Dynamic(_) => {
                 let mut updates: Vec<Update> = db
@@ -425,6 +431,59 @@ impl<T: Transport> SseIndex<T> {
         Ok(ids.iter().collect())
     }
 
+    /// Whether the scheme answers a conjunction in one search (OXT).
+    fn is_conjunctive(&mut self) -> bool {
+        match &mut self.scheme {
+            SchemeClient::Static(s) => s.conjunctive().is_some(),
+            SchemeClient::Dynamic(_) => false,
+        }
+    }
+
+    /// One conjunction of two or more keywords in one search: the
+    /// statistics are read from the server once per handle, the client
+    /// picks the least frequent term as the s-term, and the server tests
+    /// the other terms against the XSet.
+    ///
+    /// # Errors
+    /// [`crate::Error::NotFound`] if the instance has no statistics on the
+    /// server; scheme, transport and server errors.
+    pub fn search_conjunction(&mut self, terms: &[Keyword]) -> Result<Vec<DocId>> {
+        let (instance, key_version) = (self.name(), self.scheme.descriptor().key_version);
+        let SchemeClient::Static(s) = &mut self.scheme else {
+            return Err(Error::Config("only static conjunctive schemes answer conjunctions".into()));
+        };
+        let Some(c) = s.conjunctive() else {
+            return Err(Error::Config(format!("SSE scheme {:?} has no conjunctive search", s.descriptor().scheme)));
+        };
+        if !c.has_statistics() {
+            match self.transport.call(&Request::GetClientState { instance: instance.clone() })? {
+                Response::ClientState(Some(state)) => {
+                    if let Err(e) = c.open_statistics(&state) {
+                        // Sealed under another key version: the instance was rebuilt.
+                        return Err(match describe(&self.transport, &instance)? {
+                            Some(d) if d.key_version != key_version => Error::Conflict(format!(
+                                "SSE instance {instance:?} is under key version {} now, not {key_version}: open it \
+                                 again with that version",
+                                d.key_version
+                            )),
+                            _ => e,
+                        });
+                    }
+                }
+                Response::ClientState(None) => {
+                    return Err(Error::NotFound(format!("keyword statistics of SSE instance {instance:?}")));
+                }
+                other => return Err(unexpected(&other)),
+            }
+        }
+        let Conjunction { s_term, token } = c.conjunction(terms)?;
+        let result = match self.transport.call(&Request::OxtSearch { instance, key_version, token })? {
+            Response::SseResult(r) => r,
+            other => return Err(unexpected(&other)),
+        };
+        s.resolve(&terms[s_term], result)
+    }
+
     /// The tenant's deleted ids, from the server.
     ///
     /// # Errors
@@ -438,6 +497,20 @@ impl<T: Transport> SseIndex<T> {
     }
 
     fn eval(&mut self, query: &Query) -> Result<RoaringBitmap> {
+        if self.is_conjunctive()
+            && let Some(conjunctions) = disjunctive_normal_form(query)
+        {
+            let mut ids = RoaringBitmap::new();
+            for terms in conjunctions {
+                let found = match terms.as_slice() {
+                    [one] => self.search_fresh(one)?,
+                    _ => self.search_conjunction(&terms)?,
+                };
+                ids |= RoaringBitmap::from_sorted_iter(found)
+                    .map_err(|e| Error::Protocol(format!("unsorted ids: {e}")))?;
+            }
+            return Ok(ids);
+        }
         match query {
             Query::Term { index, values } => {
                 let v: Vec<&str> = values.iter().map(String::as_str).collect();
@@ -448,6 +521,59 @@ impl<T: Transport> SseIndex<T> {
             Query::Or(qs) => Ok(qs.iter().map(|q| self.eval(q)).collect::<Result<Vec<_>>>()?.union()),
         }
     }
+}
+
+/// Most conjunctions a query is expanded into for a conjunctive scheme;
+/// a larger expansion is answered term by term instead.
+const MAX_CONJUNCTIONS: usize = 64;
+
+/// A query as an OR of ANDs of keywords (each AND sorted and without
+/// repeats), if that has at most [`MAX_CONJUNCTIONS`] conjunctions of at
+/// most [`oxt::MAX_TERMS`] terms.
+fn disjunctive_normal_form(query: &Query) -> Option<Vec<Vec<Keyword>>> {
+    let dnf: Vec<Vec<Keyword>> = match query {
+        Query::Term { index, values } => {
+            let v: Vec<&str> = values.iter().map(String::as_str).collect();
+            vec![vec![keyword(index, &v)]]
+        }
+        Query::Or(qs) => {
+            let mut out = Vec::new();
+            for q in qs {
+                out.extend(disjunctive_normal_form(q)?);
+                if out.len() > MAX_CONJUNCTIONS {
+                    return None;
+                }
+            }
+            out
+        }
+        Query::And(qs) => {
+            // The product of the children's disjunctions; an empty AND matches nothing here as in `eval`.
+            let mut out: Vec<Vec<Keyword>> = if qs.is_empty() { Vec::new() } else { vec![Vec::new()] };
+            for q in qs {
+                let child = disjunctive_normal_form(q)?;
+                if out.len().saturating_mul(child.len()) > MAX_CONJUNCTIONS {
+                    return None;
+                }
+                out = out
+                    .iter()
+                    .flat_map(|a| {
+                        child.iter().map(move |b| {
+                            let mut c = a.clone();
+                            c.extend(b.iter().cloned());
+                            c.sort_unstable();
+                            c.dedup();
+                            c
+                        })
+                    })
+                    .collect();
+                if out.iter().any(|c| c.len() > oxt::MAX_TERMS) {
+                    return None;
+                }
+            }
+            out
+        }
+    };
+    Some(dnf)
 }
 
 /// Sorts a request's entries by label (or position): the order in which a

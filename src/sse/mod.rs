@@ -8,6 +8,7 @@
 //! | `2lev` | [`twolev`] | static, response-revealing or -hiding | 2 or 3 per-keyword keys | `papers/2lev.md` |
 //! | `mitra` | [`mitra`] | dynamic, forward and Type-II backward private | one address per update | `papers/mitra.md` |
 //! | `diana` | [`diana`] | dynamic (add-only), forward private | GGM nodes, O(log n) | `papers/diana.md` |
+//! | `oxt` | [`oxt`] | static, conjunctions in one search | stag and `\|DB(s)\| (k-1)` xtokens | `papers/oxt.md` |
 //!
 //! Every scheme has a client half (keys from [`crate::keys::keyword`], local state such as
 //! counters, sealed into a state file by [`crate::state`]) implementing
@@ -23,9 +24,10 @@
 //! **Boolean queries** are answered by searching each term and combining the
 //! result sets on the client. Leakage: the server sees one search per term,
 //! so it learns each term's search pattern and access pattern (its full
-//! result set), not only the final answer. Schemes with lower boolean leakage
-//! (OXT, BIEX) would implement a conjunctive token; [`SearchToken`] is an enum
-//! so such a variant can be added without touching the others.
+//! result set), not only the final answer. A scheme with a
+//! [`ConjunctiveScheme`] half (OXT) instead answers each conjunction of an
+//! OR of ANDs in one search, so the server learns the conjunction's result
+//! and the s-term's list, not each term's list.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -48,6 +50,7 @@ pub mod diana;
 pub mod entries;
 mod index;
 pub mod mitra;
+pub mod oxt;
 pub mod pibas;
 pub mod registry;
 pub mod server;
@@ -63,7 +66,7 @@ pub use index::{SseIndex, open_client, setup_rng};
 pub use registry::{Scheme, SchemeKind};
 
 use crate::Result;
-use crate::protocol::{DocId, EncryptedEntry, SearchResult, SearchToken, SseDescriptor};
+use crate::protocol::{DocId, EncryptedEntry, OxtToken, SearchResult, SearchToken, SseDescriptor, VersionedState};
 
 /// Entries sent per request during setup and updates.
 pub const ENTRY_CHUNK: usize = 50_000;
@@ -88,6 +91,50 @@ pub trait StaticScheme: Debug + Send + Sync {
     /// # Errors
     /// [`crate::Error::DataCorruption`] if the answer does not parse.
     fn resolve(&self, keyword: &[u8], result: SearchResult) -> Result<Vec<DocId>>;
+
+    /// Client state to keep on the server beside the index, sealed, once
+    /// setup has sent the entries (OXT's keyword statistics); `None` for
+    /// schemes that keep none.
+    ///
+    /// # Errors
+    /// Encoding and RNG errors.
+    fn seal_setup_state(&mut self, _db: &MultiMap) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    /// The scheme's conjunctive search, if it answers a conjunction in one
+    /// search (OXT) rather than one search per term.
+    fn conjunctive(&mut self) -> Option<&mut dyn ConjunctiveScheme> {
+        None
+    }
+}
+
+/// A conjunction's search request: the token and which term is the s-term
+/// (the answer opens with that term's keys, [`StaticScheme::resolve`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conjunction {
+    /// Index into the terms asked for of the s-term.
+    pub s_term: usize,
+    /// The token for [`crate::protocol::Request::OxtSearch`].
+    pub token: OxtToken,
+}
+
+/// A static scheme that answers conjunctions in one search (OXT).
+pub trait ConjunctiveScheme: Debug + Send + Sync {
+    /// Whether the keyword statistics (list lengths) that choose the s-term are loaded.
+    fn has_statistics(&self) -> bool;
+
+    /// Loads the statistics from the sealed state setup stored on the server.
+    ///
+    /// # Errors
+    /// [`crate::Error::StateFile`] if it does not open under this instance's key.
+    fn open_statistics(&mut self, state: &VersionedState) -> Result<()>;
+
+    /// The token of a conjunction of `terms` (1 to 16 distinct keywords).
+    ///
+    /// # Errors
+    /// [`crate::Error::Config`] for no or too many terms, or statistics not loaded.
+    fn conjunction(&self, terms: &[Keyword]) -> Result<Conjunction>;
 }
 
 /// Client half of a dynamic scheme: adds (and, if supported, deletes) after setup.

@@ -28,6 +28,9 @@ pub enum Scheme {
     Mitra,
     /// Diana (Bost, Minaud, Ohrimenko, CCS 2017): dynamic, add-only, forward private.
     Diana,
+    /// OXT (Cash, Jarecki, Jutla, Krawczyk, Rosu, Steiner, CRYPTO 2013):
+    /// static, conjunctions in one search.
+    Oxt,
 }
 
 /// Whether a scheme's index is built once or updated.
@@ -41,7 +44,8 @@ pub enum SchemeKind {
 
 impl Scheme {
     /// Every scheme, in the order reports list them.
-    pub const ALL: [Scheme; 5] = [Scheme::PiBas, Scheme::Pack, Scheme::TwoLev, Scheme::Mitra, Scheme::Diana];
+    pub const ALL: [Scheme; 6] =
+        [Scheme::PiBas, Scheme::Pack, Scheme::TwoLev, Scheme::Mitra, Scheme::Diana, Scheme::Oxt];
 
     /// The scheme's name on the wire, in descriptors and on the command line.
     pub const fn name(self) -> &'static str {
@@ -51,6 +55,7 @@ impl Scheme {
             Scheme::TwoLev => "2lev",
             Scheme::Mitra => "mitra",
             Scheme::Diana => "diana",
+            Scheme::Oxt => "oxt",
         }
     }
 
@@ -68,7 +73,7 @@ impl Scheme {
     /// Static or dynamic.
     pub fn kind(self) -> SchemeKind {
         match self {
-            Scheme::PiBas | Scheme::Pack | Scheme::TwoLev => SchemeKind::Static,
+            Scheme::PiBas | Scheme::Pack | Scheme::TwoLev | Scheme::Oxt => SchemeKind::Static,
             Scheme::Mitra | Scheme::Diana => SchemeKind::Dynamic,
         }
     }
@@ -81,6 +86,7 @@ impl Scheme {
             Scheme::TwoLev => "papers/2lev.md",
             Scheme::Mitra => "papers/mitra.md",
             Scheme::Diana => "papers/diana.md",
+            Scheme::Oxt => "papers/oxt.md",
         }
     }
 }
@@ -100,7 +106,7 @@ pub struct Variant {
 }
 
 /// Every variant the tools run, in the order they report them.
-pub const VARIANTS: [Variant; 7] = [
+pub const VARIANTS: [Variant; 8] = [
     Variant { name: "pibas", scheme: Scheme::PiBas, response_revealing: true, profile: super::pibas::leakage::PIBAS },
     Variant { name: "pack", scheme: Scheme::Pack, response_revealing: true, profile: super::pibas::leakage::PACK },
     Variant { name: "2lev", scheme: Scheme::TwoLev, response_revealing: true, profile: super::twolev::leakage::TWOLEV },
@@ -123,6 +129,7 @@ pub const VARIANTS: [Variant; 7] = [
         response_revealing: false,
         profile: super::pibas::leakage::PACK_RH,
     },
+    Variant { name: "oxt", scheme: Scheme::Oxt, response_revealing: false, profile: super::oxt::leakage::PROFILE },
 ];
 
 /// The names of [`VARIANTS`], in order.
@@ -168,7 +175,7 @@ mod tests {
         for s in Scheme::ALL {
             assert_eq!(Scheme::parse(s.name()).ok(), Some(s));
         }
-        assert!(Scheme::parse("oxt").is_err());
+        assert!(Scheme::parse("biex").is_err());
         let mut names = VARIANT_NAMES.to_vec();
         names.sort_unstable();
         names.dedup();

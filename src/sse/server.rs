@@ -8,7 +8,7 @@
 
 use super::entries::{EntryReader, MAX_BLOCK, MAX_INSTANCE, MAX_TOKEN_ITEMS, MAX_VALUE};
 use super::registry::Scheme;
-use crate::protocol::{self, EncryptedEntry, SearchResult, SearchToken, SseDescriptor};
+use crate::protocol::{self, EncryptedEntry, OxtToken, SearchResult, SearchToken, SseDescriptor};
 use crate::store::keyspace::{client_state_key, is_reserved_state_slot, keyspace};
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
@@ -155,6 +155,11 @@ pub fn search(store: &dyn Store, tenant: &str, instance: &str, token: &SearchTok
         (Scheme::Diana, SearchToken::Ggm { nodes, count, hash_key }) => {
             super::diana::server::search(&reader, nodes, *count, hash_key)
         }
+        // A single-term OXT search: the s-term's list, no x-terms.
+        (Scheme::Oxt, SearchToken::Dictionary { label_key, value_key: Some(value_key) }) => {
+            let token = OxtToken { label_key: *label_key, value_key: *value_key, xterms: 0, xtokens: Vec::new() };
+            super::oxt::server::search(&reader, usize::from(descriptor.block), &token)
+        }
         _ => Err(Error::Protocol(format!("search token does not fit SSE scheme {:?}", scheme.name()))),
     }
 }
@@ -181,6 +186,37 @@ pub fn search_at(
         )));
     }
     search(store, tenant, instance, token)
+}
+
+/// Answers an OXT conjunction by a client holding keys of `key_version`.
+/// An unknown instance gives an empty result, as [`search`].
+///
+/// # Errors
+/// [`crate::Error::Conflict`] for another key version;
+/// [`crate::Error::Protocol`] for an instance of another scheme or a token
+/// of a bad shape (checked before any read); as [`super::oxt::server::search`].
+pub fn oxt_search_at(
+    store: &dyn Store,
+    tenant: &str,
+    instance: &str,
+    key_version: u32,
+    token: &OxtToken,
+) -> Result<SearchResult> {
+    super::oxt::server::check_token(token)?;
+    let Some(descriptor) = describe(store, tenant, instance)? else {
+        return Ok(SearchResult::Values(Vec::new()));
+    };
+    if descriptor.key_version != key_version {
+        return Err(Error::Conflict(format!(
+            "SSE instance {instance:?} is under key version {} now, not {key_version}: open it again with that version",
+            descriptor.key_version
+        )));
+    }
+    if Scheme::parse(&descriptor.scheme).ok() != Some(Scheme::Oxt) {
+        return Err(Error::Protocol(format!("an OXT token does not fit SSE scheme {:?}", descriptor.scheme)));
+    }
+    let reader = EntryReader::new(store, tenant, instance);
+    super::oxt::server::search(&reader, usize::from(descriptor.block), token)
 }
 
 /// Replaces `instance` with `staged` (the same scheme and parameters, a
