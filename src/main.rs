@@ -77,10 +77,10 @@ enum Command {
     },
     /// Serve the HTTP API (blind indexes, every SSE scheme, documents) for all tenants of a store.
     Serve {
-        /// `redb:PATH` (database file) or `postgres:URL`.
+        /// `redb:PATH` (database file), `postgres:URL` or `redis-cluster:redis://HOST:PORT,...` (shared by several servers).
         #[arg(long)]
         store: String,
-        /// PostgreSQL schema holding the tables (postgres stores only).
+        /// PostgreSQL schema holding the tables, or the key namespace of a redis-cluster store.
         #[arg(long, default_value = "sseek")]
         pg_schema: String,
         /// Address to listen on; port 0 picks a free port (the address is printed).

@@ -31,7 +31,11 @@
 //! flush interval's worth while the server flushes on its timer (the tail),
 //! never one in the middle. One process writes a store's log: a second
 //! writer would fork the chain and overwrite records, which [`verify`]
-//! reports wherever a link breaks.
+//! reports wherever a link breaks. The exception is a store that several
+//! server processes share (Redis Cluster, whose [`Store::shared_lock`]
+//! works across processes): each flush then takes the store's audit lock,
+//! reads the head, and moves its pending records after it, so the
+//! processes append to one chain in turn.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, TryLockError};
@@ -293,6 +297,12 @@ impl AuditLog {
     }
 
     fn flush_locked(&self, store: &dyn Store, _flushing: &MutexGuard<'_, ()>) -> Result<()> {
+        // A store shared by several server processes: one chain, appended
+        // to by each in turn, its pending records moved after the stored head.
+        let shared = store.shared_lock(b"audit")?;
+        if shared.is_some() {
+            self.rechain(store)?;
+        }
         let (batch, records, keys) = {
             let st = self.lock()?;
             let mut batch = WriteBatch::new();
@@ -318,6 +328,38 @@ impl AuditLog {
         let mut st = self.lock()?;
         st.pending.drain(..records);
         st.new_keys.drain(..keys);
+        Ok(())
+    }
+
+    /// Moves the pending records after the stored head if other processes
+    /// appended since this one last flushed: new seq and `prev` for each, in
+    /// order. The caller holds the store's shared audit lock.
+    fn rechain(&self, store: &dyn Store) -> Result<()> {
+        let head = match store.get(Table::Meta, HEAD_KEY)? {
+            Some(bytes) => postcard::from_bytes::<AuditHead>(&bytes)
+                .map_err(|e| corrupt(format!("audit head does not decode: {e}")))?,
+            None => AuditHead { next_seq: 0, last_hash: [0; 32] },
+        };
+        let mut st = self.lock()?;
+        let Some(first) = st.pending.front() else { return Ok(()) };
+        let first: AuditRecord =
+            postcard::from_bytes(&first.bytes).map_err(|e| corrupt(format!("pending audit record: {e}")))?;
+        if first.seq == head.next_seq && first.prev == head.last_hash {
+            return Ok(());
+        }
+        let (mut seq, mut prev) = (head.next_seq, head.last_hash);
+        for p in st.pending.iter_mut() {
+            let mut record: AuditRecord =
+                postcard::from_bytes(&p.bytes).map_err(|e| corrupt(format!("pending audit record: {e}")))?;
+            record.seq = seq;
+            record.prev = prev;
+            p.bytes = encode(&record)?;
+            p.seq = seq;
+            prev = record_hash(&p.bytes);
+            seq = seq.checked_add(1).ok_or_else(|| corrupt("audit sequence at its end".into()))?;
+        }
+        st.next_seq = seq;
+        st.last_hash = prev;
         Ok(())
     }
 

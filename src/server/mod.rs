@@ -124,10 +124,15 @@ impl<S: Store> Server<S> {
 
     /// Runs `f` under the tenant's merge lock: its read-modify-writes
     /// (postings, the id counter, tombstones, SSE no-overwrite checks) do
-    /// not interleave.
+    /// not interleave. A store shared by several server processes (Redis
+    /// Cluster) also gives a lock across processes, taken after this
+    /// process's own.
     fn locked<T>(&self, tenant: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let lock = self.merge_lock(tenant)?;
         let _guard = lock.lock().map_err(|_| Error::Store("merge lock poisoned".into()))?;
+        let mut name = b"tenant/".to_vec();
+        name.extend_from_slice(tenant.as_bytes());
+        let _shared = self.store.shared_lock(&name)?;
         f()
     }
 

@@ -281,6 +281,11 @@ pub fn compact(spec: &str, pg_schema: &str, progress: Option<&ProgressBar>) -> R
         let bytes_before = store.size_bytes()?;
         store.vacuum_full()?;
         Ok(CompactReport { bytes_before, bytes_after: store.size_bytes()? })
+    } else if spec.starts_with("redis-cluster:") {
+        // Redis frees a deleted key's memory at once; the AOF is rewritten by the nodes themselves.
+        Err(Error::Config(
+            "a redis-cluster store needs no compaction (use BGREWRITEAOF on each node to shrink its AOF)".into(),
+        ))
     } else {
         Err(Error::Config("store must be redb:PATH or postgres:URL".into()))
     }

@@ -18,8 +18,11 @@
 //! - Reads of missing keys return `Ok(None)`, never an error.
 //!
 //! Backends: [`MemoryStore`] (tests, benches), [`RedbStore`] (the embedded
-//! default) and [`PostgresStore`] (multi-user deployments). Every backend
-//! passes [`conformance`], the shared suite.
+//! default), [`PostgresStore`] (multi-user deployments) and
+//! [`RedisClusterStore`] (one index shared by many server processes over a
+//! Redis Cluster; its `write` too returns only once the batch is fsynced on
+//! every node it touched). Every backend passes [`conformance`], the shared
+//! suite.
 
 pub mod backup;
 pub mod conformance;
@@ -28,12 +31,14 @@ pub mod lifecycle;
 mod memory;
 mod postgres;
 mod redb_store;
+mod redis_cluster;
 
 use std::fmt::Debug;
 
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use redb_store::RedbStore;
+pub use redis_cluster::RedisClusterStore;
 
 use crate::{Error, Result};
 
@@ -170,6 +175,33 @@ pub struct TableStats {
     pub bytes: u64,
 }
 
+/// A lock held across every process that uses one store, released when
+/// dropped (see [`Store::shared_lock`]).
+pub struct SharedLock<'a> {
+    release: Option<Box<dyn FnOnce() + Send + 'a>>,
+}
+
+impl<'a> SharedLock<'a> {
+    /// A held lock that `release` gives back.
+    pub fn new(release: impl FnOnce() + Send + 'a) -> Self {
+        SharedLock { release: Some(Box::new(release)) }
+    }
+}
+
+impl Drop for SharedLock<'_> {
+    fn drop(&mut self) {
+        if let Some(release) = self.release.take() {
+            release();
+        }
+    }
+}
+
+impl Debug for SharedLock<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedLock").finish_non_exhaustive()
+    }
+}
+
 /// Server-side storage. See the module docs for the semantics every backend
 /// must follow.
 pub trait Store: Send + Sync + Debug {
@@ -235,6 +267,20 @@ pub trait Store: Send + Sync + Debug {
     /// Engine failure; then nothing is deleted.
     fn delete_prefixes(&self, prefixes: &[(Table, Vec<u8>)], batch: WriteBatch) -> Result<u64>;
 
+    /// Takes lock `name` for every process that uses this store, waiting
+    /// for it, and holds it until the answer is dropped. `None` means the
+    /// backend is served by one process at a time (redb, memory; PostgreSQL
+    /// as sseek deploys it), so the caller's in-process lock is enough. The
+    /// server takes it around a tenant's read-modify-writes and the audit
+    /// log's appends.
+    ///
+    /// # Errors
+    /// Engine failure, or a lock not obtained in time.
+    fn shared_lock(&self, name: &[u8]) -> Result<Option<SharedLock<'_>>> {
+        let _ = name;
+        Ok(None)
+    }
+
     /// Entry count and bytes of keys with `prefix` in `table`.
     ///
     /// # Errors
@@ -281,6 +327,9 @@ macro_rules! forward_store {
             fn delete_prefixes(&self, prefixes: &[(Table, Vec<u8>)], batch: WriteBatch) -> Result<u64> {
                 (**self).delete_prefixes(prefixes, batch)
             }
+            fn shared_lock(&self, name: &[u8]) -> Result<Option<SharedLock<'_>>> {
+                (**self).shared_lock(name)
+            }
         }
     };
 }
@@ -288,8 +337,9 @@ forward_store!(Box);
 forward_store!(std::sync::Arc);
 
 /// Opens a store from a spec: `redb:PATH` (the database file, created if
-/// missing) or `postgres:URL` (in PostgreSQL schema `pg_schema`, migrated at
-/// connect).
+/// missing), `postgres:URL` (in PostgreSQL schema `pg_schema`, migrated at
+/// connect) or `redis-cluster:redis://HOST:PORT,...` (in key namespace
+/// `pg_schema`; see [`RedisClusterStore`]).
 ///
 /// # Errors
 /// [`Error::Config`] for an unknown spec; store errors; [`Error::Store`]
@@ -322,8 +372,10 @@ pub fn open_unchecked(spec: &str, pg_schema: &str) -> Result<Box<dyn Store>> {
         Ok(Box::new(RedbStore::open(std::path::Path::new(path))?))
     } else if let Some(url) = spec.strip_prefix("postgres:") {
         Ok(Box::new(PostgresStore::connect(url, pg_schema)?))
+    } else if let Some(nodes) = spec.strip_prefix("redis-cluster:") {
+        Ok(Box::new(RedisClusterStore::connect(nodes, pg_schema)?))
     } else {
-        Err(Error::Config("store must be redb:PATH or postgres:URL".into()))
+        Err(Error::Config("store must be redb:PATH, postgres:URL or redis-cluster:redis://HOST:PORT,...".into()))
     }
 }
 
