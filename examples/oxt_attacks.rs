@@ -4,8 +4,8 @@
 //! (median and range over seeds) and writes `docs/leakage/oxt-conjunctive.svg`.
 //!
 //! ```sh
-//! cargo run --release --example oxt_attacks            # 5 seeds, 150 conjunctions, 500 keywords
-//! cargo run --release --example oxt_attacks -- 10 150  # 10 seeds, 150 conjunctions
+//! cargo run --release --example oxt_attacks            # 20 seeds, 150 conjunctions, 500 keywords
+//! cargo run --release --example oxt_attacks -- 5 100   # 5 seeds, 100 conjunctions
 //! ```
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,7 +19,7 @@ use sseek::leakage::experiment::conjunctive::{ConjunctiveConfig, markdown, run_c
 
 fn main() -> sseek::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let seeds: u64 = args.first().map_or(5, |s| s.parse().expect("seeds"));
+    let seeds: u64 = args.first().map_or(20, |s| s.parse().expect("seeds"));
     let queries: usize = args.get(1).map_or(150, |s| s.parse().expect("conjunctions"));
     let start = Instant::now();
     let corpus = AttackCorpus::load(SPAMASSASSIN)?;

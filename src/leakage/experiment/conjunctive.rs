@@ -488,8 +488,8 @@ pub fn markdown(summary: &[ConjunctiveSummary]) -> String {
 }
 
 /// Plots the median term recovery against the known fraction, one line
-/// per (view, attack): solid with circles for per-term AND, dashed-looking
-/// (triangles) for OXT. Writes `path` as SVG.
+/// per (view, attack): a thick line with circles for per-term AND, a thin
+/// line with triangles for OXT. Writes `path` as SVG.
 ///
 /// # Errors
 /// [`Error::Plot`] and I/O errors.
