@@ -56,6 +56,7 @@ use crate::store::MemoryStore;
 use crate::text::Tokenizer;
 use crate::{Error, Result, datasets};
 
+pub mod conjunctive;
 mod scoring;
 
 pub use scoring::{keyword_recovery, knowledge, known_documents, query_recovery};
