@@ -18,7 +18,7 @@ use sseek::datasets::Synthetic;
 use sseek::keys::Keyring;
 use sseek::message::{Field, Message, Terms};
 use sseek::oracle::PlainIndex;
-use sseek::protocol::{DocId, IndexDescriptor, Request, Response};
+use sseek::protocol::{DocId, Request, Response};
 use sseek::query::Query;
 use sseek::server::Server;
 use sseek::store::MemoryStore;
@@ -27,24 +27,9 @@ use sseek::transport::{Http, InProcess, Traffic, Transport};
 use sseek::{Error, Result};
 
 use common::served::Served;
-use common::{message, query};
+use common::{descriptors, message, query};
 
 const PAGES: [usize; 4] = [1, 5, 20, usize::MAX];
-
-/// Index descriptors with random (often tiny) token lengths, so collisions are common.
-fn descriptors() -> impl Strategy<Value = Vec<IndexDescriptor>> {
-    proptest::collection::vec(1u8..=6, 6).prop_map(|bits| {
-        let names: [(&str, Vec<Field>); 6] = [
-            ("from", vec![Field::From]),
-            ("to", vec![Field::To]),
-            ("subject", vec![Field::Subject]),
-            ("day", vec![Field::Day]),
-            ("body", vec![Field::Body]),
-            ("from+day", vec![Field::From, Field::Day]),
-        ];
-        names.into_iter().zip(bits).map(|((n, f), b)| IndexDescriptor { name: n.into(), fields: f, bits: b }).collect()
-    })
-}
 
 /// The oracle's answer without `deleted`, highest first, at most `k`.
 fn newest_expected(
@@ -96,7 +81,7 @@ proptest! {
     fn newest_k_equal_the_oracles_highest_ids(
         msgs in proptest::collection::vec(message(), 1..80),
         queries in proptest::collection::vec(query(), 1..8),
-        desc in descriptors(),
+        desc in descriptors(1u8..=6),
         delete_mask in proptest::collection::vec(any::<bool>(), 80),
     ) {
         let (mut client, oracle) = common::client_with(MemoryStore::new(), &msgs, Some(desc));

@@ -589,9 +589,6 @@ fn disjunctive_normal_form(query: &Query) -> Option<Vec<Vec<Keyword>>> {
     Some(dnf)
 }
 
-/// Sorts a request's entries by label (or position): the order in which a
-/// scheme produced them (keyword by keyword, counter by counter) would tell
-/// the server which entries belong together.
 /// Runs `body` with a sink that sends each batch of entries as one insert.
 /// With more than one rayon thread the insert runs on the pool while `body`
 /// computes the next batch (one insert in flight; each sink call first waits
@@ -652,6 +649,10 @@ fn wait(rx: &mpsc::Receiver<Result<()>>) -> Result<()> {
     }
 }
 
+/// Sorts a request's entries by label (or position): the order in which a
+/// scheme produced them (keyword by keyword, counter by counter) would tell
+/// the server which entries belong together. Cheap on a chunk that
+/// [`super::send_in_location_order`] already sorted.
 fn sort_by_location(entries: &mut [EncryptedEntry]) {
     entries.sort_unstable_by_key(|e| e.location);
 }

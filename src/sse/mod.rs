@@ -71,6 +71,29 @@ use crate::protocol::{DocId, EncryptedEntry, OxtToken, SearchResult, SearchToken
 /// Entries sent per request during setup and updates.
 pub const ENTRY_CHUNK: usize = 50_000;
 
+/// Sorts `entries` by location (label or position) and hands them to `sink`
+/// in requests of at most [`ENTRY_CHUNK`]: the order in which a scheme built
+/// them (keyword by keyword) would otherwise tell the server which entries
+/// belong together, and so would the request boundaries.
+///
+/// # Errors
+/// The first error of `sink`.
+pub(crate) fn send_in_location_order(
+    mut entries: Vec<EncryptedEntry>,
+    sink: &mut dyn FnMut(Vec<EncryptedEntry>) -> Result<()>,
+) -> Result<()> {
+    use rayon::slice::ParallelSliceMut;
+    entries.par_sort_unstable_by_key(|e| e.location);
+    let mut rest = entries.into_iter();
+    loop {
+        let chunk: Vec<EncryptedEntry> = rest.by_ref().take(ENTRY_CHUNK).collect();
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        sink(chunk)?;
+    }
+}
+
 /// Client half of a static scheme: the index is built once from a whole multimap.
 pub trait StaticScheme: Debug + Send + Sync {
     /// The public descriptor of this instance.

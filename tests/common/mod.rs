@@ -12,7 +12,7 @@ use sseek::query::Query;
 use sseek::blind::{default_index_specs, planner::plan_for_corpus};
 use sseek::client::Client;
 use sseek::keys::MasterKey;
-use sseek::message::{Message, Terms};
+use sseek::message::{Field, Message, Terms};
 use sseek::oracle::PlainIndex;
 use sseek::protocol::IndexDescriptor;
 use sseek::server::Server;
@@ -133,4 +133,20 @@ pub(crate) fn spread_queries(oracle: &PlainIndex, per_index: usize) -> Vec<Query
     let pairs: Vec<Query> = out.windows(2).step_by(3).map(|w| Query::And(w.to_vec())).collect();
     out.extend(pairs);
     out
+}
+
+/// The six default index descriptors, each with a token length drawn from
+/// `bits`: short tokens make collisions (false positives) common.
+pub(crate) fn descriptors(bits: impl Strategy<Value = u8>) -> impl Strategy<Value = Vec<IndexDescriptor>> {
+    proptest::collection::vec(bits, 6).prop_map(|bits| {
+        let names: [(&str, Vec<Field>); 6] = [
+            ("from", vec![Field::From]),
+            ("to", vec![Field::To]),
+            ("subject", vec![Field::Subject]),
+            ("day", vec![Field::Day]),
+            ("body", vec![Field::Body]),
+            ("from+day", vec![Field::From, Field::Day]),
+        ];
+        names.into_iter().zip(bits).map(|((n, f), b)| IndexDescriptor { name: n.into(), fields: f, bits: b }).collect()
+    })
 }

@@ -22,7 +22,7 @@ use crate::protocol::{
 };
 use crate::sse::registry::Scheme;
 use crate::sse::{
-    Conjunction, ConjunctiveScheme, ENTRY_CHUNK, Keyword, MultiMap, SchemeConfig, StaticScheme, setup_rng,
+    Conjunction, ConjunctiveScheme, Keyword, MultiMap, SchemeConfig, StaticScheme, send_in_location_order, setup_rng,
 };
 use crate::state::StateFile;
 use crate::{Error, Result};
@@ -217,7 +217,7 @@ impl StaticScheme for Oxt {
         let mut rng = setup_rng()?;
         let work: Vec<(&Keyword, &Vec<DocId>, [u8; 32])> =
             db.iter().filter(|(_, ids)| !ids.is_empty()).map(|(k, ids)| (k, ids, rng.random())).collect();
-        let mut entries: Vec<EncryptedEntry> = work
+        let entries: Vec<EncryptedEntry> = work
             .par_iter()
             .map(|(k, ids, seed)| {
                 let mut order = (*ids).clone();
@@ -229,15 +229,7 @@ impl StaticScheme for Oxt {
             .flatten()
             .collect();
         // All entries in label order: request boundaries say nothing about keywords.
-        entries.par_sort_unstable_by_key(|e| e.location);
-        let mut rest = entries.into_iter();
-        loop {
-            let chunk: Vec<EncryptedEntry> = rest.by_ref().take(ENTRY_CHUNK).collect();
-            if chunk.is_empty() {
-                return Ok(());
-            }
-            sink(chunk)?;
-        }
+        send_in_location_order(entries, sink)
     }
 
     fn token(&self, keyword: &[u8]) -> SearchToken {

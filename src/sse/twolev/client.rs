@@ -16,7 +16,7 @@ use crate::primitives::prf::{Domain, PADDING_ID, Prf, decode_ids, encode_ids};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
 use crate::sse::entries::MAX_VALUE;
 use crate::sse::registry::Scheme;
-use crate::sse::{ENTRY_CHUNK, MultiMap, SchemeConfig, StaticScheme};
+use crate::sse::{ENTRY_CHUNK, MultiMap, SchemeConfig, StaticScheme, send_in_location_order};
 use crate::{Error, Result};
 
 /// Default `b`, ids per array block: a 1 KiB block, one store read per 256
@@ -243,15 +243,7 @@ impl StaticScheme for TwoLev {
         }
 
         // Dictionary entries in label order.
-        dictionary.par_sort_unstable_by(|a, b| a.location.cmp(&b.location));
-        let mut rest = dictionary.into_iter();
-        loop {
-            let entries: Vec<EncryptedEntry> = rest.by_ref().take(ENTRY_CHUNK).collect();
-            if entries.is_empty() {
-                return Ok(());
-            }
-            sink(entries)?;
-        }
+        send_in_location_order(dictionary, sink)
     }
 
     fn token(&self, keyword: &[u8]) -> SearchToken {
