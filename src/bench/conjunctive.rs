@@ -43,9 +43,9 @@ use crate::{Error, Result};
 /// Tenant of the conjunctive runs.
 const TENANT: &str = "conjunctive";
 /// The conjunctive scheme.
-pub const OXT: &str = "oxt";
+const OXT: &str = "oxt";
 /// The scheme answering the same conjunctions term by term.
-pub const TWOLEV: &str = "2lev";
+const TWOLEV: &str = "2lev";
 /// Timed runs of each query per scheme (interleaved; the median is reported).
 pub const REPETITIONS: usize = 5;
 
@@ -363,7 +363,7 @@ fn ratio(us: f64, floor_us: f64) -> f64 {
 ///
 /// # Errors
 /// As [`ConjunctiveBench::build`] and [`ConjunctiveBench::measure`].
-pub fn run(sizes: &[u64], seed: u64, primitives: &Primitives, pb: &ProgressBar) -> Result<ConjunctiveReport> {
+pub(super) fn run(sizes: &[u64], seed: u64, primitives: &Primitives, pb: &ProgressBar) -> Result<ConjunctiveReport> {
     let mut sizes = sizes.to_vec();
     sizes.sort_unstable();
     sizes.dedup();
