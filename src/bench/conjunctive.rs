@@ -190,6 +190,9 @@ pub fn mismatches(got: &[DocId], expected: &[DocId]) -> usize {
 }
 
 /// The multimap of `messages` synthetic messages of `seed` under [`default_index_specs`].
+///
+/// # Errors
+/// [`Error::Config`] for more messages than document ids.
 pub fn synthetic_multimap(messages: u64, seed: u64) -> Result<MultiMap> {
     let tokenizer = Tokenizer::default();
     let terms: Vec<Terms> = Synthetic::new(seed).generate(messages).par_iter().map(|m| m.terms(&tokenizer)).collect();
@@ -205,6 +208,9 @@ pub fn synthetic_multimap(messages: u64, seed: u64) -> Result<MultiMap> {
 /// keywords: rare (90th percentile), medium (98th), common (99.5th) and the
 /// most frequent; `rare+common`, `medium+common`, `common+top` and
 /// `rare+medium+top`.
+///
+/// # Errors
+/// [`Error::Config`] for a corpus without body words.
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
 pub fn conjunctions(db: &MultiMap) -> Result<Vec<ConjunctionQuery>> {
     // A body keyword is the index name and the value, each after its u32 length.
@@ -240,6 +246,9 @@ pub fn conjunctions(db: &MultiMap) -> Result<Vec<ConjunctionQuery>> {
 }
 
 /// Sets up `scheme` over `db` in a fresh in-memory store: the index and its setup cost.
+///
+/// # Errors
+/// [`Error::Config`] for an unknown scheme; setup, store and protocol errors.
 #[allow(clippy::cast_precision_loss)]
 pub fn build_index(scheme: &str, db: &MultiMap) -> Result<(MemoryIndex, ConjunctiveSetup)> {
     let server = Arc::new(Server::new(MemoryStore::new()));

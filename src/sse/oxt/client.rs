@@ -276,11 +276,12 @@ impl StaticScheme for Oxt {
         // Each list in random order (as in the paper), so positions in a
         // result say nothing about id order; one seed per keyword for rayon.
         let mut rng = setup_rng()?;
-        let work: Vec<(&Keyword, &Vec<DocId>, [u8; 32])> =
+        type Work<'a> = (&'a Keyword, &'a Vec<DocId>, [u8; 32]);
+        let work: Vec<Work<'_>> =
             db.iter().filter(|(_, ids)| !ids.is_empty()).map(|(k, ids)| (k, ids, rng.random())).collect();
         // Consecutive keywords grouped to about a batch of pairs, so short
         // lists share the batched inversions too.
-        let mut groups: Vec<&[(&Keyword, &Vec<DocId>, [u8; 32])]> = Vec::new();
+        let mut groups: Vec<&[Work<'_>]> = Vec::new();
         let (mut start, mut pairs) = (0, 0);
         for (i, (_, ids, _)) in work.iter().enumerate() {
             pairs += ids.len();
