@@ -145,3 +145,56 @@ fn tiny_multimap_bench_reports_every_target_row() {
     let files = report.write_all(dir.path()).unwrap();
     assert!(files.iter().any(|f| f.ends_with("report.md")));
 }
+
+/// A tiny `sseek bench --conjunctive 300`: OXT and per-term AND on 2Lev
+/// answer every conjunction like the intersection of the lists, and every
+/// field is filled and consistent (bytes follow the s-term, costs are
+/// given in fixed-base multiplications of the same run).
+#[test]
+fn tiny_conjunctive_bench_matches_the_intersections() {
+    let opts = BenchOptions {
+        sizes: Vec::new(),
+        datasets: Vec::new(),
+        store: StoreKind::Memory,
+        progress: false,
+        conjunctive: vec![300],
+        ..BenchOptions::quick()
+    };
+    let report = bench::run(&opts).unwrap();
+    assert_eq!(report.mismatches, 0);
+    assert!(report.points.is_empty());
+    assert!(report.primitives.ristretto_fixed_base_ns > 0.0);
+    assert!(report.primitives.ristretto_variable_base_ns > 0.0 && report.primitives.ristretto_compress_ns > 0.0);
+    let c = report.conjunctive.as_ref().unwrap();
+    assert_eq!((c.mismatches, c.points.len()), (0, 1));
+    let p = &c.points[0];
+    assert_eq!(p.messages, 300);
+    assert!(p.pairs > 1_000 && p.keywords > 100, "{p:?}");
+    let schemes: Vec<&str> = p.setups.iter().map(|s| s.scheme.as_str()).collect();
+    assert_eq!(schemes, ["oxt", "2lev"]);
+    for s in &p.setups {
+        assert!(s.setup_seconds > 0.0 && s.setup_us_per_pair > 0.0 && s.setup_pair_in_fixed_base_mults > 0.0, "{s:?}");
+        assert!(s.index_bytes > 0 && s.index_bytes_per_pair > 0.0, "{s:?}");
+    }
+    // OXT stores an XSet label per pair on top of its TSet: more bytes than 2Lev.
+    assert!(p.setups[0].index_bytes > p.setups[1].index_bytes);
+    let names: Vec<&str> = p.conjunctions.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["rare+common", "medium+common", "common+top", "rare+medium+top"]);
+    for r in &p.conjunctions {
+        assert_eq!(r.mismatches, 0, "{r:?}");
+        assert_eq!(r.s_term, *r.lists.iter().min().unwrap(), "{r:?}");
+        assert!(r.result <= r.s_term && r.s_term > 0, "{r:?}");
+        // One 32-byte xtoken per s-term entry and x-term at least.
+        assert!(r.oxt.bytes_sent >= (32 * r.s_term * (r.lists.len() - 1)) as u64, "{r:?}");
+        assert!(r.oxt.bytes_received > 0 && r.and_2lev.bytes_sent > 0 && r.and_2lev.bytes_received > 0, "{r:?}");
+        assert!(r.oxt.round_trips > 0 && r.and_2lev.round_trips > 0, "{r:?}");
+        assert!(r.oxt.median_ms > 0.0 && r.and_2lev.median_ms > 0.0, "{r:?}");
+        assert!(r.oxt_us_per_s_term_entry > 0.0 && r.oxt_entry_in_fixed_base_mults > 0.0, "{r:?}");
+    }
+    assert_eq!(p.conjunctions[3].lists.len(), 3);
+    let md = report.to_markdown();
+    assert!(md.contains("OXT conjunctions next to per-term AND on 2Lev") && md.contains("| rare+medium+top |"));
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(json["conjunctive"]["points"][0]["conjunctions"][0]["and_2lev"]["median_ms"].as_f64().is_some());
+    assert!(json["primitives"]["ristretto_fixed_base_ns"].as_f64().is_some());
+}

@@ -11,9 +11,10 @@ pub struct BenchArgs {
     /// Synthetic corpus sizes in messages, comma-separated (default 1000,10000,100000,1000000; with --quick 1000,10000).
     #[arg(long, value_delimiter = ',')]
     pub sizes: Option<Vec<u64>>,
-    /// Real corpora to add, comma-separated (`spamassassin`, a mail directory, .jsonl, .tar.gz); `none` for none.
-    #[arg(long, default_value = datasets::SPAMASSASSIN)]
-    pub datasets: String,
+    /// Real corpora to add, comma-separated (`spamassassin`, a mail directory, .jsonl, .tar.gz); `none` for none
+    /// (default spamassassin, or none with --conjunctive).
+    #[arg(long)]
+    pub datasets: Option<String>,
     /// Corpora to run, comma-separated: `zipf-sparse` and `zipf-dense` (keyword
     /// multimaps: every SSE scheme run directly on them, in memory and on
     /// redb), and message corpora as --datasets takes them (`spamassassin`:
@@ -30,6 +31,13 @@ pub struct BenchArgs {
     /// messages (e.g. 1000000: slow).
     #[arg(long)]
     pub blind_synthetic: Option<u64>,
+    /// Synthetic corpus sizes in messages, comma-separated, on which OXT
+    /// answers conjunctions next to per-term AND on 2Lev (in memory), each
+    /// cost next to one Ristretto255 fixed-base multiplication of the same
+    /// run. With --conjunctive, other sizes and corpora run only if --sizes,
+    /// --datasets or --corpus names them.
+    #[arg(long, value_delimiter = ',')]
+    pub conjunctive: Option<Vec<u64>>,
     /// Schemes to run, comma-separated (default: all; see the JSON for names).
     #[arg(long, value_delimiter = ',')]
     pub schemes: Option<Vec<String>>,
@@ -66,11 +74,22 @@ impl BenchArgs {
         if let Some(s) = &self.sizes {
             o.sizes.clone_from(s);
         }
-        o.datasets = if self.datasets == "none" {
+        let datasets = match &self.datasets {
+            Some(d) => d.as_str(),
+            None if self.conjunctive.is_some() => "none",
+            None => datasets::SPAMASSASSIN,
+        };
+        o.datasets = if datasets == "none" {
             Vec::new()
         } else {
-            self.datasets.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+            datasets.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
         };
+        if let Some(sizes) = &self.conjunctive {
+            if self.sizes.is_none() {
+                o.sizes.clear();
+            }
+            o.conjunctive.clone_from(sizes);
+        }
         if let Some(corpora) = &self.corpus {
             if self.sizes.is_none() {
                 o.sizes.clear();
@@ -157,5 +176,21 @@ mod tests {
         // The old flags still work and add no multimap.
         let old = Cli::parse_from(["bench", "--quick", "--datasets", "none"]).bench.options().unwrap();
         assert!(old.multimaps.is_empty() && old.datasets.is_empty() && old.sizes == [1_000, 10_000]);
+        assert!(old.conjunctive.is_empty());
+    }
+
+    #[test]
+    fn conjunctive_runs_only_what_is_named() {
+        let o = Cli::parse_from(["bench", "--conjunctive", "10000,100000"]).bench.options().unwrap();
+        assert_eq!(o.conjunctive, [10_000, 100_000]);
+        assert!(o.sizes.is_empty() && o.datasets.is_empty() && o.multimaps.is_empty());
+        let o = Cli::parse_from(["bench", "--conjunctive", "300", "--sizes", "1000", "--datasets", "spamassassin"])
+            .bench
+            .options()
+            .unwrap();
+        assert_eq!((o.conjunctive.as_slice(), o.sizes.as_slice()), (&[300][..], &[1_000][..]));
+        assert_eq!(o.datasets, ["spamassassin"]);
+        let plain = Cli::parse_from(["bench"]).bench.options().unwrap();
+        assert_eq!(plain.datasets, ["spamassassin"]);
     }
 }

@@ -36,7 +36,10 @@
 //! multimap ([`MultimapReport`]); the blind index's newest-20 latency
 //! ([`blind_latency`]) and keyword extraction ([`keyword_extraction`]) are
 //! measured on the message corpora named; the report ends with each measure
-//! next to its target ([`TargetRow`]).
+//! next to its target ([`TargetRow`]). On synthetic corpora of the sizes in
+//! [`BenchOptions::conjunctive`], OXT answers conjunctions next to per-term
+//! AND on 2Lev ([`ConjunctiveReport`]), each cost also in Ristretto255
+//! fixed-base multiplications of the same run.
 //!
 //! One file per job: what to run ([`BenchOptions`]) and the command line
 //! ([`BenchArgs`]), the [`Environment`] of a run, the raw [`Primitives`],
@@ -49,6 +52,7 @@
 mod analysis;
 mod cli;
 mod client_costs;
+mod conjunctive;
 mod environment;
 mod multimap;
 mod options;
@@ -62,6 +66,10 @@ mod targets;
 pub(crate) use analysis::{names, series};
 pub use cli::{BenchArgs, run_cli};
 pub use client_costs::{BlindLatency, KeywordExtraction, PAGE, blind_latency, keyword_extraction};
+pub use conjunctive::{
+    ConjunctionQuery, ConjunctionResult, ConjunctiveBench, ConjunctivePoint, ConjunctiveReport, ConjunctiveSetup,
+    MemoryIndex, QueryCost, REPETITIONS, build_index, conjunctions, mismatches, plaintext_and, synthetic_multimap,
+};
 pub use environment::Environment;
 pub use multimap::{MultimapReport, MultimapResult, SetupScaling};
 pub use options::{BLIND, BenchOptions, MIN_QUERIES, StoreKind, scheme_names};

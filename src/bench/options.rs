@@ -68,6 +68,9 @@ pub struct BenchOptions {
     pub blind_latency: Vec<String>,
     /// Corpus on which keyword extraction throughput is measured, if any.
     pub keyword_corpus: Option<String>,
+    /// Synthetic corpus sizes (messages) on which OXT conjunctions run next
+    /// to per-term AND on 2Lev (see [`ConjunctiveReport`](super::ConjunctiveReport)).
+    pub conjunctive: Vec<u64>,
 }
 
 /// Queries every scheme runs at every point, whatever the time budget.
@@ -90,6 +93,7 @@ impl BenchOptions {
             multimap_scaled: None,
             blind_latency: Vec::new(),
             keyword_corpus: None,
+            conjunctive: Vec::new(),
         }
     }
 

@@ -3,6 +3,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::scalar::Scalar;
 use serde::Serialize;
 
 use crate::{Error, Result};
@@ -19,6 +21,15 @@ pub struct Primitives {
     pub aes_siv_1kib_ns: f64,
     /// AES-256-GCM encryption of 1 KiB, nanoseconds.
     pub aes_gcm_1kib_ns: f64,
+    /// Ristretto255 fixed-base scalar multiplication (`RistrettoPoint::mul_base`,
+    /// the precomputed basepoint table), nanoseconds: OXT's floor per pair at
+    /// setup and per s-term entry and x-term at search.
+    pub ristretto_fixed_base_ns: f64,
+    /// Ristretto255 variable-base scalar multiplication, nanoseconds (OXT's
+    /// server, per s-term entry and x-term).
+    pub ristretto_variable_base_ns: f64,
+    /// Compression of one Ristretto255 point, nanoseconds.
+    pub ristretto_compress_ns: f64,
 }
 
 impl Primitives {
@@ -42,7 +53,10 @@ impl Primitives {
         let block_cipher = Aes256::new(&[4u8; 32].into());
         let kib = vec![0x5au8; 1024];
         let (mut h, mut s, mut g, mut b) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let (nh, ne, nb) = (20_000u32, 1_000u32, 100_000u32);
+        let (mut fixed, mut variable, mut compress) = (Vec::new(), Vec::new(), Vec::new());
+        let (nh, ne, nb, nr) = (20_000u32, 1_000u32, 100_000u32, 200u32);
+        let scalar = Scalar::from_bytes_mod_order_wide(&[7u8; 64]);
+        let point = RistrettoPoint::mul_base(&Scalar::from_bytes_mod_order_wide(&[9u8; 64]));
         for _ in 0..rounds.max(1) {
             let t = Instant::now();
             for i in 0..nh {
@@ -68,12 +82,30 @@ impl Primitives {
             }
             black_box(&block);
             b.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(nb));
+            let t = Instant::now();
+            for _ in 0..nr {
+                black_box(RistrettoPoint::mul_base(black_box(&scalar)));
+            }
+            fixed.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(nr));
+            let t = Instant::now();
+            for _ in 0..nr {
+                black_box(black_box(point) * black_box(scalar));
+            }
+            variable.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(nr));
+            let t = Instant::now();
+            for _ in 0..nr {
+                black_box(black_box(point).compress());
+            }
+            compress.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(nr));
         }
         Ok(Primitives {
             hmac_sha256_ns: median(&mut h),
             aes_block_ns: median(&mut b),
             aes_siv_1kib_ns: median(&mut s),
             aes_gcm_1kib_ns: median(&mut g),
+            ristretto_fixed_base_ns: median(&mut fixed),
+            ristretto_variable_base_ns: median(&mut variable),
+            ristretto_compress_ns: median(&mut compress),
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{BenchReport, plot};
+use super::{BenchReport, ConjunctiveReport, Primitives, plot};
 use crate::{Error, Result};
 
 impl BenchReport {
@@ -12,7 +12,7 @@ impl BenchReport {
         let e = &self.environment;
         let pr = &self.primitives;
         let mut s = format!(
-            "# sseek bench\n\n`{}`\n\nenvironment: {}\n\nstore: {:?}; raw primitives this run: HMAC-SHA256 (32 B) {:.0} ns, AES-256 block {:.1} ns, AES-256-SIV 1 KiB {:.0} ns, AES-256-GCM 1 KiB {:.0} ns; {} mismatches against the oracle; {:.0} s in total.\n",
+            "# sseek bench\n\n`{}`\n\nenvironment: {}\n\nstore: {:?}; raw primitives this run: HMAC-SHA256 (32 B) {:.0} ns, AES-256 block {:.1} ns, AES-256-SIV 1 KiB {:.0} ns, AES-256-GCM 1 KiB {:.0} ns, Ristretto255 fixed-base multiplication {:.1} µs, variable-base {:.1} µs, compression {:.1} µs; {} mismatches against the oracle; {:.0} s in total.\n",
             self.command,
             e.line(),
             self.store,
@@ -20,6 +20,9 @@ impl BenchReport {
             pr.aes_block_ns,
             pr.aes_siv_1kib_ns,
             pr.aes_gcm_1kib_ns,
+            pr.ristretto_fixed_base_ns / 1e3,
+            pr.ristretto_variable_base_ns / 1e3,
+            pr.ristretto_compress_ns / 1e3,
             self.mismatches,
             self.seconds
         );
@@ -83,6 +86,9 @@ impl BenchReport {
         }
         self.push_multimap(&mut s);
         self.push_latency(&mut s);
+        if let Some(c) = &self.conjunctive {
+            s.push_str(&c.to_markdown(&self.primitives));
+        }
         s
     }
 
@@ -204,5 +210,62 @@ impl BenchReport {
     pub fn write_json(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(|e| Error::Config(e.to_string()))?;
         std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    }
+}
+
+impl ConjunctiveReport {
+    /// The conjunctive section as markdown: per corpus size, both setups
+    /// and every conjunction, each OXT cost also in fixed-base
+    /// multiplications of `primitives` (those of the same run).
+    pub fn to_markdown(&self, primitives: &Primitives) -> String {
+        let fixed_us = primitives.ristretto_fixed_base_ns / 1e3;
+        let mut out = String::new();
+        out.push_str(&format!(
+            "\n## OXT conjunctions next to per-term AND on 2Lev (in memory; {} mismatches against the intersection of the lists)\n\nOne Ristretto255 fixed-base multiplication this run: {fixed_us:.1} µs (\"× mult\" columns); median of {} interleaved runs per query.\n",
+            self.mismatches, self.repetitions
+        ));
+        for p in &self.points {
+            out.push_str(&format!(
+                "\n### {} synthetic messages (seed {}, {} pairs, {} keywords; peak RSS so far {:.0} MiB; {:.0} s)\n\n| scheme | setup s | setup µs/pair | × mult | index MB | index B/pair |\n|---|---:|---:|---:|---:|---:|\n",
+                p.messages,
+                p.seed,
+                p.pairs,
+                p.keywords,
+                p.peak_rss_bytes as f64 / 1048576.0,
+                p.seconds
+            ));
+            for st in &p.setups {
+                out.push_str(&format!(
+                    "| {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} |\n",
+                    st.scheme,
+                    st.setup_seconds,
+                    st.setup_us_per_pair,
+                    st.setup_pair_in_fixed_base_mults,
+                    st.index_bytes as f64 / 1e6,
+                    st.index_bytes_per_pair
+                ));
+            }
+            out.push_str("\n| conjunction | lists | s-term | result | oxt ms | 2lev AND ms | oxt µs/s-term entry | × mult | oxt bytes out/in | 2lev AND bytes out/in | mismatches |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            for r in &p.conjunctions {
+                let lists: Vec<String> = r.lists.iter().map(ToString::to_string).collect();
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {:.3} | {:.3} | {:.1} | {:.2} | {} / {} | {} / {} | {} |\n",
+                    r.name,
+                    lists.join(", "),
+                    r.s_term,
+                    r.result,
+                    r.oxt.median_ms,
+                    r.and_2lev.median_ms,
+                    r.oxt_us_per_s_term_entry,
+                    r.oxt_entry_in_fixed_base_mults,
+                    r.oxt.bytes_sent,
+                    r.oxt.bytes_received,
+                    r.and_2lev.bytes_sent,
+                    r.and_2lev.bytes_received,
+                    r.mismatches
+                ));
+            }
+        }
+        out
     }
 }

@@ -3,7 +3,9 @@
 
 use serde::Serialize;
 
-use super::{BlindLatency, Environment, KeywordExtraction, MultimapReport, Primitives, StoreKind, TargetRow};
+use super::{
+    BlindLatency, ConjunctiveReport, Environment, KeywordExtraction, MultimapReport, Primitives, StoreKind, TargetRow,
+};
 
 /// One scheme at one point.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -158,10 +160,14 @@ pub struct BenchReport {
     /// Keyword extraction throughput, if measured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub keyword_extraction: Option<KeywordExtraction>,
+    /// OXT conjunctions next to per-term AND on 2Lev, if any ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conjunctive: Option<ConjunctiveReport>,
     /// Each measure of this run next to its target.
     pub targets: Vec<TargetRow>,
     /// Mismatches against the oracle in total (must be 0): the message
-    /// sweep, the multimap runs, the latency runs and keyword extraction.
+    /// sweep, the multimap runs, the latency runs, keyword extraction and
+    /// the conjunctions.
     pub mismatches: usize,
     /// Seconds for the whole run.
     pub seconds: f64,

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::analysis::{crossovers, slopes};
+use super::conjunctive;
 use super::multimap::{self, MultimapPlan};
 use super::primitives::median;
 use super::{
@@ -85,8 +86,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     sizes.dedup();
     corpora.extend(sizes.iter().map(|n| format!("synthetic:{n}:{}", opts.seed)));
     corpora.extend(opts.datasets.iter().cloned());
-    if corpora.is_empty() && opts.multimaps.is_empty() && opts.blind_latency.is_empty() {
-        return Err(Error::Config("nothing to run: give --sizes, a dataset or a --corpus".into()));
+    if corpora.is_empty() && opts.multimaps.is_empty() && opts.blind_latency.is_empty() && opts.conjunctive.is_empty() {
+        return Err(Error::Config("nothing to run: give --sizes, a dataset, a --corpus or --conjunctive".into()));
     }
     let started = Instant::now();
     let environment = Environment::current().clone();
@@ -97,7 +98,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let steps = corpora.len() * selected.len()
         + opts.multimaps.len() * 2 * sse_selected.len()
         + sse_selected.len() * (1 + usize::from(opts.multimap_scaled.is_some()))
-        + opts.blind_latency.len();
+        + opts.blind_latency.len()
+        + opts.conjunctive.len();
     let pb = bar(opts.progress, steps as u64);
     let mut points = Vec::new();
     for spec in &corpora {
@@ -123,6 +125,11 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         let plan = MultimapPlan { corpora: &opts.multimaps, schemes: &sse_selected, scaled: opts.multimap_scaled };
         Some(multimap::run(&plan, &pb)?)
     };
+    let conjunctive = if opts.conjunctive.is_empty() {
+        None
+    } else {
+        Some(conjunctive::run(&opts.conjunctive, opts.seed, &primitives, &pb)?)
+    };
     let mut blind_latency = Vec::new();
     for spec in &opts.blind_latency {
         pb.set_message(format!("{spec}: blind-index latency"));
@@ -143,7 +150,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let mismatches = points.iter().map(|p| p.mismatches).sum::<usize>()
         + multimap.as_ref().map_or(0, |m| m.mismatches)
         + blind_latency.iter().map(|l| l.mismatches).sum::<usize>()
-        + keyword_extraction.as_ref().map_or(0, |k| k.mismatches);
+        + keyword_extraction.as_ref().map_or(0, |k| k.mismatches)
+        + conjunctive.as_ref().map_or(0, |c| c.mismatches);
     Ok(BenchReport {
         environment,
         primitives,
@@ -156,6 +164,7 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
         multimap,
         blind_latency,
         keyword_extraction,
+        conjunctive,
         targets,
         seconds: started.elapsed().as_secs_f64(),
     })

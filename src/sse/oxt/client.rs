@@ -2,8 +2,9 @@
 //! conjunctive tokens, the sealed keyword statistics, opening answers.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
-use curve25519_dalek::ristretto::RistrettoPoint;
+use curve25519_dalek::ristretto::{CompressedRistretto, RistrettoPoint};
 use curve25519_dalek::scalar::Scalar;
 use hmac::{Hmac, KeyInit, Mac};
 use rand::seq::SliceRandom;
@@ -159,28 +160,60 @@ impl Oxt {
         Ok(z)
     }
 
-    /// TSet values and XSet labels of one keyword, its ids in `order`.
+    /// TSet values and XSet labels of a group of keywords, each with its
+    /// ids in their random order: the scalars of the whole group first, then
+    /// `y` and the xtags in one batch ([`blind_batch`]).
+    fn entries_of_group(
+        &self,
+        group: &[(&Keyword, Vec<DocId>)],
+        xinds: &HashMap<DocId, Scalar>,
+    ) -> Result<Vec<EncryptedEntry>> {
+        let pairs: usize = group.iter().map(|(_, order)| order.len()).sum();
+        let (mut xkeys, mut ids_xind, mut zs) =
+            (Vec::with_capacity(pairs), Vec::with_capacity(pairs), Vec::with_capacity(pairs));
+        for (keyword, order) in group {
+            let xkey = self.xterm.scalar(keyword, None);
+            for (c, id) in order.iter().enumerate() {
+                let xind = xinds.get(id).ok_or_else(|| Error::Config(format!("no xind for id {id}")))?;
+                xkeys.push(xkey);
+                ids_xind.push(*xind);
+                zs.push(self.z(keyword, c as u64)?);
+            }
+        }
+        let (mut ys, xtags) = blind_batch(&xkeys, &ids_xind, zs);
+        let mut out = Vec::with_capacity(pairs + group.len());
+        let mut start = 0;
+        for (keyword, order) in group {
+            let end = start + order.len();
+            self.entries_of(keyword, order, &ys[start..end], &xtags[start..end], &mut out)?;
+            start = end;
+        }
+        ys.zeroize();
+        xkeys.zeroize();
+        ids_xind.zeroize();
+        Ok(out)
+    }
+
+    /// TSet values and XSet labels of one keyword, its ids in `order` with
+    /// their `y` and xtags, appended to `out`.
     fn entries_of(
         &self,
         keyword: &[u8],
         order: &[DocId],
-        xinds: &HashMap<DocId, Scalar>,
-    ) -> Result<Vec<EncryptedEntry>> {
+        ys: &[Scalar],
+        xtags: &[CompressedRistretto],
+        out: &mut Vec<EncryptedEntry>,
+    ) -> Result<()> {
         let keys = self.tset.keys(keyword);
         let (label, value) = (Prf::new(&keys.first), Prf::new(&keys.second));
         let e_key = Prf::new(&self.ekey.keys(keyword).first);
-        let xkey = self.xterm.scalar(keyword, None);
-        let mut out = Vec::with_capacity(order.len() + order.len().div_ceil(self.block));
         let mut tuples = Vec::with_capacity(order.len() * TUPLE_LEN);
-        for (c, id) in order.iter().enumerate() {
-            let xind = xinds.get(id).ok_or_else(|| Error::Config(format!("no xind for id {id}")))?;
-            let y = xind * self.z(keyword, c as u64)?.invert();
+        for (c, ((id, y), xtag)) in order.iter().zip(ys).zip(xtags).enumerate() {
             let mut e = id.to_le_bytes();
             e_key.apply_keystream(Domain::Value, c as u64, &mut e);
             tuples.extend_from_slice(&e);
             tuples.extend_from_slice(y.as_bytes());
-            let xtag = RistrettoPoint::mul_base(&(xkey * xind)).compress();
-            out.push(EncryptedEntry { location: EntryLocation::Dictionary(xset_label(&xtag)), value: Vec::new() });
+            out.push(EncryptedEntry { location: EntryLocation::Dictionary(xset_label(xtag)), value: Vec::new() });
         }
         let per_value = TUPLE_LEN * self.block;
         for (j, chunk) in tuples.chunks(per_value).enumerate() {
@@ -193,8 +226,36 @@ impl Oxt {
             out.push(EncryptedEntry { location: EntryLocation::Dictionary(label.label(j as u64)), value: v });
         }
         tuples.zeroize();
-        Ok(out)
+        Ok(())
     }
+}
+
+/// Pairs of one batch at setup: enough to spread one scalar inversion and
+/// one field inversion (the compression) thin, few enough to stay in cache.
+const BLIND_BATCH: usize = 1024;
+
+/// The inverse of 2 in Z_p.
+static HALF: LazyLock<Scalar> = LazyLock::new(|| Scalar::from(2u64).invert());
+
+/// For entries `(xkey_i, xind_i, z_i)` (every `z_i` nonzero):
+/// `y_i = xind_i / z_i` and the xtag `compress(g^(xkey_i * xind_i))`, the
+/// same values as one at a time, in batches: the `z_i` inverted together
+/// (one scalar inversion per batch), and the points computed as
+/// `g^(xkey_i * xind_i / 2)` and compressed doubled together (one field
+/// inversion per batch instead of one per point).
+fn blind_batch(xkeys: &[Scalar], xinds: &[Scalar], mut zs: Vec<Scalar>) -> (Vec<Scalar>, Vec<CompressedRistretto>) {
+    let mut points = Vec::with_capacity(BLIND_BATCH.min(xinds.len()));
+    let mut xtags = Vec::with_capacity(xinds.len());
+    for (z, (xkey, xind)) in zs.chunks_mut(BLIND_BATCH).zip(xkeys.chunks(BLIND_BATCH).zip(xinds.chunks(BLIND_BATCH))) {
+        Scalar::invert_batch_alloc(z);
+        for (z, xind) in z.iter_mut().zip(xind) {
+            *z *= xind;
+        }
+        points.clear();
+        points.extend(xkey.iter().zip(xind).map(|(k, x)| RistrettoPoint::mul_base(&(k * x * *HALF))));
+        xtags.extend(RistrettoPoint::double_and_compress_batch(&points));
+    }
+    (zs, xtags)
 }
 
 impl StaticScheme for Oxt {
@@ -215,14 +276,32 @@ impl StaticScheme for Oxt {
         // Each list in random order (as in the paper), so positions in a
         // result say nothing about id order; one seed per keyword for rayon.
         let mut rng = setup_rng()?;
-        let work: Vec<(&Keyword, &Vec<DocId>, [u8; 32])> =
+        type Work<'a> = (&'a Keyword, &'a Vec<DocId>, [u8; 32]);
+        let work: Vec<Work<'_>> =
             db.iter().filter(|(_, ids)| !ids.is_empty()).map(|(k, ids)| (k, ids, rng.random())).collect();
-        let entries: Vec<EncryptedEntry> = work
+        // Consecutive keywords grouped to about a batch of pairs, so short
+        // lists share the batched inversions too.
+        let mut groups: Vec<&[Work<'_>]> = Vec::new();
+        let (mut start, mut pairs) = (0, 0);
+        for (i, (_, ids, _)) in work.iter().enumerate() {
+            pairs += ids.len();
+            if pairs >= BLIND_BATCH || i + 1 == work.len() {
+                groups.push(&work[start..=i]);
+                (start, pairs) = (i + 1, 0);
+            }
+        }
+        let entries: Vec<EncryptedEntry> = groups
             .par_iter()
-            .map(|(k, ids, seed)| {
-                let mut order = (*ids).clone();
-                order.shuffle(&mut ChaCha20Rng::from_seed(*seed));
-                self.entries_of(k, &order, &xinds)
+            .map(|group| {
+                let ordered: Vec<(&Keyword, Vec<DocId>)> = group
+                    .iter()
+                    .map(|(k, ids, seed)| {
+                        let mut order = (*ids).clone();
+                        order.shuffle(&mut ChaCha20Rng::from_seed(*seed));
+                        (*k, order)
+                    })
+                    .collect();
+                self.entries_of_group(&ordered, &xinds)
             })
             .collect::<Result<Vec<_>>>()?
             .into_iter()
@@ -356,4 +435,44 @@ impl ConjunctiveScheme for Oxt {
 
 fn corrupt(reason: String) -> Error {
     Error::DataCorruption { table: "entries", reason }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::RngCore;
+
+    use super::*;
+
+    fn random_scalar(rng: &mut ChaCha20Rng) -> Scalar {
+        let mut wide = [0u8; 64];
+        rng.fill_bytes(&mut wide);
+        Scalar::from_bytes_mod_order_wide(&wide)
+    }
+
+    /// The batched `y` and xtags are byte for byte those computed one entry
+    /// at a time (`xind * z^-1`, `compress(g^(xkey * xind))`), across batch
+    /// boundaries and for shared and distinct xkeys.
+    #[test]
+    fn batched_blinding_equals_one_at_a_time() {
+        let mut rng = ChaCha20Rng::seed_from_u64(7);
+        for n in [0, 1, 2, 5, BLIND_BATCH - 1, BLIND_BATCH, BLIND_BATCH + 3, 2 * BLIND_BATCH + 100] {
+            let shared = random_scalar(&mut rng);
+            let xkeys: Vec<Scalar> =
+                (0..n).map(|i| if i % 3 == 0 { random_scalar(&mut rng) } else { shared }).collect();
+            let xinds: Vec<Scalar> = (0..n).map(|_| random_scalar(&mut rng)).collect();
+            let zs: Vec<Scalar> = (0..n).map(|_| random_scalar(&mut rng)).collect();
+            let (ys, xtags) = blind_batch(&xkeys, &xinds, zs.clone());
+            assert_eq!((ys.len(), xtags.len()), (n, n));
+            for i in 0..n {
+                assert_eq!(ys[i].to_bytes(), (xinds[i] * zs[i].invert()).to_bytes(), "y {i} of {n}");
+                let one = RistrettoPoint::mul_base(&(xkeys[i] * xinds[i])).compress();
+                assert_eq!(xtags[i].to_bytes(), one.to_bytes(), "xtag {i} of {n}");
+                assert_eq!(xset_label(&xtags[i]), xset_label(&one));
+            }
+        }
+        // Negative control: a different z gives a different y.
+        let (x, z) = (random_scalar(&mut rng), random_scalar(&mut rng));
+        let (ys, _) = blind_batch(&[Scalar::ONE], &[x], vec![z + Scalar::ONE]);
+        assert_ne!(ys[0], x * z.invert());
+    }
 }
