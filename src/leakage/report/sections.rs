@@ -271,3 +271,38 @@ impl ShardSection {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{AttackArgs, run};
+
+    #[test]
+    fn the_report_carries_both_sections_after_the_grid() {
+        let mut args = AttackArgs::defaults();
+        args.dataset = "synthetic:1200".into();
+        args.keywords = 100;
+        args.queries = 30;
+        args.known = vec![1.0];
+        args.seeds = 1;
+        args.conjunctive = Some(2);
+        args.conjunctions = 20;
+        args.shards = vec![3];
+        args.shard_seeds = 1;
+        let report = run(&args, &mut |_| {}).unwrap();
+        let md = report.markdown("sseek attack --conjunctive 2 --shards 3", &[], Some(std::path::Path::new("plots")));
+        let grid = md.find("## Recovery").unwrap();
+        let costs = md.find("## Cost of the countermeasures").unwrap();
+        let conj = md.find("## Conjunctive workload: per-term AND on 2Lev against OXT").unwrap();
+        let shard = md.find("## What one shard sees").unwrap();
+        assert!(grid < costs && costs < conj && conj < shard, "sections in order");
+        assert!(md.contains("![oxt-conjunctive.svg](plots/oxt-conjunctive.svg)"), "{md}");
+        assert!(md.contains("| count | one shard of 3 | known docs on the shard | 3 |"), "{md}");
+        assert!(md.contains("| OXT | subgraph-id | 0.25 |"), "{md}");
+        // Without the options, neither section.
+        let mut plain = args.clone();
+        plain.conjunctive = None;
+        plain.shards = Vec::new();
+        let md = run(&plain, &mut |_| {}).unwrap().markdown("sseek attack", &[], None);
+        assert!(!md.contains("## Conjunctive workload") && !md.contains("## What one shard sees"));
+    }
+}
