@@ -256,3 +256,46 @@ fn redis_cluster_connect_errors() {
     assert!(matches!(refused.unwrap_err(), Error::Store(m) if m.contains("appendfsync")));
     assert!(RedisClusterStore::connect(&url, &ns).is_ok());
 }
+
+/// The shard layout the leakage analysis computes without a cluster (the
+/// store's buckets, CRC16 slots, the slot ranges of `redis-cli --cluster
+/// create`) is where the cluster puts the keys: each master holds exactly
+/// the keys computed for one shard.
+#[test]
+#[ignore = "needs Redis Cluster: set SSEEK_REDIS_CLUSTER_URL"]
+fn redis_cluster_shard_layout_matches_the_cluster() {
+    use sseek::leakage::experiment::shard::ShardLayout;
+    use sseek::store::keyspace::document_key;
+    let _shared = FSYNC_SETTING.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let spaces = Namespaces::new();
+    let ns = spaces.named(format!("layout{}", std::process::id()));
+    let store = spaces.open(&ns, "");
+    let mut batch = WriteBatch::new();
+    let mut keys: BTreeSet<(&str, Vec<u8>)> = BTreeSet::new();
+    for i in 0u32..400 {
+        let doc = document_key("acme", i);
+        batch.put(Table::Documents, doc.clone(), vec![1; 8]);
+        keys.insert((Table::Documents.name(), doc));
+        let mut entry = b"\x04acme\x01iD".to_vec();
+        entry.extend_from_slice(&i.to_be_bytes());
+        batch.put(Table::Entries, entry.clone(), vec![2; 8]);
+        keys.insert((Table::Entries.name(), entry));
+    }
+    store.write(batch).unwrap();
+    let masters = store.masters().unwrap();
+    let layout = ShardLayout::new(&ns, store.buckets(), u16::try_from(masters.len()).unwrap()).unwrap();
+    let table = |name: &str| *Table::ALL.iter().find(|t| t.name() == name).unwrap();
+    let mut shards_seen = BTreeSet::new();
+    for node in &masters {
+        let held: BTreeSet<(&str, Vec<u8>)> =
+            store.entries_on(node).unwrap().into_iter().map(|(t, k)| (t.name(), k)).collect();
+        let shards: BTreeSet<u16> = held.iter().map(|(t, k)| layout.shard_of(table(t), k)).collect();
+        assert_eq!(shards.len(), 1, "{node:?} holds keys of computed shards {shards:?}");
+        let shard = *shards.first().unwrap();
+        assert!(shards_seen.insert(shard), "two masters hold computed shard {shard}");
+        let computed: BTreeSet<(&str, Vec<u8>)> =
+            keys.iter().filter(|(t, k)| layout.shard_of(table(t), k) == shard).cloned().collect();
+        assert_eq!(held, computed, "{node:?}");
+    }
+    assert_eq!(shards_seen.len(), masters.len());
+}

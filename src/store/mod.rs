@@ -38,7 +38,7 @@ use std::fmt::Debug;
 pub use memory::MemoryStore;
 pub use postgres::PostgresStore;
 pub use redb_store::RedbStore;
-pub use redis_cluster::RedisClusterStore;
+pub use redis_cluster::{RedisClusterStore, layout as redis_cluster_layout};
 
 use crate::{Error, Result};
 

@@ -336,17 +336,8 @@ pub fn run_conjunctive(corpus: &AttackCorpus, config: &ConjunctiveConfig) -> Res
                         }
                     }
                 }
-                rows.push(row(
-                    ConjunctiveView::PerTermAnd,
-                    attack_name,
-                    known,
-                    seed,
-                    s_ok,
-                    x_ok,
-                    workload.len(),
-                    x_n,
-                    per_term_full,
-                ));
+                let tally = Tally { s_ok, x_ok, s_n: workload.len(), x_n, full_lists: per_term_full };
+                rows.push(tally.row(ConjunctiveView::PerTermAnd, attack_name, known, seed));
                 // OXT.
                 let s_guesses = attack.recover(&s_obs, &knowledge).guesses;
                 let (mut s_ok, mut x_ok) = (0usize, 0usize);
@@ -363,45 +354,38 @@ pub fn run_conjunctive(corpus: &AttackCorpus, config: &ConjunctiveConfig) -> Res
                         x_ok += usize::from(guess == Some(x));
                     }
                 }
-                rows.push(row(
-                    ConjunctiveView::Oxt,
-                    attack_name,
-                    known,
-                    seed,
-                    s_ok,
-                    x_ok,
-                    workload.len(),
-                    x_n,
-                    oxt_full,
-                ));
+                let tally = Tally { s_ok, x_ok, s_n: workload.len(), x_n, full_lists: oxt_full };
+                rows.push(tally.row(ConjunctiveView::Oxt, attack_name, known, seed));
             }
         }
     }
     Ok(rows)
 }
 
-#[allow(clippy::too_many_arguments)] // one row's counts
-fn row(
-    view: ConjunctiveView,
-    attack: &'static str,
-    known: f64,
-    seed: u64,
+/// What one attack got right on one view: s-terms and x-terms recovered
+/// out of how many, and how many full lists the view showed.
+struct Tally {
     s_ok: usize,
     x_ok: usize,
     s_n: usize,
     x_n: usize,
     full_lists: usize,
-) -> ConjunctiveRow {
-    let frac = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    ConjunctiveRow {
-        view,
-        attack,
-        known,
-        seed,
-        terms: frac(s_ok + x_ok, s_n + x_n),
-        s_terms: frac(s_ok, s_n),
-        x_terms: frac(x_ok, x_n),
-        full_lists,
+}
+
+impl Tally {
+    /// The tally as a result row.
+    fn row(&self, view: ConjunctiveView, attack: &'static str, known: f64, seed: u64) -> ConjunctiveRow {
+        let frac = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        ConjunctiveRow {
+            view,
+            attack,
+            known,
+            seed,
+            terms: frac(self.s_ok + self.x_ok, self.s_n + self.x_n),
+            s_terms: frac(self.s_ok, self.s_n),
+            x_terms: frac(self.x_ok, self.x_n),
+            full_lists: self.full_lists,
+        }
     }
 }
 

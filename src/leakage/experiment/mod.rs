@@ -58,6 +58,7 @@ use crate::{Error, Result, datasets};
 
 pub mod conjunctive;
 mod scoring;
+pub mod shard;
 
 pub use scoring::{keyword_recovery, knowledge, known_documents, query_recovery};
 

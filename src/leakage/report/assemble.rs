@@ -194,10 +194,13 @@ pub fn run(args: &AttackArgs, progress: &mut dyn FnMut(&str)) -> Result<AttackRe
         rows,
         costs,
         skipped,
-        total_seconds: started.elapsed().as_secs_f64(),
+        total_seconds: 0.0,
         spread: args.spread.clone(),
         merged: Vec::new(),
+        conjunctive: super::conjunctive_section(args, &corpus, progress)?,
+        shards: super::shard_section(args, &corpus, progress)?,
     };
+    report.total_seconds = started.elapsed().as_secs_f64();
     if let Some(path) = &args.merge {
         report.merge(path)?;
     }

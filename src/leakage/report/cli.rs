@@ -93,11 +93,23 @@ pub struct AttackArgs {
     /// An earlier report's JSON (as --json writes it): its rows and costs for the configurations this run does not measure are kept, and the report says so.
     #[arg(long)]
     pub merge: Option<PathBuf>,
+    /// Also run the conjunctive experiment (per-term AND on 2Lev against OXT: SubgraphVL, SubgraphID and count, known 0.25-1.0, the 500 most frequent keywords) with this many seeds, and add its section to the markdown report (its plot goes to --plots).
+    #[arg(long)]
+    pub conjunctive: Option<u64>,
+    /// Conjunctions of 2 or 3 terms per seed of --conjunctive.
+    #[arg(long, default_value_t = 150)]
+    pub conjunctions: usize,
+    /// Also attack what one master sees of a Redis Cluster of this many masters (256 buckets), comma-separated, e.g. 3,6: SubgraphVL, count and count-v2 on 2lev, known 0.25-1.0, against the whole server; adds its section to the markdown report.
+    #[arg(long, value_delimiter = ',')]
+    pub shards: Vec<u16>,
+    /// Seeds (1..=N) of --shards.
+    #[arg(long, default_value_t = 5)]
+    pub shard_seeds: u64,
     /// Save the server view of the first scenario (JSON lines) here.
     #[arg(long)]
     pub save_view: Option<PathBuf>,
     /// Attack a view captured elsewhere (e.g. `sseek serve --record-view`) instead of running a scheme: prints each query's guessed keyword (no truth, so no score). --dataset is the attacker's knowledge: message i is taken as document i.
-    #[arg(long, conflicts_with_all = ["grid", "frontier", "save_view"])]
+    #[arg(long, conflicts_with_all = ["grid", "frontier", "save_view", "conjunctive", "shards"])]
     pub view: Option<PathBuf>,
 }
 
@@ -143,6 +155,12 @@ pub fn run_cli(args: &AttackArgs) -> Result<Option<AttackReport>> {
     let report = run(args, &mut |line| eprintln!("{line}"))?;
     println!("{}", report.recovery_table());
     println!("{}", report.cost_table());
+    if let Some(c) = &report.conjunctive {
+        println!("{}", crate::leakage::experiment::conjunctive::markdown(&c.summary));
+    }
+    if let Some(s) = &report.shards {
+        println!("{}", crate::leakage::experiment::shard::markdown(&s.summary));
+    }
     for s in &report.skipped {
         println!("not run: {s}");
     }
@@ -155,6 +173,11 @@ pub fn run_cli(args: &AttackArgs) -> Result<Option<AttackReport>> {
         Some(dir) => report.write_plots(dir)?,
         None => Vec::new(),
     };
+    if let (Some(dir), Some(c)) = (&args.plots, &report.conjunctive) {
+        let path = dir.join(super::CONJUNCTIVE_PLOT);
+        crate::leakage::experiment::conjunctive::write_plot(&c.summary, &path)?;
+        eprintln!("wrote {}", path.display());
+    }
     if let Some(path) = &args.report {
         let command = std::iter::once("sseek".to_owned()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ");
         let markdown = report.markdown(&command, &plots, args.plots.as_deref());

@@ -236,6 +236,14 @@ impl AttackReport {
                 let _ = writeln!(out, "![{name}]({})\n", rel.display());
             }
         }
+        if let Some(c) = &self.conjunctive {
+            out.push('\n');
+            out.push_str(&c.markdown(plots_rel));
+        }
+        if let Some(s) = &self.shards {
+            out.push('\n');
+            out.push_str(&s.markdown());
+        }
         out
     }
 }
@@ -264,7 +272,7 @@ pub fn profiles_table() -> String {
 }
 
 /// Seeds as a short list: `1–10` for a run of consecutive seeds.
-fn seed_list(seeds: &[u64]) -> String {
+pub(super) fn seed_list(seeds: &[u64]) -> String {
     match (seeds.first(), seeds.last()) {
         (Some(a), Some(b)) if seeds.len() > 2 && seeds.windows(2).all(|w| w[1] == w[0] + 1) => format!("{a}–{b}"),
         _ => seeds.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
@@ -320,6 +328,8 @@ mod tests {
             total_seconds: 1.0,
             spread: vec!["count".into(), "count-v2".into()],
             merged: Vec::new(),
+            conjunctive: None,
+            shards: None,
         }
     }
 

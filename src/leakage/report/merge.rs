@@ -220,6 +220,8 @@ mod tests {
             total_seconds: 1.0,
             spread: vec!["count".into()],
             merged: Vec::new(),
+            conjunctive: None,
+            shards: None,
         }
     }
 

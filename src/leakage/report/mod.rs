@@ -7,7 +7,9 @@
 //! assembly of the report from scenarios and attacks ([`run`]), recovery
 //! over seeds as a distribution ([`Distribution`]), merging an earlier
 //! report's rows in ([`AttackReport::merge`]), its markdown tables, its
-//! plots, and attacks on a view captured elsewhere ([`attack_saved_view`]).
+//! plots, attacks on a view captured elsewhere ([`attack_saved_view`]), and
+//! the sections of the experiments beyond the grid (the conjunctive
+//! workload, one Redis Cluster shard's view).
 //! The report's types are here.
 
 // Rates, counts and pixel coordinates are small.
@@ -19,6 +21,7 @@ mod markdown;
 mod merge;
 mod plots;
 mod saved_view;
+mod sections;
 
 use std::path::Path;
 
@@ -30,6 +33,10 @@ pub use distribution::{Distribution, NEARLY_ALL, NOTHING, SUCCESS};
 pub use markdown::profiles_table;
 pub use merge::MergedFrom;
 pub use saved_view::{QueryGuess, ViewGuesses, attack_saved_view, observation_of};
+pub use sections::{
+    CONJUNCTIVE_KEYWORDS, CONJUNCTIVE_PLOT, ConjunctiveSection, SHARD_SCHEME, ShardSection, conjunctive_section,
+    shard_section,
+};
 
 use crate::bench::Environment;
 use crate::leakage::experiment::{QueryDistribution, Selection};
@@ -135,6 +142,12 @@ pub struct AttackReport {
     /// Earlier reports whose rows and costs this one kept for the
     /// configurations it did not measure itself (`--merge`), oldest first.
     pub merged: Vec<MergedFrom>,
+    /// The conjunctive workload's section (`--conjunctive`), if run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conjunctive: Option<ConjunctiveSection>,
+    /// One Redis Cluster shard's view (`--shards`), if run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<ShardSection>,
 }
 
 impl AttackReport {

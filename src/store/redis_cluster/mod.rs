@@ -1,6 +1,7 @@
 //! Redis Cluster backend: one distributed store that several `sseek serve`
 //! processes share. See [`RedisClusterStore`] for the design.
 
+pub mod layout;
 mod scripts;
 
 use std::cmp::Reverse;
@@ -229,24 +230,6 @@ fn parse_spec(spec: &str) -> Result<(Vec<String>, Options)> {
         }
     }
     Ok((nodes, opts))
-}
-
-/// The Redis Cluster hash slot of `key` (CRC16/XMODEM of the hash tag or the key, mod 16384).
-fn slot(key: &[u8]) -> u16 {
-    let tagged = key
-        .iter()
-        .position(|&b| b == b'{')
-        .and_then(|open| key[open + 1..].iter().position(|&b| b == b'}').map(|len| (open + 1, len)))
-        .filter(|&(_, len)| len > 0)
-        .map_or(key, |(start, len)| &key[start..start + len]);
-    let mut crc: u16 = 0;
-    for &byte in tagged {
-        crc ^= u16::from(byte) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
-        }
-    }
-    crc % 16384
 }
 
 /// What a read script found.
@@ -509,7 +492,7 @@ impl RedisClusterStore {
     }
 
     fn bucket_prefix(&self, bucket: u32) -> Vec<u8> {
-        format!("{{{}:b{bucket}}}", self.ns).into_bytes()
+        layout::bucket_tag(&self.ns, bucket).into_bytes()
     }
 
     fn bucket_key(&self, bucket: u32, suffix: &[u8]) -> Vec<u8> {
@@ -520,23 +503,11 @@ impl RedisClusterStore {
 
     /// The bucket of a member (table byte and key).
     fn bucket_of(&self, member: &[u8]) -> u32 {
-        let digest = Sha256::digest(member);
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        let b = u64::from_be_bytes(first) % u64::from(self.buckets);
-        u32::try_from(b).unwrap_or(0)
-    }
-
-    /// The table's first byte of a member: its place in [`Table::ALL`].
-    fn table_byte(table: Table) -> u8 {
-        u8::try_from(table.index()).unwrap_or(u8::MAX)
+        layout::bucket_of_member(self.buckets, member)
     }
 
     fn member(table: Table, key: &[u8]) -> Vec<u8> {
-        let mut m = Vec::with_capacity(key.len() + 1);
-        m.push(Self::table_byte(table));
-        m.extend_from_slice(key);
-        m
+        layout::member(table, key)
     }
 
     fn eval(script: &str, keys: &[&[u8]], args: &[&[u8]]) -> Cmd {
@@ -622,8 +593,10 @@ impl RedisClusterStore {
         }
         let mut cmd = redis::cmd("WAIT");
         cmd.arg(self.wait_replicas).arg(5000);
-        let route =
-            RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(slot(slot_key), SlotAddr::Master)));
+        let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(Route::new(
+            layout::slot(slot_key),
+            SlotAddr::Master,
+        )));
         let acked: i64 =
             redis::from_redis_value(c.route_command(&cmd, route).map_err(redis_err("wait"))?).unwrap_or(-1);
         if acked < i64::from(self.wait_replicas) {
@@ -710,7 +683,7 @@ impl RedisClusterStore {
         let lower = Self::member(table, if start > prefix { start } else { prefix });
         let upper: Vec<u8> = match prefix_upper_bound(prefix) {
             Some(u) => Self::member(table, &u),
-            None => vec![Self::table_byte(table) + 1],
+            None => vec![layout::table_byte(table) + 1],
         };
         let mut bound_hi = vec![b'('];
         bound_hi.extend_from_slice(&upper);
