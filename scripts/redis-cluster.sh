@@ -105,9 +105,12 @@ status() {
 
 launch() {
     local port="$1"
+    # The announced address is the bound one: a lone master never learns
+    # its own address from a peer, and CLUSTER NODES would show it empty.
     redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" \
         --daemonize yes --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log" \
         --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+        --cluster-announce-ip 127.0.0.1 \
         --appendonly yes --appendfsync "$(cat "$dir/$port/fsync")" --save '' \
         --protected-mode no >/dev/null
 }
