@@ -147,9 +147,10 @@ const TAG_TOMBSTONE: u8 = 0;
 /// `redis-server` under four writers (batches of four keys in as many
 /// buckets): with `appendfsync always`, a master killed and restarted from
 /// its AOF; with a replica per master and `wait=1`, the coordinator's master
-/// killed and its replica promoted. Every acknowledged batch is read back
-/// whole afterwards, no batch is half present, and writes fail only while
-/// the node is away (`docs/scale.md` has the figures).
+/// killed and its replica promoted, then the dead node back as a replica.
+/// Every acknowledged batch is read back whole afterwards, no batch is half
+/// present, and writes fail only while the node is away (with `wait=1`:
+/// until the shard has a replica again). `docs/scale.md` has the figures.
 ///
 /// # Ordered scans
 /// `scan_prefix`, `scan_from` and `snapshot` read every bucket's index with
