@@ -12,6 +12,11 @@
 # 7000), each in D/<port> (default ./target/redis-cluster), creates the
 # cluster and waits for cluster_state:ok. It prints the store spec to use:
 #   redis-cluster:redis://127.0.0.1:P,redis://127.0.0.1:P+1,...
+# With N >= 3 `redis-cli --cluster create` builds the cluster; with 1 or 2
+# masters (which it refuses) the script assigns the slots itself, joins the
+# nodes and attaches the replicas. A single master cannot fail over (no
+# majority of masters is left to elect its replica): use it to measure, not
+# for availability.
 #
 # Every node runs with the append-only file on and `appendfsync always`:
 # a node answers a write only after it is fsynced to its AOF, which is what
@@ -82,7 +87,13 @@ status() {
     for port in $(ports_of); do
         any=1
         if redis-cli -p "$port" ping >/dev/null 2>&1; then
-            echo "$port up $(redis-cli -p "$port" role | head -1) keys=$(redis-cli -p "$port" dbsize)"
+            local role
+            role="$(redis-cli -p "$port" role | tr -d '\r')"
+            case "$(echo "$role" | head -1)" in
+                slave) role="replica of $(echo "$role" | sed -n 2p):$(echo "$role" | sed -n 3p) ($(echo "$role" | sed -n 4p))" ;;
+                *) role="$(echo "$role" | head -1)" ;;
+            esac
+            echo "$port up $role keys=$(redis-cli -p "$port" dbsize)"
         else
             echo "$port down"
         fi
@@ -94,9 +105,12 @@ status() {
 
 launch() {
     local port="$1"
+    # The announced address is the bound one: a lone master never learns
+    # its own address from a peer, and CLUSTER NODES would show it empty.
     redis-server --port "$port" --bind 127.0.0.1 --dir "$dir/$port" \
         --daemonize yes --pidfile "$dir/$port/redis.pid" --logfile "$dir/$port/redis.log" \
         --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+        --cluster-announce-ip 127.0.0.1 \
         --appendonly yes --appendfsync "$(cat "$dir/$port/fsync")" --save '' \
         --protected-mode no >/dev/null
 }
@@ -117,9 +131,43 @@ restart_node() {
     done
 }
 
+node_id() {
+    redis-cli -p "$1" cluster myid | tr -d '\r'
+}
+
+create_small() {
+    # What `redis-cli --cluster create` does, for 1 or 2 masters: masters
+    # 0..n-1 split the 16384 slots, every node meets the first, replica j of
+    # master i is node n + i*replicas + j.
+    local i j port lo hi master known
+    for ((i = 0; i < n; i++)); do
+        port=$((base + i))
+        lo=$((16384 * i / n))
+        hi=$((16384 * (i + 1) / n - 1))
+        redis-cli -p "$port" cluster set-config-epoch $((i + 1)) >/dev/null
+        [ "$(redis-cli -p "$port" cluster addslotsrange "$lo" "$hi" | tr -d '\r')" = OK ] ||
+            { echo "node $port: CLUSTER ADDSLOTSRANGE $lo $hi failed"; return 1; }
+    done
+    for ((i = 1; i < total; i++)); do
+        redis-cli -p "$((base + i))" cluster meet 127.0.0.1 "$base" >/dev/null
+    done
+    for ((i = 0; i < n; i++)); do
+        master="$(node_id $((base + i)))"
+        for ((j = 0; j < replicas; j++)); do
+            port=$((base + n + i * replicas + j))
+            # A replica can follow a master only once it knows it.
+            for t in $(seq 100); do
+                known="$(redis-cli -p "$port" cluster nodes | grep -c "^$master " || true)"
+                [ "$known" = 1 ] && redis-cli -p "$port" cluster replicate "$master" | grep -q OK && break
+                [ "$t" = 100 ] && { echo "node $port could not follow $master"; return 1; }
+                sleep 0.1
+            done
+        done
+    done
+}
+
 start() {
     [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] || usage
-    [ "$n" -ge 3 ] || { echo "Redis Cluster needs at least 3 masters" >&2; exit 2; }
     case "$fsync" in always|everysec) ;; *) echo "--fsync must be always or everysec" >&2; exit 2 ;; esac
     local total=$((n * (1 + replicas))) port i addrs=() spec=()
     mkdir -p "$dir"
@@ -148,14 +196,28 @@ start() {
             sleep 0.05
         done
     done
-    redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes >"$dir/create.log" 2>&1 ||
-        { cat "$dir/create.log" >&2; stop; exit 1; }
+    if [ "$n" -ge 3 ]; then
+        redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes >"$dir/create.log" 2>&1 ||
+            { cat "$dir/create.log" >&2; stop; exit 1; }
+    else
+        create_small >"$dir/create.log" 2>&1 || { cat "$dir/create.log" >&2; stop; exit 1; }
+    fi
     # Every node must agree the cluster is up and know every slot's owner.
     for ((i = 0; i < total; i++)); do
         port=$((base + i))
         for t in $(seq 300); do
             if redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok'; then break; fi
             [ "$t" = 300 ] && { echo "node $port: cluster not ok after 30 s" >&2; stop; exit 1; }
+            sleep 0.1
+        done
+    done
+    # Replicas count only once they hold their master's data.
+    for ((i = 0; i < total; i++)); do
+        port=$((base + i))
+        redis-cli -p "$port" info replication | grep -q 'role:slave' || continue
+        for t in $(seq 300); do
+            if redis-cli -p "$port" info replication | grep -q 'master_link_status:up'; then break; fi
+            [ "$t" = 300 ] && { echo "replica $port: not in sync after 30 s" >&2; stop; exit 1; }
             sleep 0.1
         done
     done

@@ -126,12 +126,32 @@ const TAG_TOMBSTONE: u8 = 0;
 /// checks): a node replies to a write only after its AOF is fsynced. When
 /// `write` returns `Ok`, every version of the batch and its commit are on
 /// disk on their masters. With `wait=R` in the spec, the store also sends
-/// `WAIT R` to each node it wrote to, after the prepare and after the commit,
-/// and fails the write unless R replicas acknowledged: then an acknowledged
-/// batch also survives the failover of a master to a replica. [`Store::sync`]
-/// has nothing left to do. When `write` returns an error, the batch was
-/// aborted, or (if the commit's reply was lost) its outcome is unknown: it is
-/// then either committed or aborted by the next reader, never half applied.
+/// `WAIT R` to each node it wrote to, after the allocation, the prepare and
+/// the commit, and fails the write unless R replicas acknowledged: then an
+/// acknowledged batch also survives the failover of a master to a replica.
+/// The allocation is waited for too: a coordinator that failed over without
+/// it would hand the same sequence number to another batch, whose commit
+/// would then publish this one's prepared versions. An abort likewise waits
+/// for its mark on the coordinator before it removes versions, and for the
+/// buckets before it ends, so a failover cannot revive an aborted batch.
+/// The price of `wait=R` while a master has fewer than R replicas (after a
+/// failover, until the old master returns as a replica): writes touching
+/// it fail after 5 s, and so does the rollback of interrupted batches, which
+/// keeps the read point below them. [`Store::sync`] has nothing left to do.
+/// When `write` returns an error, the batch was aborted, or (if the commit's
+/// reply was lost) its outcome is unknown: it is then either committed or
+/// aborted by the next reader, never half applied. A batch whose rollback
+/// could not reach a node stays pending like a dead writer's, so later
+/// batches become visible only once it is presumed dead (10 s) and aborted.
+///
+/// `tests/redis_cluster_crash.rs` checks this with SIGKILL of a master's
+/// `redis-server` under four writers (batches of four keys in as many
+/// buckets): with `appendfsync always`, a master killed and restarted from
+/// its AOF; with a replica per master and `wait=1`, the coordinator's master
+/// killed and its replica promoted, then the dead node back as a replica.
+/// Every acknowledged batch is read back whole afterwards, no batch is half
+/// present, and writes fail only while the node is away (with `wait=1`:
+/// until the shard has a replica again). `docs/scale.md` has the figures.
 ///
 /// # Ordered scans
 /// `scan_prefix`, `scan_from` and `snapshot` read every bucket's index with
@@ -554,7 +574,18 @@ impl RedisClusterStore {
     /// Aborts batch `s` (idempotent; several processes may race on it).
     fn abort(&self, s: u64) -> Result<()> {
         let seq = s.to_string();
-        let st = self.coord_eval_keys(scripts::ABORT_BEGIN, &[self.coord("state")], &[seq.as_bytes()])?;
+        // With replicas, each step reaches them before the next starts: a
+        // coordinator that failed over must not forget that the batch is
+        // aborting (its commit would then succeed over removed versions),
+        // nor a bucket that it was aborted there (a late prepare would
+        // then add versions that nothing removes).
+        let state_key = self.coord("state");
+        let begin = Self::eval(scripts::ABORT_BEGIN, &[state_key.as_bytes()], &[seq.as_bytes()]);
+        let st = self.with_conn(|c| {
+            let st: Value = begin.query(c).map_err(redis_err("coordinator"))?;
+            self.wait_replicas(c, state_key.as_bytes())?;
+            Ok(st)
+        })?;
         let buckets: Vec<u32> = match st {
             Value::Nil => return Ok(()),
             Value::BulkString(b) if b == b"*" => (0..self.buckets).collect(),
@@ -565,7 +596,7 @@ impl RedisClusterStore {
             _ => return Err(corrupt(Table::Meta, "abort reply")),
         };
         let mut pipe = cluster_pipe();
-        for b in buckets {
+        for &b in &buckets {
             let pending = self.bucket_key(b, format!("p{s}").as_bytes());
             let keys = [self.bucket_key(b, b"a"), pending, self.bucket_key(b, b"x")];
             let prefix = self.bucket_prefix(b);
@@ -575,7 +606,13 @@ impl RedisClusterStore {
                 &[seq.as_bytes(), &prefix],
             ));
         }
-        self.with_conn(|c| pipe.query::<Vec<Value>>(c).map_err(redis_err("abort")))?;
+        self.with_conn(|c| {
+            pipe.query::<Vec<Value>>(c).map_err(redis_err("abort"))?;
+            for &b in &buckets {
+                self.wait_replicas(c, &self.bucket_prefix(b))?;
+            }
+            Ok(())
+        })?;
         self.coord_eval_keys(scripts::ABORT_END, &[self.coord("pend"), self.coord("state")], &[seq.as_bytes()])?;
         Ok(())
     }
@@ -851,11 +888,31 @@ impl RedisClusterStore {
             None => "*".to_owned(),
             Some(bs) => bs.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
         };
-        let v = self.coord_eval(&self.scripts.alloc, &[list.as_bytes()])?;
-        match ints(&v).as_deref() {
-            Some(&[s, h]) => Ok((s, h)),
-            _ => Err(corrupt(Table::Meta, "allocation reply")),
+        let keys = self.coord_keys();
+        let key_refs: Vec<&[u8]> = keys.iter().map(String::as_bytes).collect();
+        let cmd = Self::eval(&self.scripts.alloc, &key_refs, &[list.as_bytes()]);
+        let mut allocated = None;
+        let replicated = self.with_conn(|c| {
+            let v: Value = cmd.query(c).map_err(redis_err("coordinator"))?;
+            let (s, h) = match ints(&v).as_deref() {
+                Some(&[s, h]) => (s, h),
+                _ => return Err(corrupt(Table::Meta, "allocation reply")),
+            };
+            allocated = Some(s);
+            // With replicas, the allocation must reach them before any
+            // version of the batch does: a coordinator that failed over
+            // without it would hand the same sequence number out again,
+            // and this batch's versions would then commit with the other.
+            self.wait_replicas(c, keys[0].as_bytes())?;
+            Ok((s, h))
+        });
+        if replicated.is_err()
+            && let Some(s) = allocated
+        {
+            // Best effort; if this fails too, the next reader aborts the batch.
+            let _ = self.abort(s);
         }
+        replicated
     }
 
     /// Reduces a batch to its effect per member, in order (last op wins).
