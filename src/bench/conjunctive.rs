@@ -26,8 +26,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::Primitives;
+use super::environment::peak_rss_bytes;
 use super::primitives::median;
-use super::sweep::peak_rss_bytes;
 use crate::datasets::Synthetic;
 use crate::keys::MasterKey;
 use crate::message::{Terms, default_index_specs};

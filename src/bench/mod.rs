@@ -71,9 +71,10 @@ pub use conjunctive::{
     MemoryIndex, QueryCost, REPETITIONS, build_index, conjunctions, mismatches, plaintext_and, synthetic_multimap,
 };
 pub use environment::Environment;
+pub use environment::peak_rss_bytes;
 pub use multimap::{MultimapReport, MultimapResult, SetupScaling};
 pub use options::{BLIND, BenchOptions, MIN_QUERIES, StoreKind, scheme_names};
 pub use primitives::Primitives;
 pub use results::{BenchReport, Crossover, PointResult, SchemeResult, Slope};
-pub use sweep::{peak_rss_bytes, run, workload};
+pub use sweep::{run, workload};
 pub use targets::TargetRow;

@@ -16,7 +16,7 @@ use super::multimap::{self, MultimapPlan};
 use super::primitives::median;
 use super::{
     BLIND, BenchOptions, BenchReport, Environment, MIN_QUERIES, PointResult, Primitives, SchemeResult, StoreKind,
-    scheme_names,
+    peak_rss_bytes, scheme_names,
 };
 use super::{client_costs, targets};
 use crate::baseline::{Baseline, BaselineMode, process_cpu_seconds};
@@ -42,20 +42,6 @@ use crate::{Error, Result};
 const TENANT: &str = "bench";
 /// Tenant of the baselines (sealed documents only).
 const BASELINE_TENANT: &str = "baseline";
-
-/// Peak resident memory of this process so far (`VmHWM`), bytes; 0 where
-/// `/proc` is unavailable.
-pub fn peak_rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<u64>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
 
 fn bar(show: bool, len: u64) -> ProgressBar {
     if !show {
