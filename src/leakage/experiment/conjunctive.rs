@@ -47,6 +47,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde::Serialize;
 
+use super::scoring::spread;
 use super::{AttackCorpus, Selection, known_documents};
 use crate::leakage::attacks::count::CountAttack;
 use crate::leakage::attacks::volume::{SUBGRAPH_ID_EPSILON, SubgraphId, SubgraphVl};
@@ -408,16 +409,6 @@ pub struct ConjunctiveSummary {
     pub x_terms: (f64, f64, f64),
     /// Median distinct keywords whose full list the view shows.
     pub full_lists: f64,
-}
-
-fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
-    if v.is_empty() {
-        return (0.0, 0.0, 0.0);
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-    (median, v[0], v[n - 1])
 }
 
 /// Summarises rows over seeds, in view, attack, known-fraction order.

@@ -83,3 +83,15 @@ pub fn keyword_recovery(scenario: &Scenario, guesses: &BTreeMap<u64, u32>) -> f6
     let right = tokens.iter().enumerate().filter(|&(i, t)| guesses.get(t) == Some(&(i as u32))).count();
     right as f64 / tokens.len().max(1) as f64
 }
+
+/// Median, minimum and maximum of `v` (the median of an even count is the
+/// mean of the middle two); zeros for none.
+pub(crate) fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
+    if v.is_empty() {
+        return (0.0, 0.0, 0.0);
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
+    (median, v[0], v[n - 1])
+}

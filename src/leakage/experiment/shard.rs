@@ -47,6 +47,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::scoring::spread;
 use super::{AttackCorpus, QueryDistribution, ScenarioConfig, Selection, TENANT, build_scenario, knowledge};
 use crate::leakage::attacks::{self, Knowledge, Recovery};
 use crate::leakage::countermeasure::Countermeasure;
@@ -513,16 +514,6 @@ pub struct ShardSummary {
     pub visible: f64,
     /// Fraction of result documents the shard served: median, minimum, maximum.
     pub ids_fraction: (f64, f64, f64),
-}
-
-fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
-    if v.is_empty() {
-        return (0.0, 0.0, 0.0);
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 };
-    (median, v[0], v[n - 1])
 }
 
 /// Summarises rows over seeds and shards, in attack, knowledge, masters,
