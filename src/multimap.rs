@@ -59,6 +59,15 @@ pub fn multimap<T: Borrow<Terms> + Sync>(docs: &[(DocId, T)], specs: &[IndexSpec
         .collect()
 }
 
+/// The plaintext answer of a conjunction: the ids (ascending) on the list
+/// of every one of `keywords` in `db`; none for no keywords.
+pub fn conjunction<K: AsRef<[u8]>>(db: &MultiMap, keywords: &[K]) -> Vec<DocId> {
+    let mut lists: Vec<&[DocId]> = keywords.iter().map(|k| db.get(k.as_ref()).map_or(&[][..], Vec::as_slice)).collect();
+    lists.sort_by_key(|l| l.len());
+    let Some((first, rest)) = lists.split_first() else { return Vec::new() };
+    first.iter().copied().filter(|id| rest.iter().all(|l| l.binary_search(id).is_ok())).collect()
+}
+
 /// Number of (keyword, document) pairs of a multimap.
 pub fn pair_count(db: &MultiMap) -> usize {
     db.values().map(Vec::len).sum()

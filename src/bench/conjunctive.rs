@@ -10,7 +10,7 @@
 //! length, the result, bytes per query, the median time over
 //! [`REPETITIONS`] interleaved runs, and for OXT the time per s-term entry.
 //! Every answer is checked against the intersection of the lists of the
-//! multimap itself ([`plaintext_and`], [`mismatches`]). Each OXT cost is
+//! multimap itself ([`sse::conjunction`], [`mismatches`]). Each OXT cost is
 //! also given in Ristretto255 fixed-base multiplications measured in the
 //! same run ([`Primitives::ristretto_fixed_base_ns`]): one per pair at
 //! setup and one per s-term entry and x-term at search is the scheme's floor.
@@ -175,15 +175,6 @@ pub struct ConjunctiveBench {
     pub conjunctions: Vec<ConjunctionQuery>,
 }
 
-/// The intersection of the lists of `keywords` in `db` (ascending ids): the
-/// plaintext answer of their conjunction.
-pub fn plaintext_and(db: &MultiMap, keywords: &[Keyword]) -> Vec<DocId> {
-    let mut lists: Vec<&[DocId]> = keywords.iter().map(|k| db.get(k).map_or(&[][..], Vec::as_slice)).collect();
-    lists.sort_by_key(|l| l.len());
-    let Some((first, rest)) = lists.split_first() else { return Vec::new() };
-    first.iter().copied().filter(|id| rest.iter().all(|l| l.binary_search(id).is_ok())).collect()
-}
-
 /// 1 if `got` is not exactly `expected` (same ids, same order), else 0.
 pub fn mismatches(got: &[DocId], expected: &[DocId]) -> usize {
     usize::from(got != expected)
@@ -239,7 +230,7 @@ pub fn conjunctions(db: &MultiMap) -> Result<Vec<ConjunctionQuery>> {
                     Ok(Query::term("body", &[word]))
                 })
                 .collect::<Result<_>>()?;
-            let expected = plaintext_and(db, &keywords);
+            let expected = sse::conjunction(db, &keywords);
             Ok(ConjunctionQuery { name: name.to_owned(), query: Query::And(terms), keywords, expected })
         })
         .collect()
@@ -400,7 +391,7 @@ mod tests {
         db.insert(b"a".to_vec(), vec![1, 2, 3, 5, 8]);
         db.insert(b"b".to_vec(), vec![2, 3, 4, 8]);
         db.insert(b"c".to_vec(), vec![3, 8, 9]);
-        let and = |ks: &[&[u8]]| plaintext_and(&db, &ks.iter().map(|k| k.to_vec()).collect::<Vec<_>>());
+        let and = |ks: &[&[u8]]| sse::conjunction(&db, ks);
         assert_eq!(and(&[b"a", b"b"]), [2, 3, 8]);
         assert_eq!(and(&[b"a", b"b", b"c"]), [3, 8]);
         assert!(and(&[b"a", b"zz"]).is_empty());

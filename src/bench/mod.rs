@@ -68,7 +68,7 @@ pub use cli::{BenchArgs, run_cli};
 pub use client_costs::{BlindLatency, KeywordExtraction, PAGE, blind_latency, keyword_extraction};
 pub use conjunctive::{
     ConjunctionQuery, ConjunctionResult, ConjunctiveBench, ConjunctivePoint, ConjunctiveReport, ConjunctiveSetup,
-    MemoryIndex, QueryCost, REPETITIONS, build_index, conjunctions, mismatches, plaintext_and, synthetic_multimap,
+    MemoryIndex, QueryCost, REPETITIONS, build_index, conjunctions, mismatches, synthetic_multimap,
 };
 pub use environment::Environment;
 pub use environment::peak_rss_bytes;

@@ -60,7 +60,7 @@ use std::fmt::Debug;
 use std::path::PathBuf;
 
 pub use crate::multimap::{
-    Keyword, MultiMap, Update, UpdateOp, keyword, keywords_of, multimap, pair_count, updates_of,
+    Keyword, MultiMap, Update, UpdateOp, conjunction, keyword, keywords_of, multimap, pair_count, updates_of,
 };
 pub use index::{SseIndex, open_client, setup_rng};
 pub use registry::{Scheme, SchemeKind};
