@@ -103,6 +103,26 @@ status() {
     redis-cli -p "$first" cluster info 2>/dev/null | grep -E 'cluster_state|cluster_known_nodes' | tr -d '\r' || true
 }
 
+redis_has() {
+    # redis_has PORT 'COMMAND' TEXT: the node's answer to COMMAND contains TEXT.
+    # shellcheck disable=SC2086 # COMMAND is split into its words on purpose
+    redis-cli -p "$1" $2 | grep -q "$3"
+}
+
+await() {
+    # await WHAT CHECK...: runs CHECK every 0.1 s until it succeeds; after
+    # 30 s says "WHAT after 30 s", stops the cluster and exits.
+    local what="$1" t
+    shift
+    for t in $(seq 300); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    echo "$what after 30 s" >&2
+    stop
+    exit 1
+}
+
 launch() {
     local port="$1"
     # The announced address is the bound one: a lone master never learns
@@ -205,21 +225,13 @@ start() {
     # Every node must agree the cluster is up and know every slot's owner.
     for ((i = 0; i < total; i++)); do
         port=$((base + i))
-        for t in $(seq 300); do
-            if redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok'; then break; fi
-            [ "$t" = 300 ] && { echo "node $port: cluster not ok after 30 s" >&2; stop; exit 1; }
-            sleep 0.1
-        done
+        await "node $port: cluster not ok" redis_has "$port" 'cluster info' 'cluster_state:ok'
     done
     # Replicas count only once they hold their master's data.
     for ((i = 0; i < total; i++)); do
         port=$((base + i))
-        redis-cli -p "$port" info replication | grep -q 'role:slave' || continue
-        for t in $(seq 300); do
-            if redis-cli -p "$port" info replication | grep -q 'master_link_status:up'; then break; fi
-            [ "$t" = 300 ] && { echo "replica $port: not in sync after 30 s" >&2; stop; exit 1; }
-            sleep 0.1
-        done
+        redis_has "$port" 'info replication' 'role:slave' || continue
+        await "replica $port: not in sync" redis_has "$port" 'info replication' 'master_link_status:up'
     done
     for ((i = 0; i < n; i++)); do
         spec+=("redis://127.0.0.1:$((base + i))")
