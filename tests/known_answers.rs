@@ -779,6 +779,7 @@ fn request_kind(r: &Request) -> &'static str {
         Request::SseSearchAt { .. } => "SseSearchAt",
         Request::SseSwap { .. } => "SseSwap",
         Request::SseDrop { .. } => "SseDrop",
+        Request::SseRemove { .. } => "SseRemove",
         Request::OxtSearch { .. } => "OxtSearch",
     }
 }
@@ -876,6 +877,10 @@ fn protocol_encoding() {
             }),
             "00010b046d61696c03020100050505050505050505050505050505050202060606060606060606060606060606060307070707070707070707070707070707",
         ),
+        (
+            search(SearchToken::PackedAddresses { label_key: [8; 16], blocks: 300, addresses: vec![[9; 16]] }),
+            "00010b046d61696c0408080808080808080808080808080808ac020109090909090909090909090909090909",
+        ),
         (Request::DeleteDocuments(vec![3]), "00010c0103"),
         (Request::ListDocumentIds { after: Some(9), limit: 100 }, "00010d010964"),
         (
@@ -951,6 +956,14 @@ fn protocol_encoding() {
         ),
         (Request::SseDrop { instance: "mail~v2".into() }, "00011f076d61696c7e7632"),
         (
+            Request::SseRemove {
+                instance: "mail".into(),
+                key_version: 2,
+                locations: vec![EntryLocation::Dictionary([3; 16]), EntryLocation::Array(7)],
+            },
+            "000121046d61696c020200030303030303030303030303030303030107",
+        ),
+        (
             Request::OxtSearch {
                 instance: "mail".into(),
                 key_version: 2,
@@ -1013,7 +1026,7 @@ fn protocol_encoding() {
     }
     request_kinds.dedup();
     response_kinds.dedup();
-    assert_eq!(request_kinds.len(), 33, "every request variant has a vector: {request_kinds:?}");
+    assert_eq!(request_kinds.len(), 34, "every request variant has a vector: {request_kinds:?}");
     assert_eq!(response_kinds.len(), 15, "every response variant has a vector: {response_kinds:?}");
     check_all(&items);
 }

@@ -38,7 +38,7 @@ use sseek::leakage::models::mitra::{self as mitra, MitraModel, TENANT, record_dy
 use sseek::leakage::profile::{LeakageModel, Operation, Workload};
 use sseek::leakage::view::ServerView;
 use sseek::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
-use sseek::sse::{self, DynamicScheme, Keyword, MultiMap, SchemeClient, SchemeConfig, Update, UpdateOp};
+use sseek::sse::{self, DynamicScheme, Keyword, MultiMap, Packing, SchemeClient, SchemeConfig, Update, UpdateOp};
 
 /// Keywords the generated workloads search and update.
 const KEYWORDS: usize = 8;
@@ -106,8 +106,10 @@ impl History {
 
     /// A second history with the same declared leakage and other hidden
     /// content (see the module docs). `mitra` also redraws ids and flags of
-    /// revealed updates and shuffles batches.
-    fn variant(&self, seed: u64, mitra: bool) -> History {
+    /// revealed updates and shuffles batches. With `packed_setup` (a
+    /// consolidating Mitra, whose setup shows its block count), the setup
+    /// pairs of a hidden keyword move together, to one quiet keyword.
+    fn variant(&self, seed: u64, mitra: bool, packed_setup: bool) -> History {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut perm: Vec<usize> = (0..KEYWORDS).collect();
         perm.shuffle(&mut rng);
@@ -133,9 +135,17 @@ impl History {
             let quiet: Vec<usize> = (0..KEYWORDS + SINKS).filter(|&w| w >= KEYWORDS || !revealed(w, pos)).collect();
             (rename(quiet[rng.random_range(0..quiet.len())]), next_fresh())
         };
+        // A random one-to-one map of the keywords no search reveals onto themselves.
+        let quiet: Vec<usize> = (0..KEYWORDS + SINKS).filter(|&w| w >= KEYWORDS || !revealed(w, 0)).collect();
+        let mut moved_to = quiet.clone();
+        moved_to.shuffle(&mut rng);
         let mut setup: Vec<(usize, DocId)> = Vec::new();
         for (k, id) in self.distinct_setup() {
-            let (k2, mut id2) = hide(k, id, 0, &mut rng);
+            let (mut k2, mut id2) = hide(k, id, 0, &mut rng);
+            if packed_setup && !revealed(k, 0) {
+                let at = quiet.iter().position(|&w| w == k).unwrap_or(0);
+                k2 = rename(moved_to[at]);
+            }
             if mitra {
                 // Ids are hidden, but the multimap must keep N distinct pairs.
                 id2 = next_fresh();
@@ -187,15 +197,37 @@ fn history() -> impl Strategy<Value = History> {
 /// derives from a view.
 struct Scheme {
     model: &'static dyn LeakageModel,
+    /// Mitra's consolidation setting (the model's; `None` for Diana).
+    consolidate_after: Option<u32>,
     adds_only: bool,
     normalize: fn(&ServerView) -> ServerView,
     times: fn(&ServerView) -> Vec<Vec<Option<u64>>>,
 }
 
-const MITRA: Scheme =
-    Scheme { model: &MitraModel, adds_only: false, normalize: ServerView::clone, times: mitra::update_times };
-const DIANA: Scheme =
-    Scheme { model: &DianaModel, adds_only: true, normalize: diana::normalize_setup_order, times: diana::update_times };
+/// Mitra consolidating after every search that follows an update (the
+/// default waits for 8 updates; 1 makes the small workloads rewrite often).
+const MITRA: Scheme = Scheme {
+    model: &MitraModel { consolidate_after: Some(1) },
+    consolidate_after: Some(1),
+    adds_only: false,
+    normalize: ServerView::clone,
+    times: mitra::update_times,
+};
+/// Mitra as in the paper: one entry per update, never rewritten.
+const MITRA_PAPER: Scheme = Scheme {
+    model: &MitraModel { consolidate_after: None },
+    consolidate_after: None,
+    adds_only: false,
+    normalize: ServerView::clone,
+    times: mitra::update_times,
+};
+const DIANA: Scheme = Scheme {
+    model: &DianaModel,
+    consolidate_after: None,
+    adds_only: true,
+    normalize: diana::normalize_setup_order,
+    times: diana::update_times,
+};
 
 type Run<'a> = &'a dyn Fn(&Workload) -> ServerView;
 
@@ -206,8 +238,15 @@ fn fail(e: impl std::fmt::Debug) -> TestCaseError {
 /// Law 1 on one generated case, with `run` producing the views.
 fn law1(scheme: &Scheme, run: Run<'_>, h: &History, seed: u64) -> Result<(), TestCaseError> {
     let w1 = h.workload(scheme.adds_only);
-    let w2 = h.variant(seed, !scheme.adds_only).workload(scheme.adds_only);
-    let (t1, t2) = (scheme.model.leakage(&w1).map_err(fail)?, scheme.model.leakage(&w2).map_err(fail)?);
+    let t1 = scheme.model.leakage(&w1).map_err(fail)?;
+    // Redrawn ids and flags change |DB(w)|, which a consolidating Mitra
+    // shows rounded up to 64 ids: redraw until that is kept, or keep them.
+    let (redraw, packed) = (!scheme.adds_only, scheme.consolidate_after.is_some());
+    let w2 = (0..32)
+        .map(|i| h.variant(seed.wrapping_add(i), redraw, packed).workload(scheme.adds_only))
+        .find(|w| scheme.model.leakage(w).is_ok_and(|t| t == t1))
+        .unwrap_or_else(|| h.variant(seed, false, packed).workload(scheme.adds_only));
+    let t2 = scheme.model.leakage(&w2).map_err(fail)?;
     prop_assert_eq!(&t1, &t2, "the generator must keep the declared leakage");
     let (v1, v2) = ((scheme.normalize)(&run(&w1)), (scheme.normalize)(&run(&w2)));
     let (c1, c2) = (v1.canonical(), v2.canonical());
@@ -256,6 +295,21 @@ fn real(scheme: &'static Scheme) -> impl Fn(&Workload) -> ServerView {
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: CASES, ..ProptestConfig::default() })]
+
+    #[test]
+    fn law1_mitra_paper_equal_leakage_gives_equal_views(h in history(), seed in any::<u64>()) {
+        law1(&MITRA_PAPER, &real(&MITRA_PAPER), &h, seed)?;
+    }
+
+    #[test]
+    fn law2_mitra_paper_simulator_matches_real_view(h in history(), seed in any::<u64>()) {
+        law2(&MITRA_PAPER, &real(&MITRA_PAPER), &h, seed)?;
+    }
+
+    #[test]
+    fn mitra_paper_declared_update_times_are_what_the_server_derives(h in history()) {
+        declared_times(&MITRA_PAPER, &h)?;
+    }
 
     #[test]
     fn law1_mitra_equal_leakage_gives_equal_views(h in history(), seed in any::<u64>()) {
@@ -336,6 +390,75 @@ impl DynamicScheme for TaggingClient {
     fn open_state(&mut self, version: u64, sealed: &[u8]) -> sseek::Result<()> {
         self.inner.open_state(version, sealed)
     }
+    fn consolidation(&self, keyword: &[u8], ids: &[DocId]) -> sseek::Result<Option<Packing>> {
+        self.inner.consolidation(keyword, ids)
+    }
+    fn pack_setup(&self, db: &MultiMap) -> sseek::Result<Option<(Packing, MultiMap)>> {
+        self.inner.pack_setup(db)
+    }
+    fn apply_packing(&mut self, packing: &Packing) -> sseek::Result<()> {
+        self.inner.apply_packing(packing)
+    }
+}
+
+/// Law-1 control for consolidation, "a rewrite that shows the exact result
+/// length": the real client, whose packings also carry one extra random
+/// 257-byte entry per id beyond the blocks (never read, so searches still
+/// work). The declared leakage rounds the result length up to 64 ids; this
+/// client shows it exactly, so two workloads with equal declared leakage
+/// and different result lengths give different views.
+#[derive(Debug)]
+struct ExactLengthClient {
+    inner: Box<dyn DynamicScheme>,
+}
+
+impl DynamicScheme for ExactLengthClient {
+    fn descriptor(&self) -> &SseDescriptor {
+        self.inner.descriptor()
+    }
+    fn supports_delete(&self) -> bool {
+        self.inner.supports_delete()
+    }
+    fn update(&mut self, updates: &[Update]) -> sseek::Result<Vec<EncryptedEntry>> {
+        self.inner.update(updates)
+    }
+    fn token(&self, keyword: &[u8]) -> Option<SearchToken> {
+        self.inner.token(keyword)
+    }
+    fn resolve(&mut self, keyword: &[u8], result: SearchResult) -> sseek::Result<Vec<DocId>> {
+        self.inner.resolve(keyword, result)
+    }
+    fn save_state(&self) -> sseek::Result<()> {
+        self.inner.save_state()
+    }
+    fn seal_state(&self, version: u64) -> sseek::Result<Vec<u8>> {
+        self.inner.seal_state(version)
+    }
+    fn open_state(&mut self, version: u64, sealed: &[u8]) -> sseek::Result<()> {
+        self.inner.open_state(version, sealed)
+    }
+    fn consolidation(&self, keyword: &[u8], ids: &[DocId]) -> sseek::Result<Option<Packing>> {
+        let Some(mut packing) = self.inner.consolidation(keyword, ids)? else { return Ok(None) };
+        let extra = ids.len().saturating_sub(packing.entries.len());
+        packing.entries.extend((0..extra).map(|_| EncryptedEntry {
+            location: EntryLocation::Dictionary(rand::random()),
+            value: (0..sse::mitra::client::BLOCK_LEN).map(|_| rand::random()).collect(),
+        }));
+        Ok(Some(packing))
+    }
+    fn pack_setup(&self, db: &MultiMap) -> sseek::Result<Option<(Packing, MultiMap)>> {
+        self.inner.pack_setup(db)
+    }
+    fn apply_packing(&mut self, packing: &Packing) -> sseek::Result<()> {
+        self.inner.apply_packing(packing)
+    }
+}
+
+fn exact_length(scheme: &'static Scheme) -> impl Fn(&Workload) -> ServerView {
+    move |w| {
+        let client = ExactLengthClient { inner: real_client(&MasterKey::generate().unwrap(), &config_of(scheme)) };
+        record_dynamic(SchemeClient::Dynamic(Box::new(client)), w).unwrap()
+    }
 }
 
 /// Law-2 control, "a search that reaches into the future": the real client,
@@ -394,13 +517,22 @@ impl DynamicScheme for FutureTokenClient {
     fn open_state(&mut self, version: u64, sealed: &[u8]) -> sseek::Result<()> {
         self.inner.open_state(version, sealed)
     }
+    fn consolidation(&self, keyword: &[u8], ids: &[DocId]) -> sseek::Result<Option<Packing>> {
+        self.inner.consolidation(keyword, ids)
+    }
+    fn pack_setup(&self, db: &MultiMap) -> sseek::Result<Option<(Packing, MultiMap)>> {
+        self.inner.pack_setup(db)
+    }
+    fn apply_packing(&mut self, packing: &Packing) -> sseek::Result<()> {
+        self.inner.apply_packing(packing)
+    }
 }
 
 fn config_of(scheme: &Scheme) -> SchemeConfig {
     if scheme.adds_only {
         SchemeConfig::new("diana", diana::INSTANCE)
     } else {
-        SchemeConfig::new("mitra", mitra::INSTANCE)
+        SchemeConfig { consolidate_after: scheme.consolidate_after, ..SchemeConfig::new("mitra", mitra::INSTANCE) }
     }
 }
 
@@ -451,6 +583,12 @@ fn law1_mitra_rejects_keyword_tagging_updates() {
 }
 
 #[test]
+fn law1_mitra_rejects_a_rewrite_that_shows_the_exact_result_length() {
+    let reason = must_fail(|h, seed| law1(&MITRA, &exact_length(&MITRA), h, seed));
+    assert!(reason.contains("different views"), "failed for another reason: {reason}");
+}
+
+#[test]
 fn law1_diana_rejects_keyword_tagging_updates() {
     let reason = must_fail(|h, seed| law1(&DIANA, &tagging(&DIANA), h, seed));
     assert!(reason.contains("different views"), "failed for another reason: {reason}");
@@ -458,7 +596,7 @@ fn law1_diana_rejects_keyword_tagging_updates() {
 
 #[test]
 fn law2_mitra_rejects_tokens_that_cover_the_next_update() {
-    let reason = must_fail(|h, seed| law2(&MITRA, &future_token(&MITRA), h, seed));
+    let reason = must_fail(|h, seed| law2(&MITRA_PAPER, &future_token(&MITRA_PAPER), h, seed));
     assert!(reason.contains("simulated and real views differ"), "failed for another reason: {reason}");
 }
 
@@ -472,23 +610,25 @@ fn law2_diana_rejects_tokens_that_cover_the_next_update() {
 /// so what the controls catch is the leak, not a failure.
 #[test]
 fn leaky_clients_still_answer_correctly() {
-    for scheme in [&MITRA, &DIANA] {
+    for scheme in [&MITRA, &MITRA_PAPER, &DIANA] {
         let master = MasterKey::generate().unwrap();
         let config = config_of(scheme);
         let a = |k: usize, id: DocId| Update { op: UpdateOp::Add, keyword: kw(k), id };
-        let clients: Vec<Box<dyn DynamicScheme>> = vec![
-            Box::new(TaggingClient {
-                inner: real_client(&master, &config),
-                tag: KeywordPrf::new(&master, TENANT, "leaky", "tag", "tag", 1).unwrap(),
-                value_len: if scheme.adds_only { 4 } else { 5 },
-            }),
-            Box::new(FutureTokenClient {
+        let mut clients: Vec<Box<dyn DynamicScheme>> = vec![Box::new(TaggingClient {
+            inner: real_client(&master, &config),
+            tag: KeywordPrf::new(&master, TENANT, "leaky", "tag", "tag", 1).unwrap(),
+            value_len: if scheme.adds_only { 4 } else { 5 },
+        })];
+        if scheme.consolidate_after.is_some() {
+            clients.push(Box::new(ExactLengthClient { inner: real_client(&master, &config) }));
+        } else {
+            clients.push(Box::new(FutureTokenClient {
                 inner: real_client(&master, &config),
                 master: master.clone(),
                 config: config.clone(),
                 counts: HashMap::new(),
-            }),
-        ];
+            }));
+        }
         for client in clients {
             let server = std::sync::Arc::new(sseek::server::Server::new(sseek::store::MemoryStore::new()));
             let transport = sseek::transport::InProcess::new(server, TENANT);
@@ -510,7 +650,7 @@ fn leaky_clients_still_answer_correctly() {
 fn generated_cases_are_not_trivial() {
     use proptest::strategy::ValueTree;
     let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(RngAlgorithm::ChaCha));
-    let (mut with_search, mut moved, mut revealed_updates) = (0, 0, 0);
+    let (mut with_search, mut moved, mut revealed_updates, mut rewrites) = (0, 0, 0, 0);
     for seed in 0..u64::from(CASES) {
         let h = history().new_tree(&mut runner).unwrap().current();
         let view = MITRA.model.run(&h.workload(false)).unwrap();
@@ -535,12 +675,18 @@ fn generated_cases_are_not_trivial() {
             v.sort_unstable();
             v
         };
-        moved += usize::from(profile(&h) != profile(&h.variant(seed, true)));
+        moved += usize::from(profile(&h) != profile(&h.variant(seed, true, false)));
+        rewrites += view
+            .events
+            .iter()
+            .filter(|e| matches!(e.observed, sseek::leakage::view::Observed::SseRemove { .. }))
+            .count();
     }
     let cases = CASES as usize;
     assert!(with_search * 2 > cases, "only {with_search} of {cases} views have a search");
     assert!(moved * 3 > cases, "only {moved} of {cases} variants change the keyword distribution");
     assert!(revealed_updates > cases, "only {revealed_updates} revealed updates in {cases} cases");
+    assert!(rewrites > cases / 2, "only {rewrites} consolidating searches in {cases} cases");
     println!("{with_search} of {cases} views with searches, {moved} variants with moved updates");
-    println!("{revealed_updates} revealed updates");
+    println!("{revealed_updates} revealed updates, {rewrites} consolidating searches");
 }

@@ -177,6 +177,18 @@ pub fn links(view: &ServerView, tenant: &str) -> Result<Vec<Link>> {
                 blind_tokens(query, &mut tokens);
                 blind.push(TrackedBlind { seq: e.seq, tokens });
             }
+            // A rewrite's deletions: earlier answers shrink, never grow.
+            Observed::SseRemove { instance, locations } => {
+                let reader = crate::sse::entries::EntryReader::new(&store, tenant, instance);
+                let mut batch = crate::store::WriteBatch::new();
+                for location in locations {
+                    batch.delete(crate::store::Table::Entries, reader.key(location));
+                }
+                crate::store::Store::write(&store, batch)?;
+                for s in sse.iter_mut().filter(|s| s.instance == instance) {
+                    s.answer = crate::sse::server::search(&store, tenant, instance, s.token)?;
+                }
+            }
             Observed::InsertBlindPostings { .. } | Observed::Ingest { .. } => {
                 for (index, postings) in e.observed.postings_added() {
                     let index = index.to_owned();

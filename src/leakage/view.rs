@@ -61,6 +61,14 @@ impl ServerView {
                     }
                     store.write(batch)?;
                 }
+                Observed::SseRemove { instance, locations } => {
+                    let reader = crate::sse::entries::EntryReader::new(&store, tenant, instance);
+                    let mut batch = WriteBatch::new();
+                    for location in locations {
+                        batch.delete(Table::Entries, reader.key(location));
+                    }
+                    store.write(batch)?;
+                }
                 _ => {}
             }
         }

@@ -127,6 +127,14 @@ fn token_shape(t: &SearchToken) -> Shape {
         SearchToken::Addresses(a) => {
             Shape::Node("addresses", vec![Shape::List(a.iter().map(|l| Shape::raw(l)).collect())])
         }
+        SearchToken::PackedAddresses { label_key, blocks, addresses } => Shape::Node(
+            "packed_addresses",
+            vec![
+                Shape::raw(label_key),
+                Shape::public(blocks),
+                Shape::List(addresses.iter().map(|l| Shape::raw(l)).collect()),
+            ],
+        ),
         SearchToken::Ggm { nodes, count, hash_key } => Shape::Node(
             "ggm",
             vec![
@@ -222,6 +230,10 @@ impl ViewEvent {
                             .collect(),
                     ),
                 ],
+            ),
+            Observed::SseRemove { instance, locations } => Shape::Node(
+                "sse_remove",
+                vec![Shape::public(instance), Shape::Bag(locations.iter().map(location_shape).collect())],
             ),
             Observed::SseSearch { instance, token, result } => Shape::Node(
                 "sse_search",

@@ -19,8 +19,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{
-    BlindPostings, BlindQuery, DocId, EncryptedDocument, EncryptedEntry, OxtToken, Request, Response, SearchResult,
-    SearchToken, SseDescriptor,
+    BlindPostings, BlindQuery, DocId, EncryptedDocument, EncryptedEntry, EntryLocation, OxtToken, Request, Response,
+    SearchResult, SearchToken, SseDescriptor,
 };
 use crate::{Error, Result};
 
@@ -88,6 +88,14 @@ pub enum Observed {
         instance: String,
         /// The entries, as sent.
         entries: Vec<EncryptedEntry>,
+    },
+    /// SSE entries deleted by location (after a dynamic client packed a
+    /// searched keyword's entries).
+    SseRemove {
+        /// Instance name.
+        instance: String,
+        /// The locations, as sent.
+        locations: Vec<EntryLocation>,
     },
     /// An SSE search and its answer.
     SseSearch {
@@ -185,6 +193,9 @@ impl Observed {
             Request::SseCreate(descriptor) => Observed::SseCreate { descriptor: descriptor.clone() },
             Request::SseInsert { instance, entries } => {
                 Observed::SseInsert { instance: instance.clone(), entries: entries.clone() }
+            }
+            Request::SseRemove { instance, locations, .. } => {
+                Observed::SseRemove { instance: instance.clone(), locations: locations.clone() }
             }
             Request::SseSearch { instance, token } | Request::SseSearchAt { instance, token, .. } => {
                 Observed::SseSearch {

@@ -245,6 +245,17 @@ pub enum SearchToken {
         /// Per-keyword key of labels and masks derived from the leaves.
         hash_key: [u8; 16],
     },
+    /// Mitra after consolidation: the label key of the keyword's packed
+    /// blocks and how many there are (the server looks up labels
+    /// `0..blocks` under it), then the addresses of the updates since.
+    PackedAddresses {
+        /// Per-generation key of the packed blocks' labels.
+        label_key: [u8; 16],
+        /// Number of packed blocks.
+        blocks: u32,
+        /// Addresses of the updates after the blocks were written.
+        addresses: Vec<Label>,
+    },
 }
 
 /// What a client sends for an OXT conjunction (see `crate::sse::oxt`):
@@ -516,6 +527,20 @@ pub enum Request {
         key_version: u32,
         /// The token.
         token: OxtToken,
+    },
+    /// Deletes entries of a dynamic SSE instance by location, in one
+    /// transaction, by a client holding keys of `key_version` (refused,
+    /// 409, under another version). A dynamic client sends it after it
+    /// has rewritten a searched keyword's entries as packed blocks: the
+    /// locations are those the search just named, so the server learns
+    /// nothing it did not know. Absent locations are skipped.
+    SseRemove {
+        /// Instance name.
+        instance: String,
+        /// The key version the client holds.
+        key_version: u32,
+        /// The locations to delete.
+        locations: Vec<EntryLocation>,
     },
 }
 

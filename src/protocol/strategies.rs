@@ -83,6 +83,9 @@ pub(crate) fn search_token() -> impl Strategy<Value = SearchToken> {
             count,
             hash_key
         }),
+        (key(), any::<u32>(), vec(any::<Label>(), 0..5)).prop_map(|(label_key, blocks, addresses)| {
+            SearchToken::PackedAddresses { label_key, blocks, addresses }
+        }),
     ]
 }
 
@@ -150,6 +153,9 @@ pub(crate) fn request() -> impl Strategy<Value = Request> {
                 token: OxtToken { label_key, value_key, xterms, xtokens }
             }
         ),
+        (name(), any::<u32>(), vec(entry(), 0..4)).prop_map(|(instance, key_version, entries)| {
+            Request::SseRemove { instance, key_version, locations: entries.into_iter().map(|e| e.location).collect() }
+        }),
     ]
 }
 

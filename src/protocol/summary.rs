@@ -43,6 +43,7 @@ impl Request {
             Request::SseSwap { .. } => "SseSwap",
             Request::SseDrop { .. } => "SseDrop",
             Request::OxtSearch { .. } => "OxtSearch",
+            Request::SseRemove { .. } => "SseRemove",
         }
     }
 
@@ -54,6 +55,7 @@ impl Request {
             Request::GetDocuments(ids) | Request::DeleteDocuments(ids) => ids.len(),
             Request::InsertBlindPostings(p) => p.postings.len(),
             Request::SseInsert { entries, .. } => entries.len(),
+            Request::SseRemove { locations, .. } => locations.len(),
             Request::Ingest(b) | Request::IngestAt { batch: b, .. } => b.documents.len(),
             Request::RotateDocuments { documents, .. } => documents.len(),
             Request::DeleteMessages { ids, .. } => ids.len(),

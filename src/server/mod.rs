@@ -385,6 +385,11 @@ impl<S: Store> Server<S> {
                 self.locked(tenant, || sse::swap(&self.store, tenant, &instance, &staged, expect_state))?;
                 Ok(Response::Ok)
             }
+            Request::SseRemove { instance, key_version, locations } => {
+                check_batch(locations.len())?;
+                self.locked(tenant, || sse::remove(&self.store, tenant, &instance, key_version, &locations))?;
+                Ok(Response::Ok)
+            }
             Request::SseDrop { instance } => {
                 self.locked(tenant, || sse::drop_instance(&self.store, tenant, &instance))?;
                 Ok(Response::Ok)

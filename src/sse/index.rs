@@ -10,12 +10,12 @@ use roaring::{MultiOps, RoaringBitmap};
 
 use super::Conjunction;
 use super::{
-    ENTRY_CHUNK, Keyword, MultiMap, Scheme, SchemeClient, SchemeConfig, Update, UpdateOp, diana, keyword, mitra, oxt,
-    pibas, twolev,
+    ENTRY_CHUNK, Keyword, MultiMap, Packing, Scheme, SchemeClient, SchemeConfig, Update, UpdateOp, diana, keyword,
+    mitra, oxt, pibas, twolev,
 };
 use crate::keys::MasterKey;
 use crate::protocol::transport::{Traffic, Transport};
-use crate::protocol::{DocId, EncryptedEntry, Request, Response, SseDescriptor, expect_ok, unexpected};
+use crate::protocol::{DocId, EncryptedEntry, EntryLocation, Request, Response, SseDescriptor, expect_ok, unexpected};
 use crate::query::Query;
 use crate::{Error, Result};
 
@@ -150,18 +150,21 @@ impl<T: Transport> SseIndex<T> {
             Response::ClientState(s) => s,
             other => return Err(unexpected(&other)),
         };
+        let key_version = d.descriptor().key_version;
+        // A rebuild under a new key version starts the state's versions
+        // again, sealed under the new key: say so rather than call it a
+        // rollback or a damaged state.
+        let rebuilt = || match describe(&self.transport, &instance) {
+            Ok(Some(now)) if now.key_version != key_version => Some(Error::Conflict(format!(
+                "SSE instance {instance:?} is under key version {} now, not {key_version}: open it again with that \
+                 version",
+                now.key_version
+            ))),
+            _ => None,
+        };
         let rollback = |found: u64| {
-            // A rebuild under a new key version starts the state's versions
-            // again: say so rather than call it a rollback.
-            let key_version = d.descriptor().key_version;
-            if let Ok(Some(now)) = describe(&self.transport, &instance)
-                && now.key_version != key_version
-            {
-                return Error::Conflict(format!(
-                    "SSE instance {instance:?} is under key version {} now, not {key_version}: open it again with \
-                     that version",
-                    now.key_version
-                ));
+            if let Some(e) = rebuilt() {
+                return e;
             }
             Error::StateFile {
                 path: "shared state on the server".into(),
@@ -176,7 +179,9 @@ impl<T: Transport> SseIndex<T> {
             Some(s) if s.version < known => Err(rollback(s.version)),
             Some(s) if s.version == known => Ok(()),
             Some(s) => {
-                d.open_state(s.version, &s.sealed)?;
+                if let Err(e) = d.open_state(s.version, &s.sealed) {
+                    return Err(rebuilt().unwrap_or(e));
+                }
                 self.shared = Some(s.version);
                 Ok(())
             }
@@ -313,7 +318,19 @@ impl<T: Transport> SseIndex<T> {
                     expect_ok(self.transport.call(&Request::PutClientState { instance, version: 1, sealed })?)?;
                 }
             }
-            SchemeClient::Dynamic(_) => {
+            SchemeClient::Dynamic(d) => {
+                // Keywords new to the client become packed blocks directly
+                // (not with a shared state: another device may be adding).
+                let packed = if self.shared.is_none() { d.pack_setup(db)? } else { None };
+                let db = match packed {
+                    Some((packing, rest)) => {
+                        if !packing.keywords.is_empty() {
+                            self.store_packing(packing)?;
+                        }
+                        std::borrow::Cow::Owned(rest)
+                    }
+                    None => std::borrow::Cow::Borrowed(db),
+                };
                 let mut updates: Vec<Update> = db
                     .iter()
                     .flat_map(|(k, ids)| ids.iter().map(|id| Update { op: UpdateOp::Add, keyword: k.clone(), id: *id }))
@@ -420,10 +437,63 @@ impl<T: Transport> SseIndex<T> {
             Response::SseResult(r) => r,
             other => return Err(unexpected(&other)),
         };
-        match &mut self.scheme {
-            SchemeClient::Static(s) => s.resolve(keyword, result),
-            SchemeClient::Dynamic(d) => d.resolve(keyword, result),
+        let (ids, packing) = match &mut self.scheme {
+            SchemeClient::Static(s) => (s.resolve(keyword, result)?, None),
+            SchemeClient::Dynamic(d) => {
+                let ids = d.resolve(keyword, result)?;
+                let packing = d.consolidation(keyword, &ids)?;
+                (ids, packing)
+            }
+        };
+        if let Some(packing) = packing {
+            self.store_packing(packing)?;
         }
+        Ok(ids)
+    }
+
+    /// Stores a [`Packing`]: its blocks first, then the state that points
+    /// to them (saved to the state file; with a shared state, by
+    /// compare-and-swap), then the deletion of the entries it replaces.
+    /// Returns whether it took effect: it is dropped, and its blocks
+    /// deleted again, if a keyword changed meanwhile (another device's
+    /// update). A crash at any point leaves the index whole: before the
+    /// state is saved the old entries still answer, after it the blocks do.
+    fn store_packing(&mut self, mut packing: Packing) -> Result<bool> {
+        let (instance, key_version) = (self.name(), self.scheme.descriptor().key_version);
+        let written: Vec<EntryLocation> = packing.entries.iter().map(|e| e.location).collect();
+        super::send_in_location_order(std::mem::take(&mut packing.entries), &mut |entries| {
+            expect_ok(self.transport.call(&Request::SseInsert { instance: instance.clone(), entries })?)
+        })?;
+        let SchemeClient::Dynamic(d) = &mut self.scheme else {
+            return Err(Error::Config("static SSE schemes are not packed after setup".into()));
+        };
+        match d.apply_packing(&packing) {
+            Ok(()) => {}
+            Err(Error::Conflict(_)) => {
+                remove_entries(&self.transport, &instance, key_version, &written)?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+        d.save_state()?;
+        if let Some(known) = self.shared {
+            let (version, sealed) = (known + 1, d.seal_state(known + 1)?);
+            match self.transport.call(&Request::PutClientState { instance: instance.clone(), version, sealed }) {
+                Ok(r) => {
+                    expect_ok(r)?;
+                    self.shared = Some(version);
+                }
+                // Another device moved the state on: take its state, drop the blocks.
+                Err(Error::Server { code: 409, .. }) => {
+                    remove_entries(&self.transport, &instance, key_version, &written)?;
+                    self.refresh_state()?;
+                    return Ok(false);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        remove_entries(&self.transport, &instance, key_version, &packing.obsolete)?;
+        Ok(true)
     }
 
     /// Evaluates a boolean query: one search per term, combined on the
@@ -666,6 +736,20 @@ pub fn setup_rng() -> Result<rand_chacha::ChaCha20Rng> {
     let mut seed = [0u8; 32];
     crate::keys::os_random(&mut seed)?;
     Ok(rand_chacha::ChaCha20Rng::from_seed(seed))
+}
+
+/// Asks the server to delete entries by location, in requests of at most [`ENTRY_CHUNK`].
+fn remove_entries<T: Transport>(
+    transport: &T,
+    instance: &str,
+    key_version: u32,
+    locations: &[EntryLocation],
+) -> Result<()> {
+    for chunk in locations.chunks(ENTRY_CHUNK) {
+        let request = Request::SseRemove { instance: instance.to_owned(), key_version, locations: chunk.to_vec() };
+        expect_ok(transport.call(&request)?)?;
+    }
+    Ok(())
 }
 
 fn describe<T: Transport>(transport: &T, instance: &str) -> Result<Option<SseDescriptor>> {

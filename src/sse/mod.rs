@@ -160,6 +160,57 @@ pub trait ConjunctiveScheme: Debug + Send + Sync {
     fn conjunction(&self, terms: &[Keyword]) -> Result<Conjunction>;
 }
 
+/// Ids per packed block when a dynamic scheme consolidates a keyword (see
+/// [`Packing`]): a block is 257 bytes, one count byte and 64 ids.
+pub const PACKED_BLOCK: usize = 64;
+
+/// Default [`SchemeConfig::consolidate_after`]: a searched keyword is
+/// rewritten as packed blocks once it has at least this many updates since
+/// its blocks were written, and at least as many as it has blocks (so that
+/// rewriting costs at most one block per update, amortized).
+pub const CONSOLIDATE_AFTER: u32 = 8;
+
+/// Entries that replace some keywords' entries by packed blocks under a
+/// fresh generation, and the client state that points to them, staged: a
+/// dynamic scheme makes one after a search (the client then knows the
+/// keyword's result, and the server has just seen which entries are the
+/// keyword's) or for a setup. [`SseIndex`] sends `entries`, then applies the
+/// state with [`DynamicScheme::apply_packing`] and saves it, then asks the
+/// server to delete `obsolete`: a crash in between leaves unread entries,
+/// never a state that points to blocks the server does not hold.
+#[derive(Debug)]
+pub struct Packing {
+    /// The packed blocks, at labels of a generation never used before.
+    pub entries: Vec<EncryptedEntry>,
+    /// Locations of the entries the blocks replace (all the search just
+    /// named); empty for a setup.
+    pub obsolete: Vec<crate::protocol::EntryLocation>,
+    /// Per keyword: its state before (checked when applied) and its new generation.
+    pub keywords: Vec<PackedKeyword>,
+}
+
+/// One keyword of a [`Packing`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackedKeyword {
+    /// The keyword.
+    pub keyword: Keyword,
+    /// Its generation and update count when the packing was made.
+    pub before: (Option<Generation>, u32),
+    /// The generation that holds it afterwards (its update count restarts at 0).
+    pub after: Generation,
+}
+
+/// A keyword's packed generation: a random id (fresh per rewrite, so no
+/// label or keystream is ever used for two contents) from which the
+/// blocks' and later updates' keys are derived, and the number of blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Generation {
+    /// Random generation id.
+    pub id: [u8; 16],
+    /// Number of packed blocks written under it.
+    pub blocks: u32,
+}
+
 /// Client half of a dynamic scheme: adds (and, if supported, deletes) after setup.
 pub trait DynamicScheme: Debug + Send + Sync {
     /// The public descriptor of this instance.
@@ -207,6 +258,36 @@ pub trait DynamicScheme: Debug + Send + Sync {
     /// this instance under this key, or holds an impossible counter; the
     /// state is unchanged then.
     fn open_state(&mut self, version: u64, sealed: &[u8]) -> Result<()>;
+
+    /// After a search of `keyword` answered `ids`: the packing that rewrites
+    /// the keyword's entries as blocks, if the scheme consolidates and the
+    /// keyword is due ([`SchemeConfig::consolidate_after`]). Changes no state.
+    ///
+    /// # Errors
+    /// RNG errors.
+    fn consolidation(&self, _keyword: &[u8], _ids: &[DocId]) -> Result<Option<Packing>> {
+        Ok(None)
+    }
+
+    /// For a setup: a packing of the keywords of `db` this client never
+    /// updated (each becomes packed blocks directly) and the pairs left for
+    /// ordinary updates; `None` if the scheme does not pack its setup.
+    ///
+    /// # Errors
+    /// RNG errors.
+    fn pack_setup(&self, _db: &MultiMap) -> Result<Option<(Packing, MultiMap)>> {
+        Ok(None)
+    }
+
+    /// Points the keywords of `packing` to their new generations (update
+    /// counts back to 0), once its entries are stored.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] if a keyword changed since the packing was
+    /// made; nothing is applied then. [`crate::Error::Config`] for a scheme that does not pack.
+    fn apply_packing(&mut self, _packing: &Packing) -> Result<()> {
+        Err(crate::Error::Config("this SSE scheme does not pack entries".into()))
+    }
 }
 
 /// The client half of any scheme.
@@ -243,6 +324,12 @@ pub struct SchemeConfig {
     pub state_path: Option<PathBuf>,
     /// Key version.
     pub key_version: u32,
+    /// Dynamic schemes that consolidate (Mitra): after a search, rewrite the
+    /// keyword as packed blocks once it has at least this many updates since
+    /// its last rewrite, and at least as many as it has blocks; a setup
+    /// writes fresh keywords as packed blocks directly. `None` keeps one
+    /// entry per update, as in the paper. Default [`CONSOLIDATE_AFTER`].
+    pub consolidate_after: Option<u32>,
 }
 
 impl SchemeConfig {
@@ -255,6 +342,7 @@ impl SchemeConfig {
             response_revealing: true,
             state_path: None,
             key_version: 1,
+            consolidate_after: Some(CONSOLIDATE_AFTER),
         }
     }
 }

@@ -8,7 +8,7 @@
 
 use super::entries::{EntryReader, MAX_BLOCK, MAX_INSTANCE, MAX_TOKEN_ITEMS, MAX_VALUE};
 use super::registry::Scheme;
-use crate::protocol::{self, EncryptedEntry, OxtToken, SearchResult, SearchToken, SseDescriptor};
+use crate::protocol::{self, EncryptedEntry, EntryLocation, OxtToken, SearchResult, SearchToken, SseDescriptor};
 use crate::store::keyspace::{client_state_key, is_reserved_state_slot, keyspace};
 use crate::store::{Store, Table, WriteBatch};
 use crate::{Error, Result};
@@ -121,6 +121,50 @@ pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<Encr
     store.write(batch)
 }
 
+/// Deletes entries of a dynamic instance by location, in one batch, for a
+/// client holding keys of `key_version`. Only dynamic schemes rewrite their
+/// entries (Mitra's packed blocks after a search); a static index is built
+/// once and kept whole. Absent locations are skipped, so a retry is harmless.
+/// The caller serializes writes.
+///
+/// # Errors
+/// [`crate::Error::NotFound`] for an unregistered instance;
+/// [`crate::Error::Conflict`] under another key version;
+/// [`crate::Error::Protocol`] for a static instance; store errors.
+pub fn remove(
+    store: &dyn Store,
+    tenant: &str,
+    instance: &str,
+    key_version: u32,
+    locations: &[EntryLocation],
+) -> Result<()> {
+    let Some(descriptor) = describe(store, tenant, instance)? else {
+        return Err(Error::NotFound(format!("no SSE instance {instance:?} for this tenant")));
+    };
+    if descriptor.key_version != key_version {
+        return Err(Error::Conflict(format!(
+            "SSE instance {instance:?} is under key version {} now, not {key_version}: open it again with that version",
+            descriptor.key_version
+        )));
+    }
+    let scheme = Scheme::parse(&descriptor.scheme).map_err(|e| Error::DataCorruption {
+        table: Table::Meta.name(),
+        reason: format!("stored SSE descriptor: {e}"),
+    })?;
+    if scheme.kind() != super::SchemeKind::Dynamic {
+        return Err(Error::Protocol(format!(
+            "entries of static SSE scheme {:?} are not removed one by one",
+            scheme.name()
+        )));
+    }
+    let reader = EntryReader::new(store, tenant, instance);
+    let mut batch = WriteBatch::new();
+    for location in locations {
+        batch.delete(Table::Entries, reader.key(location));
+    }
+    store.write(batch)
+}
+
 /// Answers a search. An unknown instance or keyword gives an empty result:
 /// the answer reveals nothing the token's owner does not know.
 ///
@@ -164,6 +208,15 @@ fn search_described(
                 return Err(Error::Protocol(format!("token of {} addresses is too large", addresses.len())));
             }
             super::mitra::server::search(&reader, addresses)
+        }
+        (Scheme::Mitra, SearchToken::PackedAddresses { label_key, blocks, addresses }) => {
+            if addresses.len().saturating_add(*blocks as usize) > MAX_TOKEN_ITEMS {
+                return Err(Error::Protocol(format!(
+                    "token of {blocks} blocks and {} addresses is too large",
+                    addresses.len()
+                )));
+            }
+            super::mitra::server::search_packed(&reader, label_key, *blocks, addresses)
         }
         (Scheme::Diana, SearchToken::Ggm { nodes, count, hash_key }) => {
             super::diana::server::search(&reader, nodes, *count, hash_key)

@@ -23,7 +23,7 @@
 //! shuffles, so it is random), and the simulator picks one at random, so the
 //! laws are exact only for batches up to that size.
 
-pub use crate::sse::mitra::leakage::PROFILE;
+pub use crate::sse::mitra::leakage::{PAPER_PROFILE, PROFILE};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -38,11 +38,11 @@ use crate::leakage::view::{Observed, Recorder, ServerView, ViewEvent};
 use crate::protocol::{EncryptedEntry, EntryLocation, Label, SearchResult, SearchToken, SseDescriptor};
 use crate::server::InProcess;
 use crate::server::Server;
-use crate::sse::{self, ENTRY_CHUNK, Keyword, SchemeClient, SchemeConfig, SseIndex};
+use crate::sse::{self, ENTRY_CHUNK, Keyword, PACKED_BLOCK, SchemeClient, SchemeConfig, SseIndex, UpdateOp};
 use crate::store::MemoryStore;
 use crate::{Error, Result};
 
-use crate::sse::mitra::client::{SCHEME, VALUE_LEN};
+use crate::sse::mitra::client::{BLOCK_LEN, SCHEME, VALUE_LEN};
 
 /// Tenant the recorded runs and the simulator use.
 pub const TENANT: &str = "leakage";
@@ -53,29 +53,47 @@ pub const INSTANCE: &str = "mitra";
 /// Bytes of an address (a dictionary label).
 const ADDRESS_LEN: usize = 16;
 
-/// Mitra's [`LeakageModel`]: [`PROFILE`], [`leakage`], [`simulate`] and a
-/// recorded run of the real client and server.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MitraModel;
+/// Mitra's [`LeakageModel`]: [`PROFILE`] (or [`PAPER_PROFILE`]),
+/// [`leakage`], [`simulate`] and a recorded run of the real client and
+/// server, all with the same consolidation setting.
+#[derive(Debug, Clone, Copy)]
+pub struct MitraModel {
+    /// [`SchemeConfig::consolidate_after`] of the client modelled.
+    pub consolidate_after: Option<u32>,
+}
+
+impl Default for MitraModel {
+    /// As built by default ([`sse::CONSOLIDATE_AFTER`]).
+    fn default() -> Self {
+        MitraModel { consolidate_after: Some(sse::CONSOLIDATE_AFTER) }
+    }
+}
 
 impl LeakageModel for MitraModel {
     fn profile(&self) -> Profile {
-        PROFILE
+        if self.consolidate_after.is_some() { PROFILE } else { PAPER_PROFILE }
     }
 
     fn leakage(&self, workload: &Workload) -> Result<Trace> {
-        Ok(leakage(workload))
+        Ok(leakage(workload, self.consolidate_after))
     }
 
     fn simulate(&self, trace: &Trace, rng: &mut dyn RngCore) -> Result<ServerView> {
-        simulate(trace, rng)
+        simulate(trace, self.consolidate_after, rng)
     }
 
     fn run(&self, workload: &Workload) -> Result<ServerView> {
         let master = MasterKey::generate()?;
-        let scheme = sse::open_client(&master, TENANT, &SchemeConfig::new(SCHEME, INSTANCE))?;
+        let config = SchemeConfig { consolidate_after: self.consolidate_after, ..SchemeConfig::new(SCHEME, INSTANCE) };
+        let scheme = sse::open_client(&master, TENANT, &config)?;
         record_dynamic(scheme, workload)
     }
+}
+
+/// Whether a keyword with `updates` updates since its blocks were written
+/// and `blocks` blocks is rewritten after a search (the client's rule).
+pub(crate) fn due(consolidate_after: Option<u32>, updates: usize, blocks: usize) -> bool {
+    consolidate_after.is_some_and(|t| updates > 0 && updates >= (t as usize).max(blocks))
 }
 
 /// Batch ordinals (see the module docs) of every update of every keyword,
@@ -101,22 +119,53 @@ impl BatchClock {
     }
 }
 
-/// Mitra's declared leakage of `workload`, computed from the plaintext.
+/// Mitra's declared leakage of `workload`, computed from the plaintext,
+/// for a client with `consolidate_after` ([`SchemeConfig::consolidate_after`]).
 ///
-/// Setup: [`Leak::TotalSize`]. Each update batch: [`Leak::UpdateSize`] as a
-/// count. Each search: nothing if its keyword has no update yet (no request
+/// Setup: [`Leak::TotalSize`] without consolidation; with it, every
+/// keyword is packed, and the item is [`Leak::EntryCount`], the number of
+/// blocks. Each update batch: [`Leak::UpdateSize`] as a count. Each search:
+/// nothing if its keyword has neither a block nor an update yet (no request
 /// is sent); otherwise [`Leak::SearchPattern`] (classes numbered over the
 /// searches that are sent) and [`Leak::BackwardPrivacy`] Type II as the
-/// batch ordinals of the keyword's updates in counter order.
-pub fn leakage(workload: &Workload) -> Trace {
-    let mut trace = Trace::new(PROFILE.scheme);
-    let n = sse::pair_count(&workload.db);
-    trace.setup.push((Leak::TotalSize, LeakValue::Count(n as u64)));
+/// batch ordinals of the entries the token names (its blocks, then its
+/// updates). A search after which the client consolidates adds
+/// [`Leak::PaddedResultLength`], the number of new blocks; their insert
+/// takes the next ordinal (if there is at least one block).
+pub fn leakage(workload: &Workload, consolidate_after: Option<u32>) -> Trace {
+    #[derive(Default)]
+    struct Tracked {
+        /// Ordinals of the entries a token names, blocks first.
+        times: Vec<u64>,
+        blocks: usize,
+        updates: usize,
+        packed: bool,
+        live: std::collections::BTreeSet<crate::protocol::DocId>,
+    }
+    let mut trace = Trace::new(if consolidate_after.is_some() { PROFILE.scheme } else { PAPER_PROFILE.scheme });
     let mut clock = BatchClock::new();
-    let mut times: HashMap<&Keyword, Vec<u64>> = HashMap::new();
-    if let Some(t) = clock.tick(n) {
-        for (k, ids) in &workload.db {
-            times.entry(k).or_default().extend(std::iter::repeat_n(t, ids.len()));
+    let mut keywords: HashMap<&Keyword, Tracked> = HashMap::new();
+    if consolidate_after.is_some() {
+        let blocks: usize = workload.db.values().map(|ids| distinct(ids).div_ceil(PACKED_BLOCK)).sum();
+        trace.setup.push((Leak::EntryCount, LeakValue::Count(blocks as u64)));
+        if let Some(t) = clock.tick(blocks) {
+            for (k, ids) in &workload.db {
+                let n = distinct(ids).div_ceil(PACKED_BLOCK);
+                let w = keywords.entry(k).or_default();
+                (w.times, w.blocks, w.packed) = (vec![t; n], n, n > 0);
+                w.live.extend(ids.iter().copied());
+            }
+        }
+    } else {
+        let n = sse::pair_count(&workload.db);
+        trace.setup.push((Leak::TotalSize, LeakValue::Count(n as u64)));
+        if let Some(t) = clock.tick(n) {
+            for (k, ids) in &workload.db {
+                let w = keywords.entry(k).or_default();
+                w.times.extend(std::iter::repeat_n(t, ids.len()));
+                w.updates += ids.len();
+                w.live.extend(ids.iter().copied());
+            }
         }
     }
     // Search-pattern classes over the searches that reach the server.
@@ -127,20 +176,29 @@ pub fn leakage(workload: &Workload) -> Trace {
             Operation::Update(batch) => {
                 if let Some(t) = clock.tick(batch.len()) {
                     for u in batch {
-                        times.entry(&u.keyword).or_default().push(t);
+                        let w = keywords.entry(&u.keyword).or_default();
+                        w.times.push(t);
+                        w.updates += 1;
+                        match u.op {
+                            UpdateOp::Add => w.live.insert(u.id),
+                            UpdateOp::Delete => w.live.remove(&u.id),
+                        };
                     }
                 }
                 ops.push((OperationKind::Update, vec![(Leak::UpdateSize, LeakValue::Count(batch.len() as u64))], None));
             }
-            Operation::Search(k) => match times.get(k).filter(|t| !t.is_empty()) {
-                Some(t) => {
+            Operation::Search(k) => match keywords.get_mut(k).filter(|w| w.packed || w.updates > 0) {
+                Some(w) => {
                     sent.push(k);
-                    let value = LeakValue::Counts(t.clone());
-                    ops.push((
-                        OperationKind::Search,
-                        vec![(Leak::BackwardPrivacy(BackwardPrivacy::TypeII), value)],
-                        Some(sent.len() - 1),
-                    ));
+                    let mut values =
+                        vec![(Leak::BackwardPrivacy(BackwardPrivacy::TypeII), LeakValue::Counts(w.times.clone()))];
+                    if due(consolidate_after, w.updates, w.blocks) {
+                        let n = w.live.len().div_ceil(PACKED_BLOCK);
+                        values.push((Leak::PaddedResultLength, LeakValue::Count(n as u64)));
+                        w.times = clock.tick(n).map(|t| vec![t; n]).unwrap_or_default();
+                        (w.blocks, w.updates, w.packed) = (n, 0, true);
+                    }
+                    ops.push((OperationKind::Search, values, Some(sent.len() - 1)));
                 }
                 None => ops.push((OperationKind::Search, Vec::new(), None)),
             },
@@ -148,6 +206,11 @@ pub fn leakage(workload: &Workload) -> Trace {
     }
     trace.operations = with_search_pattern(ops, &sent);
     trace
+}
+
+/// Number of distinct ids of a setup list.
+fn distinct(ids: &[crate::protocol::DocId]) -> usize {
+    ids.iter().collect::<std::collections::BTreeSet<_>>().len()
 }
 
 /// An operation's leakage before search-pattern classes are known: its kind,
@@ -260,86 +323,132 @@ fn descriptor() -> SseDescriptor {
     }
 }
 
-/// A view of Mitra built from `trace` alone.
+/// A view of Mitra built from `trace` alone, for a client with `consolidate_after`.
 ///
-/// Each batch becomes that many random addresses with random 5-byte values.
-/// A search of class `s` whose trace lists batch ordinals `t_1..t_a` sends
-/// the addresses already given to `s` by earlier searches, then, for each
+/// Each batch becomes that many random entries: addresses with random
+/// 5-byte values for updates, labels with random 257-byte values for
+/// packed blocks (the setup with consolidation, and each rewrite). A
+/// search of class `s` whose trace lists batch ordinals `t_1..t_a` names
+/// the entries already given to `s` since its last rewrite, then, for each
 /// new `t_i`, an entry of batch `t_i` not yet given to any class, picked at
-/// random; the answer is their values. This is the textbook simulator of a
-/// forward-private scheme: entries are bound to keywords only when a search
-/// reveals them.
+/// random; the answer is their values. A class holding blocks sends a
+/// packed token (a random label key, its block count and its update
+/// addresses). A search with a new block count is followed by the insert
+/// of that many blocks, now the class's, and the removal of every entry the
+/// search named. This is the textbook simulator of a forward-private
+/// scheme: entries are bound to keywords only when a search reveals them.
 ///
 /// # Errors
 /// [`Error::Config`] for a trace that is not Mitra's or is inconsistent (a
 /// search whose ordinals do not extend its class's earlier ones, or name
 /// more updates of a batch than it has).
-pub fn simulate(trace: &Trace, rng: &mut dyn RngCore) -> Result<ServerView> {
+pub fn simulate(trace: &Trace, consolidate_after: Option<u32>, rng: &mut dyn RngCore) -> Result<ServerView> {
+    /// A class's entries since its last rewrite, blocks first.
+    #[derive(Default)]
+    struct Class {
+        seen: Vec<u64>,
+        entries: Vec<EncryptedEntry>,
+        blocks: usize,
+        label_key: Option<Label>,
+    }
     let mut view = ViewBuilder::open(descriptor());
-    // Per batch ordinal: its entries and the indexes not yet bound to a class.
-    let mut batches: Vec<(Vec<EncryptedEntry>, Vec<usize>)> = Vec::new();
-    new_batch(count_of(trace.setup_value(Leak::TotalSize), "N")?, &mut batches, &mut view, rng);
+    // Per batch ordinal: its entries, the indexes not yet bound to a class, and whether they are blocks.
+    let mut batches: Vec<Batch> = Vec::new();
+    match consolidate_after {
+        Some(_) => {
+            let n = count_of(trace.setup_value(Leak::EntryCount), "block count")?;
+            new_batch(n, true, &mut batches, &mut view, rng);
+        }
+        None => new_batch(count_of(trace.setup_value(Leak::TotalSize), "N")?, false, &mut batches, &mut view, rng),
+    }
     view.sync();
-    let mut bound: BTreeMap<u32, (Vec<u64>, Vec<EncryptedEntry>)> = BTreeMap::new();
+    let mut classes: BTreeMap<u32, Class> = BTreeMap::new();
     let times_leak = Leak::BackwardPrivacy(BackwardPrivacy::TypeII);
     for op in &trace.operations {
         match op.kind {
             OperationKind::Update => {
-                new_batch(count_of(op.get(Leak::UpdateSize), "update size")?, &mut batches, &mut view, rng)
+                new_batch(count_of(op.get(Leak::UpdateSize), "update size")?, false, &mut batches, &mut view, rng)
             }
             OperationKind::Search if op.values.is_empty() => {}
             OperationKind::Search => {
                 let (class, times) = search_items(op, times_leak)?;
-                let (seen, entries) = bound.entry(class).or_default();
-                if times.get(..seen.len()) != Some(seen.as_slice()) {
+                let c = classes.entry(class).or_default();
+                if times.get(..c.seen.len()) != Some(c.seen.as_slice()) {
                     return Err(Error::Config(format!(
                         "trace: search of class {class} does not extend its earlier ones"
                     )));
                 }
-                for &t in &times[seen.len()..] {
-                    let (batch, free) = usize::try_from(t)
+                for &t in &times[c.seen.len()..] {
+                    let (batch, free, blocks) = usize::try_from(t)
                         .ok()
                         .and_then(|t| batches.get_mut(t))
-                        .filter(|(_, free)| !free.is_empty())
+                        .filter(|(_, free, _)| !free.is_empty())
                         .ok_or_else(|| Error::Config(format!("trace: no unbound update left in batch {t}")))?;
                     let pick = free.swap_remove(rng.random_range(0..free.len()));
-                    entries.push(batch[pick].clone());
-                    seen.push(t);
+                    if *blocks {
+                        c.blocks += 1;
+                        c.label_key.get_or_insert_with(|| random_label(rng));
+                    }
+                    c.entries.push(batch[pick].clone());
+                    c.seen.push(t);
                 }
-                let addresses = entries
-                    .iter()
-                    .map(|e| match e.location {
-                        EntryLocation::Dictionary(l) => l,
-                        EntryLocation::Array(_) => [0; ADDRESS_LEN],
-                    })
-                    .collect();
-                let values = entries.iter().map(|e| e.value.clone()).collect();
-                view.search(SearchToken::Addresses(addresses), SearchResult::Values(values));
+                let labels: Vec<Label> = c.entries.iter().map(|e| label_of(&e.location)).collect();
+                let token = match c.label_key {
+                    Some(label_key) => SearchToken::PackedAddresses {
+                        label_key,
+                        blocks: u32::try_from(c.blocks).unwrap_or(u32::MAX),
+                        addresses: labels[c.blocks..].to_vec(),
+                    },
+                    None => SearchToken::Addresses(labels),
+                };
+                let values = c.entries.iter().map(|e| e.value.clone()).collect();
+                view.search(token, SearchResult::Values(values));
+                if let Some(value) = op.get(Leak::PaddedResultLength) {
+                    let n = count_of(Some(value), "new block count")?;
+                    new_batch(n, true, &mut batches, &mut view, rng);
+                    let obsolete: Vec<EntryLocation> = c.entries.iter().map(|e| e.location).collect();
+                    view.push(Observed::SseRemove { instance: INSTANCE.to_owned(), locations: obsolete });
+                    let mut fresh = Class { label_key: Some(random_label(rng)), blocks: n, ..Class::default() };
+                    if let Some((batch, free, _)) = batches.last_mut().filter(|_| n > 0) {
+                        free.clear();
+                        fresh.entries.clone_from(batch);
+                        fresh.seen = vec![batches.len() as u64 - 1; n];
+                    }
+                    *c = fresh;
+                }
             }
         }
     }
     Ok(view.finish())
 }
 
-/// A simulated batch of `n` random entries, inserted into `view` and kept
-/// (all unbound) in `batches`; nothing for an empty batch.
-fn new_batch(
-    n: usize,
-    batches: &mut Vec<(Vec<EncryptedEntry>, Vec<usize>)>,
-    view: &mut ViewBuilder,
-    rng: &mut dyn RngCore,
-) {
+/// A simulated batch: its entries, the indexes not yet bound to a class,
+/// and whether they are packed blocks.
+type Batch = (Vec<EncryptedEntry>, Vec<usize>, bool);
+
+/// The label of a dictionary location (Mitra stores nothing else).
+fn label_of(location: &EntryLocation) -> Label {
+    match location {
+        EntryLocation::Dictionary(l) => *l,
+        EntryLocation::Array(_) => [0; ADDRESS_LEN],
+    }
+}
+
+/// A simulated batch of `n` random entries (blocks or updates), inserted
+/// into `view` and kept (all unbound) in `batches`; nothing for an empty batch.
+fn new_batch(n: usize, blocks: bool, batches: &mut Vec<Batch>, view: &mut ViewBuilder, rng: &mut dyn RngCore) {
     if n == 0 {
         return;
     }
+    let len = if blocks { BLOCK_LEN } else { VALUE_LEN };
     let entries: Vec<EncryptedEntry> = (0..n)
         .map(|_| EncryptedEntry {
             location: EntryLocation::Dictionary(random_label(rng)),
-            value: random_bytes(rng, VALUE_LEN),
+            value: random_bytes(rng, len),
         })
         .collect();
     view.insert(&entries);
-    batches.push((entries, (0..n).collect()));
+    batches.push((entries, (0..n).collect(), blocks));
 }
 
 /// Runs `workload` through `scheme` (a real client half, or a test's
@@ -374,6 +483,12 @@ pub fn record_dynamic(scheme: SchemeClient, workload: &Workload) -> Result<Serve
 pub fn update_times(view: &ServerView) -> Vec<Vec<Option<u64>>> {
     crate::leakage::profile::update_times_by(view, |token| match token {
         SearchToken::Addresses(a) => Some(Ok(a.clone())),
+        // The server derives the block labels from the key, as it does to answer.
+        SearchToken::PackedAddresses { label_key, blocks, addresses } => {
+            let mut labels = crate::primitives::prf::Prf::new(label_key).labels(0, *blocks as usize);
+            labels.extend_from_slice(addresses);
+            Some(Ok(labels))
+        }
         _ => None,
     })
 }
@@ -420,7 +535,7 @@ mod tests {
 
     #[test]
     fn trace_of_a_small_workload() {
-        let t = leakage(&example());
+        let t = leakage(&example(), None);
         assert_eq!(t.setup, vec![(Leak::TotalSize, LeakValue::Count(2))]);
         let update =
             |n| OperationLeakage { kind: OperationKind::Update, values: vec![(Leak::UpdateSize, LeakValue::Count(n))] };
@@ -434,13 +549,13 @@ mod tests {
     #[test]
     fn simulator_refuses_inconsistent_traces() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-        let mut t = leakage(&example());
-        assert_eq!(simulate(&t, &mut rng).map(|v| v.events.len()).ok(), Some(2 + 1 + 1 + 1 + 3));
+        let mut t = leakage(&example(), None);
+        assert_eq!(simulate(&t, None, &mut rng).map(|v| v.events.len()).ok(), Some(2 + 1 + 1 + 1 + 3));
         // A later search of class 0 that does not extend the earlier one.
         t.operations[5] = search(0, &[0, 1]);
-        assert!(matches!(simulate(&t, &mut rng), Err(Error::Config(_))));
+        assert!(matches!(simulate(&t, None, &mut rng), Err(Error::Config(_))));
         // More updates of batch 1 than it has.
         t.operations[5] = search(2, &[1, 1]);
-        assert!(matches!(simulate(&t, &mut rng), Err(Error::Config(_))));
+        assert!(matches!(simulate(&t, None, &mut rng), Err(Error::Config(_))));
     }
 }

@@ -8,12 +8,16 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
+use serde::{Deserialize, Serialize};
+
 use crate::keys::MasterKey;
 use crate::keys::keyword::KeywordPrf;
 use crate::primitives::prf::{Domain, Prf};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, Label, SearchResult, SearchToken, SseDescriptor};
 use crate::sse::registry::Scheme;
-use crate::sse::{DynamicScheme, Keyword, SchemeConfig, Update, UpdateOp};
+use crate::sse::{
+    DynamicScheme, Generation, Keyword, MultiMap, PACKED_BLOCK, PackedKeyword, Packing, SchemeConfig, Update, UpdateOp,
+};
 use crate::state::StateFile;
 use crate::{Error, Result};
 
@@ -33,10 +37,26 @@ const OP_DELETE: u8 = 1;
 const PARALLEL_MIN: usize = 4096;
 
 /// The per-keyword update counters: keyword bytes to the number of updates so
-/// far (Mitra's `FileCnt`). Update `c` of a keyword (from 1) sits at address
-/// `c` of that keyword. Held in memory and sealed into the state file; the
-/// keywords are plaintext, so it is never written unsealed.
+/// far (Mitra's `FileCnt`) in the keyword's current generation. Update `c`
+/// of a keyword (from 1) sits at address `c` of that generation. Held in
+/// memory and sealed into the state file; the keywords are plaintext, so it
+/// is never written unsealed.
 type Counters = HashMap<Keyword, u32>;
+
+/// Bytes of a packed block: a count byte, then [`PACKED_BLOCK`] ids (u32
+/// little-endian), zero-filled after the count. Every block has this size,
+/// so the last one does not tell the result length beyond the block count.
+pub const BLOCK_LEN: usize = 1 + 4 * PACKED_BLOCK;
+
+/// What the state file and the shared state hold: the counters, and the
+/// packed generation of every keyword that has one. A keyword without a
+/// generation uses the instance's original keys (so state files written
+/// before consolidation existed open unchanged, as [`Counters`] alone).
+#[derive(Default, Serialize, Deserialize)]
+struct State {
+    counters: Counters,
+    generations: HashMap<Keyword, Generation>,
+}
 
 /// The client half of Mitra.
 ///
@@ -48,7 +68,13 @@ type Counters = HashMap<Keyword, u32>;
 pub struct Mitra {
     descriptor: SseDescriptor,
     prf: KeywordPrf,
+    /// Keys of a keyword's updates under a generation (input: keyword then generation id).
+    generation_prf: KeywordPrf,
+    /// Keys of a keyword's packed blocks under a generation (same input).
+    packed_prf: KeywordPrf,
     counters: Counters,
+    generations: HashMap<Keyword, Generation>,
+    consolidate_after: Option<u32>,
     /// Seals the counters, for the state file and for the server.
     sealer: StateFile,
     /// The state file, if any.
@@ -61,6 +87,7 @@ impl fmt::Debug for Mitra {
         f.debug_struct("Mitra")
             .field("descriptor", &self.descriptor)
             .field("keywords", &self.counters.len())
+            .field("packed_keywords", &self.generations.len())
             .field("state_path", &self.path)
             .finish_non_exhaustive()
     }
@@ -82,11 +109,21 @@ impl Mitra {
             return Err(Error::Config(format!("Mitra stores one id per entry; block size {block} is not supported")));
         }
         let prf = KeywordPrf::new(master, tenant, SCHEME, &config.instance, "keyword", config.key_version)?;
+        let generation_prf =
+            KeywordPrf::new(master, tenant, SCHEME, &config.instance, "generation", config.key_version)?;
+        let packed_prf = KeywordPrf::new(master, tenant, SCHEME, &config.instance, "packed", config.key_version)?;
         let sealer = StateFile::new(master, tenant, SCHEME, &config.instance, config.key_version)?;
         let path = config.state_path.clone();
-        let counters = match &path {
-            Some(path) => sealer.load::<Counters>(path)?.unwrap_or_default(),
-            None => Counters::new(),
+        let state = match &path {
+            // A state written before packing existed holds the counters alone.
+            Some(path) => match sealer.load::<State>(path) {
+                Ok(state) => state.unwrap_or_default(),
+                Err(e) => match sealer.load::<Counters>(path) {
+                    Ok(counters) => State { counters: counters.unwrap_or_default(), generations: HashMap::new() },
+                    Err(_) => return Err(e),
+                },
+            },
+            None => State::default(),
         };
         let descriptor = SseDescriptor {
             instance: config.instance.clone(),
@@ -95,12 +132,27 @@ impl Mitra {
             response_revealing: false,
             key_version: config.key_version,
         };
-        Ok(Mitra { descriptor, prf, counters, sealer, path })
+        Ok(Mitra {
+            descriptor,
+            prf,
+            generation_prf,
+            packed_prf,
+            counters: state.counters,
+            generations: state.generations,
+            consolidate_after: config.consolidate_after,
+            sealer,
+            path,
+        })
     }
 
-    /// Number of updates of `keyword` so far (0 if never updated).
+    /// Number of updates of `keyword` so far in its current generation (0 if never updated).
     pub fn update_count(&self, keyword: &[u8]) -> u32 {
         self.counters.get(keyword).copied().unwrap_or(0)
+    }
+
+    /// The keyword's packed generation, if it was consolidated or packed at setup.
+    pub fn generation(&self, keyword: &[u8]) -> Option<Generation> {
+        self.generations.get(keyword).copied()
     }
 
     /// Number of keywords with at least one update.
@@ -108,11 +160,98 @@ impl Mitra {
         self.counters.len()
     }
 
-    /// The address (label PRF) and pad (value PRF) keys of a keyword.
+    /// The address (label PRF) and pad (value PRF) keys of a keyword's
+    /// updates in its current generation.
     fn keyword_prfs(&self, keyword: &[u8]) -> (Prf, Prf) {
-        let keys = self.prf.keys(keyword);
+        let keys = match self.generations.get(keyword) {
+            None => self.prf.keys(keyword),
+            Some(g) => self.generation_prf.keys(&with_generation(keyword, &g.id)),
+        };
         (Prf::new(&keys.first), Prf::new(&keys.second))
     }
+
+    /// The label key and the value PRF of a keyword's blocks under generation `id`.
+    fn block_keys(&self, keyword: &[u8], id: &[u8; 16]) -> ([u8; 16], Prf) {
+        let keys = self.packed_prf.keys(&with_generation(keyword, id));
+        (keys.first, Prf::new(&keys.second))
+    }
+
+    /// The blocks of `ids` (ascending) under a fresh generation of `keyword`.
+    fn pack(&self, keyword: &[u8], ids: &[DocId]) -> Result<(Generation, Vec<EncryptedEntry>)> {
+        let mut id = [0u8; 16];
+        crate::keys::os_random(&mut id)?;
+        let (label_key, value) = self.block_keys(keyword, &id);
+        let chunks = ids.chunks(PACKED_BLOCK);
+        let blocks = u32::try_from(chunks.len()).map_err(|_| Error::Config("too many blocks".into()))?;
+        let labels = Prf::new(&label_key).labels(0, chunks.len());
+        let entries = chunks
+            .zip(labels)
+            .enumerate()
+            .map(|(j, (chunk, label))| {
+                let mut v = vec![0u8; BLOCK_LEN];
+                // At most PACKED_BLOCK (64) ids per chunk: the count fits a byte.
+                v[0] = u8::try_from(chunk.len()).unwrap_or(u8::MAX);
+                for (slot, id) in v[1..].chunks_exact_mut(4).zip(chunk) {
+                    slot.copy_from_slice(&id.to_le_bytes());
+                }
+                value.apply_keystream(Domain::Value, j as u64, &mut v);
+                EncryptedEntry { location: EntryLocation::Dictionary(label), value: v }
+            })
+            .collect();
+        Ok((Generation { id, blocks }, entries))
+    }
+
+    /// The locations a search of `keyword` names now: its blocks, then its updates.
+    fn locations(&self, keyword: &[u8]) -> Vec<EntryLocation> {
+        let mut out = Vec::new();
+        if let Some(g) = self.generations.get(keyword) {
+            let (label_key, _) = self.block_keys(keyword, &g.id);
+            out.extend(Prf::new(&label_key).labels(0, g.blocks as usize).into_iter().map(EntryLocation::Dictionary));
+        }
+        let n = self.update_count(keyword) as usize;
+        if n > 0 {
+            let (address, _) = self.keyword_prfs(keyword);
+            out.extend(address.labels(1, n).into_iter().map(EntryLocation::Dictionary));
+        }
+        out
+    }
+
+    fn state(&self) -> State {
+        State { counters: self.counters.clone(), generations: self.generations.clone() }
+    }
+}
+
+/// The PRF input of a keyword under a generation: the keyword, then the
+/// 16-byte id (fixed length last, so distinct pairs give distinct inputs).
+fn with_generation(keyword: &[u8], id: &[u8; 16]) -> Vec<u8> {
+    let mut input = Vec::with_capacity(keyword.len() + 16);
+    input.extend_from_slice(keyword);
+    input.extend_from_slice(id);
+    input
+}
+
+/// Opens packed block `j`: its ids, appended to `out`.
+fn open_block(value: &Prf, j: usize, bytes: &[u8], out: &mut RoaringBitmap) -> Result<()> {
+    let corrupt = |reason: String| Error::DataCorruption { table: "entries", reason };
+    if bytes.len() != BLOCK_LEN {
+        return Err(corrupt(format!(
+            "Mitra packed block {j} has {} bytes, expected {BLOCK_LEN}: damaged entry or another scheme's data",
+            bytes.len()
+        )));
+    }
+    let mut v = bytes.to_vec();
+    value.apply_keystream(Domain::Value, j as u64, &mut v);
+    let n = usize::from(v[0]);
+    if n == 0 || n > PACKED_BLOCK {
+        return Err(corrupt(format!(
+            "Mitra packed block {j} opens to a count of {n} (expected 1 to {PACKED_BLOCK}): damaged entry, or \
+             written under another key"
+        )));
+    }
+    for id in v[1..].chunks_exact(4).take(n) {
+        out.insert(u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
+    }
+    Ok(())
 }
 
 /// The entry of update number `counter` (from 1) of a keyword, stored at `address`.
@@ -193,11 +332,12 @@ impl DynamicScheme for Mitra {
                 slots.push((u.keyword.as_slice(), before, before));
                 slots.len() - 1
             });
+            let blocks = self.generations.get(&u.keyword).map_or(0, |g| g.blocks as usize);
             let counter = &mut slots[s].2;
-            // A search sends one address per update, and the server takes at
-            // most MAX_TOKEN_ITEMS: refuse the update rather than create a
-            // keyword that can no longer be searched.
-            if *counter as usize >= crate::sse::entries::MAX_TOKEN_ITEMS {
+            // A search sends one address per update (and the block count),
+            // and the server takes at most MAX_TOKEN_ITEMS: refuse the update
+            // rather than create a keyword that can no longer be searched.
+            if *counter as usize + blocks >= crate::sse::entries::MAX_TOKEN_ITEMS {
                 return Err(Error::Config(format!(
                     "a Mitra keyword reached {} updates, the most one search token can cover",
                     crate::sse::entries::MAX_TOKEN_ITEMS
@@ -243,36 +383,65 @@ impl DynamicScheme for Mitra {
         Ok(entries)
     }
 
+    /// The addresses of the keyword's updates; for a packed keyword, also
+    /// its blocks' label key and count (the server derives their labels).
+    /// `None` for a keyword never updated.
     fn token(&self, keyword: &[u8]) -> Option<SearchToken> {
         let n = self.update_count(keyword);
-        if n == 0 {
+        let generation = self.generations.get(keyword);
+        if n == 0 && generation.is_none() {
             return None;
         }
         let (address, _) = self.keyword_prfs(keyword);
-        Some(SearchToken::Addresses(address.labels(1, n as usize)))
+        let addresses = if n == 0 { Vec::new() } else { address.labels(1, n as usize) };
+        Some(match generation {
+            None => SearchToken::Addresses(addresses),
+            Some(g) => {
+                let (label_key, _) = self.block_keys(keyword, &g.id);
+                SearchToken::PackedAddresses { label_key, blocks: g.blocks, addresses }
+            }
+        })
     }
 
-    /// Opens value `i` with pad counter `i + 1` and replays the updates in
-    /// order: an add inserts the id, a delete removes it. Empty values
-    /// (addresses the server does not hold) are skipped.
+    /// Opens the packed blocks (if any) into the starting set, then value
+    /// `i` of the updates with pad counter `i + 1`, replaying them in order:
+    /// an add inserts the id, a delete removes it. Empty values (addresses
+    /// the server does not hold: a batch whose counters were saved but that
+    /// never reached it) are skipped.
     ///
     /// # Errors
     /// [`Error::Protocol`] if the answer is not a list of values or does not
-    /// have one value per address sent; [`Error::DataCorruption`] for a value
-    /// of the wrong size or one that opens to an unknown operation.
+    /// have one value per block and address sent; [`Error::DataCorruption`]
+    /// for a value of the wrong size or one that does not open, or a block
+    /// the server does not hold (blocks are stored before the state points
+    /// to them, so one missing was deleted or lost by the server).
     fn resolve(&mut self, keyword: &[u8], result: SearchResult) -> Result<Vec<DocId>> {
-        let SearchResult::Values(values) = result else {
+        let SearchResult::Values(mut values) = result else {
             return Err(Error::Protocol("Mitra answer carries ids; expected one encrypted value per address".into()));
         };
-        let sent = self.update_count(keyword) as usize;
+        let blocks = self.generations.get(keyword).map_or(0, |g| g.blocks as usize);
+        let sent = self.update_count(keyword) as usize + blocks;
         if values.len() != sent {
             return Err(Error::Protocol(format!(
-                "Mitra answer has {} values for the {sent} addresses of the token",
+                "Mitra answer has {} values for the {sent} blocks and addresses of the token",
                 values.len()
             )));
         }
+        let mut live = RoaringBitmap::new();
+        if let Some(g) = self.generations.get(keyword) {
+            let (_, value) = self.block_keys(keyword, &g.id);
+            for (j, bytes) in values.drain(..blocks).enumerate() {
+                if bytes.is_empty() {
+                    return Err(Error::DataCorruption {
+                        table: "entries",
+                        reason: format!("Mitra packed block {j} of a searched keyword is missing on the server"),
+                    });
+                }
+                open_block(&value, j, &bytes, &mut live)?;
+            }
+        }
         if values.is_empty() {
-            return Ok(Vec::new());
+            return Ok(live.iter().collect());
         }
         let (_, pad) = self.keyword_prfs(keyword);
         // Value i's pad is block 0 of keystream i + 1: all of them in one batched AES call.
@@ -283,7 +452,6 @@ impl DynamicScheme for Mitra {
         } else {
             values.iter().enumerate().map(open).collect::<Result<_>>()?
         };
-        let mut live = RoaringBitmap::new();
         for (id, add) in records.into_iter().flatten() {
             if add {
                 live.insert(id);
@@ -296,17 +464,95 @@ impl DynamicScheme for Mitra {
 
     fn save_state(&self) -> Result<()> {
         match &self.path {
-            Some(path) => self.sealer.save(path, &self.counters),
+            Some(path) => self.sealer.save(path, &self.state()),
             None => Ok(()),
         }
     }
 
     fn seal_state(&self, version: u64) -> Result<Vec<u8>> {
-        self.sealer.seal_versioned(&self.counters, version)
+        self.sealer.seal_versioned(&self.state(), version)
     }
 
     fn open_state(&mut self, version: u64, sealed: &[u8]) -> Result<()> {
-        self.counters = self.sealer.open_versioned(sealed, version, "shared state on the server")?;
+        let source = "shared state on the server";
+        let state = match self.sealer.open_versioned::<State>(sealed, version, source) {
+            Ok(state) => state,
+            Err(e) => match self.sealer.open_versioned::<Counters>(sealed, version, source) {
+                Ok(counters) => State { counters, generations: HashMap::new() },
+                Err(_) => return Err(e),
+            },
+        };
+        self.counters = state.counters;
+        self.generations = state.generations;
+        Ok(())
+    }
+
+    /// Due when consolidation is on, the keyword has at least
+    /// `consolidate_after` updates since its blocks were written, and at
+    /// least as many as it has blocks. The blocks hold `ids` under a fresh
+    /// generation; everything the search named becomes obsolete.
+    fn consolidation(&self, keyword: &[u8], ids: &[DocId]) -> Result<Option<Packing>> {
+        let Some(after) = self.consolidate_after else { return Ok(None) };
+        let updates = self.update_count(keyword);
+        let before = self.generation(keyword);
+        let blocks = before.map_or(0, |g| g.blocks);
+        if updates == 0 || updates < after.max(blocks) {
+            return Ok(None);
+        }
+        let (generation, entries) = self.pack(keyword, ids)?;
+        Ok(Some(Packing {
+            entries,
+            obsolete: self.locations(keyword),
+            keywords: vec![PackedKeyword { keyword: keyword.to_vec(), before: (before, updates), after: generation }],
+        }))
+    }
+
+    /// Every keyword of `db` that has no update and no generation yet
+    /// becomes packed blocks; the others are left for updates. Off (`None`)
+    /// without consolidation.
+    fn pack_setup(&self, db: &MultiMap) -> Result<Option<(Packing, MultiMap)>> {
+        if self.consolidate_after.is_none() {
+            return Ok(None);
+        }
+        let mut rest = MultiMap::new();
+        let mut fresh: Vec<(&Keyword, Vec<DocId>)> = Vec::new();
+        for (k, ids) in db {
+            if self.update_count(k) > 0 || self.generations.contains_key(k) {
+                rest.insert(k.clone(), ids.clone());
+            } else if !ids.is_empty() {
+                let mut ids = ids.clone();
+                ids.sort_unstable();
+                ids.dedup();
+                fresh.push((k, ids));
+            }
+        }
+        let packed: Vec<(PackedKeyword, Vec<EncryptedEntry>)> = fresh
+            .par_iter()
+            .map(|(k, ids)| {
+                let (after, entries) = self.pack(k, ids)?;
+                Ok((PackedKeyword { keyword: (*k).clone(), before: (None, 0), after }, entries))
+            })
+            .collect::<Result<_>>()?;
+        let mut packing = Packing { entries: Vec::new(), obsolete: Vec::new(), keywords: Vec::new() };
+        for (k, entries) in packed {
+            packing.entries.extend(entries);
+            packing.keywords.push(k);
+        }
+        Ok(Some((packing, rest)))
+    }
+
+    fn apply_packing(&mut self, packing: &Packing) -> Result<()> {
+        for k in &packing.keywords {
+            if (self.generation(&k.keyword), self.update_count(&k.keyword)) != k.before {
+                return Err(Error::Conflict(
+                    "a Mitra keyword was updated after its packing was made; the packing is dropped".into(),
+                ));
+            }
+        }
+        for k in &packing.keywords {
+            self.generations.insert(k.keyword.clone(), k.after);
+            self.counters.remove(&k.keyword);
+        }
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! Mitra's declared leakage ([`PROFILE`]), its value on a plaintext
+//! Mitra's declared leakage ([`PROFILE`], and [`PAPER_PROFILE`] without consolidation), its value on a plaintext
 //! `Workload` (`leakage`), a simulator that builds a server view from
 //! that value alone (`simulate`) and a recorded run of the real scheme
 //! (`MitraModel`'s `LeakageModel::run`). The laws that tie them together
@@ -29,9 +29,27 @@
 
 use crate::leakage_terms::{BackwardPrivacy, Leak, Profile};
 
-/// Mitra's declared leakage.
+/// Mitra's declared leakage as built by default, with consolidation
+/// (`SchemeConfig::consolidate_after`): a setup writes each keyword as
+/// packed blocks of 64 ids, so it shows the number of blocks rather than of
+/// pairs; a search that rewrites its keyword shows the new block count, its
+/// result length rounded up to 64 (`|DB(w)|` is part of Type II anyway).
 pub const PROFILE: Profile = Profile {
     scheme: "mitra",
+    setup: &[Leak::EntryCount],
+    search: &[Leak::SearchPattern, Leak::BackwardPrivacy(BackwardPrivacy::TypeII), Leak::PaddedResultLength],
+    update: &[Leak::UpdateSize],
+    forward_private: true,
+    backward: Some(BackwardPrivacy::TypeII),
+    notes: "update entries are 16-byte addresses with 5-byte values, adds and deletes alike; Type II here is \
+            Updates(w): the batch of every add and delete on w since its blocks were written, not told apart, and \
+            the blocks; a search that consolidates shows ceil(|DB(w)|/64) new 257-byte blocks and deletes the \
+            entries it named; no ids reach the server in the protocol (response-hiding)",
+};
+
+/// Mitra as in the paper (`consolidate_after: None`): one entry per update, forever.
+pub const PAPER_PROFILE: Profile = Profile {
+    scheme: "mitra-paper",
     setup: &[Leak::TotalSize],
     search: &[Leak::SearchPattern, Leak::BackwardPrivacy(BackwardPrivacy::TypeII)],
     update: &[Leak::UpdateSize],

@@ -297,6 +297,144 @@ mod tests {
         assert!(m.resolve(&kw("zz"), SearchResult::Values(Vec::new())).unwrap().is_empty());
     }
 
+    /// Entries the store holds for the instance.
+    fn stored(store: &dyn Store) -> usize {
+        let mut n = 0;
+        store
+            .scan_prefix(Table::Entries, &sse::server::instance_prefix(TENANT, INSTANCE), &mut |_, _| {
+                n += 1;
+                Ok(true)
+            })
+            .unwrap();
+        n
+    }
+
+    /// A search of a keyword with enough updates rewrites it as packed
+    /// blocks under a fresh generation: the old entries are gone from the
+    /// server, later updates continue under the new generation, every
+    /// answer stays right, and a second rewrite uses other labels.
+    #[test]
+    fn searches_consolidate_keywords_into_packed_blocks() {
+        let master = MasterKey::generate().unwrap();
+        let (server, mut index) = memory_index(&master);
+        let mut model = BTreeSet::new();
+        let mut batch = Vec::new();
+        for id in 0..150 {
+            batch.push(add("a", id));
+            model.insert(id);
+        }
+        for id in (0..150).step_by(7) {
+            batch.push(del("a", id));
+            model.remove(&id);
+        }
+        index.update(&batch).unwrap();
+        index.update(&[add("b", 1)]).unwrap();
+        assert_eq!(stored(server.store()), batch.len() + 1);
+        let want: Vec<DocId> = model.iter().copied().collect();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), want);
+        // 128 live ids: 2 blocks, and the 172 update entries of "a" are deleted.
+        assert_eq!(stored(server.store()), 2 + 1);
+        let SchemeClient::Dynamic(d) = index.scheme() else { unreachable!() };
+        let first = match d.token(&kw("a")) {
+            Some(SearchToken::PackedAddresses { label_key, blocks: 2, addresses }) if addresses.is_empty() => label_key,
+            other => panic!("expected a packed token, got {other:?}"),
+        };
+        // Below the threshold: no rewrite, updates ride along.
+        index.update(&[add("a", 1000), del("a", 1)]).unwrap();
+        model.insert(1000);
+        model.remove(&1);
+        let want: Vec<DocId> = model.iter().copied().collect();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), want);
+        assert_eq!(stored(server.store()), 2 + 2 + 1);
+        // Eight updates since: the next search rewrites again, under another generation.
+        let more: Vec<Update> = (2000..2008).map(|id| add("a", id)).collect();
+        model.extend(2000..2008);
+        index.update(&more).unwrap();
+        let want: Vec<DocId> = model.iter().copied().collect();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), want);
+        let SchemeClient::Dynamic(d) = index.scheme() else { unreachable!() };
+        match d.token(&kw("a")) {
+            Some(SearchToken::PackedAddresses { label_key, blocks: 3, .. }) => assert_ne!(label_key, first),
+            other => panic!("expected a packed token, got {other:?}"),
+        }
+        assert_eq!(stored(server.store()), 3 + 1);
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), want);
+        assert_eq!(index.search_keyword(&kw("b")).unwrap(), vec![1]);
+        // Deleting everything leaves a generation of no blocks: no entry at all.
+        let gone: Vec<Update> = want.iter().map(|&id| del("a", id)).collect();
+        index.update(&gone).unwrap();
+        assert!(index.search_keyword(&kw("a")).unwrap().is_empty());
+        assert_eq!(stored(server.store()), 1);
+        assert!(index.search_keyword(&kw("a")).unwrap().is_empty());
+        index.update(&[add("a", 5)]).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), vec![5]);
+    }
+
+    /// A setup writes each keyword as packed blocks directly; without
+    /// consolidation it writes one entry per pair, as in the paper.
+    #[test]
+    fn setup_packs_fresh_keywords_unless_consolidation_is_off() {
+        let mut db = sse::MultiMap::new();
+        db.insert(kw("a"), (0..130).collect());
+        db.insert(kw("b"), vec![3, 9]);
+        for consolidate_after in [Some(sse::CONSOLIDATE_AFTER), None] {
+            let master = MasterKey::generate().unwrap();
+            let server = Arc::new(Server::new(MemoryStore::new()));
+            let scheme =
+                sse::open_client(&master, TENANT, &SchemeConfig { consolidate_after, ..config(None) }).unwrap();
+            let mut index = SseIndex::create(InProcess::new(server.clone(), TENANT), scheme).unwrap();
+            index.setup(&db).unwrap();
+            let expected = if consolidate_after.is_some() { 3 + 1 } else { 132 };
+            assert_eq!(stored(server.store()), expected, "{consolidate_after:?}");
+            assert_eq!(index.search_keyword(&kw("a")).unwrap(), (0..130).collect::<Vec<_>>());
+            index.update(&[del("b", 3), add("b", 4)]).unwrap();
+            assert_eq!(index.search_keyword(&kw("b")).unwrap(), vec![4, 9]);
+        }
+    }
+
+    /// The state file keeps generations across a restart; damaged or
+    /// missing blocks are clear errors.
+    #[test]
+    fn generations_survive_a_restart_and_bad_blocks_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let state_path = dir.path().join("mitra.state");
+        let master = MasterKey::generate().unwrap();
+        let server = Arc::new(Server::new(MemoryStore::new()));
+        let open = |create: bool| {
+            let scheme = sse::open_client(&master, TENANT, &config(Some(state_path.clone()))).unwrap();
+            let t = InProcess::new(server.clone(), TENANT);
+            if create { SseIndex::create(t, scheme).unwrap() } else { SseIndex::open(t, scheme).unwrap() }
+        };
+        let mut index = open(true);
+        let ids: Vec<DocId> = (0..100).collect();
+        index.update(&ids.iter().map(|&id| add("a", id)).collect::<Vec<_>>()).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), ids);
+        drop(index);
+        let mut index = open(false);
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), ids);
+        let SchemeClient::Dynamic(d) = index.scheme() else { unreachable!() };
+        let Some(SearchToken::PackedAddresses { label_key, blocks: 2, .. }) = d.token(&kw("a")) else { panic!() };
+        let label = crate::primitives::prf::Prf::new(&label_key).label(1);
+        let store: &dyn Store = server.store();
+        let reader = EntryReader::new(store, TENANT, INSTANCE);
+        let original = reader.get(&EntryLocation::Dictionary(label)).unwrap().unwrap();
+        put_raw(store, label, original[..10].to_vec());
+        let err = index.search_keyword(&kw("a")).unwrap_err();
+        assert!(matches!(&err, Error::DataCorruption { reason, .. } if reason.contains("10 bytes")), "{err}");
+        let mut bad = original.clone();
+        bad[0] ^= 0x80;
+        put_raw(store, label, bad);
+        let err = index.search_keyword(&kw("a")).unwrap_err();
+        assert!(matches!(&err, Error::DataCorruption { reason, .. } if reason.contains("count")), "{err}");
+        let mut batch = WriteBatch::new();
+        batch.delete(Table::Entries, reader.key(&EntryLocation::Dictionary(label)));
+        store.write(batch).unwrap();
+        let err = index.search_keyword(&kw("a")).unwrap_err();
+        assert!(matches!(&err, Error::DataCorruption { reason, .. } if reason.contains("missing")), "{err}");
+        put_raw(store, label, original);
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), ids);
+    }
+
     #[test]
     fn server_answer_is_aligned_with_the_addresses() {
         let store = MemoryStore::new();
