@@ -546,6 +546,37 @@ mod tests {
         );
     }
 
+    /// The same workload with a client that rewrites after every search
+    /// following an update: the setup shows one block, each rewriting
+    /// search its new block count, and the rewrites take batch ordinals.
+    #[test]
+    fn trace_of_a_small_workload_with_consolidation() {
+        let t = leakage(&example(), Some(1));
+        assert_eq!(t.setup, vec![(Leak::EntryCount, LeakValue::Count(1))]);
+        let update =
+            |n| OperationLeakage { kind: OperationKind::Update, values: vec![(Leak::UpdateSize, LeakValue::Count(n))] };
+        let rewrite = |mut op: OperationLeakage, blocks| {
+            op.values.push((Leak::PaddedResultLength, LeakValue::Count(blocks)));
+            op
+        };
+        let unsent = OperationLeakage { kind: OperationKind::Search, values: vec![] };
+        assert_eq!(
+            t.operations,
+            vec![
+                unsent,
+                update(0),
+                update(2),
+                rewrite(search(0, &[0, 1]), 1),
+                rewrite(search(1, &[1]), 1),
+                search(0, &[2])
+            ]
+        );
+        // Open (2), setup insert and sync, the update, then each rewriting search with its insert and removal.
+        let view = simulate(&t, Some(1), &mut rand_chacha::ChaCha8Rng::seed_from_u64(1)).unwrap();
+        assert_eq!(view.events.len(), 2 + 2 + 1 + 3 + 3 + 1);
+        assert_eq!(MitraModel { consolidate_after: Some(1) }.run(&example()).unwrap().events.len(), view.events.len());
+    }
+
     #[test]
     fn simulator_refuses_inconsistent_traces() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
