@@ -1,5 +1,5 @@
 //! What each fuzz target checks, shared by the cargo-fuzz targets and the
-//! corpus replay in `tests/fuzz_corpus.rs`. Each takes arbitrary bytes and
+//! corpus replay in `tests/suite/fuzz_corpus.rs`. Each takes arbitrary bytes and
 //! drives a real entry point that reads untrusted input; the only failure
 //! is a panic (or a sanitizer report), since every decoder must answer
 //! bad input with an error.

@@ -59,7 +59,7 @@ pub fn os_random(buf: &mut [u8]) -> Result<()> {
 /// [`MasterKey::derive`] is this function with the fixed salt
 /// `sseek/hkdf-salt/v1` and [`KeyLabel::encode`] as `info`; it is public so
 /// that the RFC 5869 test vectors run through the code every subkey comes
-/// from (`tests/known_answers.rs`). An empty `salt` is the RFC's "not
+/// from (`tests/suite/known_answers.rs`). An empty `salt` is the RFC's "not
 /// provided" (HMAC pads both to a block of zeros).
 ///
 /// ```

@@ -1,7 +1,7 @@
 //! Negative controls for the leakage laws: deliberately leaky variants whose
 //! declared leakage (profile, leakage function, simulator) is that of an
 //! honest scheme while their real run leaks more. The laws must catch every
-//! one of them (`tests/leakage_laws.rs` asserts that proptest finds a
+//! one of them (`tests/suite/leakage_laws.rs` asserts that proptest finds a
 //! counterexample); a law that passes them would check nothing.
 //!
 //! - [`whole_list_pibas`]: a Pi_bas whose labels do not depend on the

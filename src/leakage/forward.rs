@@ -18,7 +18,7 @@
 //! **The negative control** is [`LeakyDynamicPibas`]: Pi_bas made dynamic by
 //! writing each add at the keyword's next counter, so the real Pi_bas server
 //! search, which walks counters until one is missing, finds later adds when
-//! an old token is replayed. `tests/forward_privacy.rs` asserts the check
+//! an old token is replayed. `tests/suite/forward_privacy.rs` asserts the check
 //! fails on it and on blind indexes, and passes on Mitra and Diana.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

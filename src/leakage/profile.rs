@@ -1,7 +1,7 @@
 //! Declared leakage, as the analysis uses it: the vocabulary (re-exported
 //! from `crate::leakage_terms`), the [`LeakageModel`] each scheme variant
-//! implements for the proptest laws (`tests/leakage_laws.rs`,
-//! `tests/leakage_laws_dynamic.rs`), the helpers simulators share, and the
+//! implements for the proptest laws (`tests/suite/leakage_laws.rs`,
+//! `tests/suite/leakage_laws_dynamic.rs`), the helpers simulators share, and the
 //! list of every declared profile.
 //!
 //! The laws, written once for every scheme:

@@ -10,9 +10,9 @@
 //!   survives a crash. [`RedbStore`] and [`PostgresStore`] go further: their
 //!   `write` returns only once the batch is on disk, so an acknowledged write
 //!   survives a crash at any point. redb shares one fsync among concurrent
-//!   writers (group commit; `tests/redb_durability.rs` kills a writer process
+//!   writers (group commit; `tests/suite/redb_durability.rs` kills a writer process
 //!   to check it); PostgreSQL commits with `synchronous_commit = on` and
-//!   flushes concurrent commits' WAL together (`tests/store_postgres.rs`
+//!   flushes concurrent commits' WAL together (`tests/suite/store_postgres.rs`
 //!   checks the WAL flush position after each acknowledged write).
 //!   [`MemoryStore`] keeps nothing across a restart.
 //! - Reads of missing keys return `Ok(None)`, never an error.

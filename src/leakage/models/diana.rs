@@ -1,7 +1,7 @@
 //! Diana's declared leakage ([`PROFILE`]), its value on a plaintext
 //! [`Workload`] ([`leakage`]), a simulator that builds a server view from
 //! that value alone ([`simulate`]) and a recorded run of the real scheme
-//! ([`DianaModel`]). The laws are in `tests/leakage_laws_dynamic.rs`; the
+//! ([`DianaModel`]). The laws are in `tests/suite/leakage_laws_dynamic.rs`; the
 //! note is `papers/diana.md`.
 //!
 //! **What the view shows** (see `src/sse/diana/`): an add batch is one

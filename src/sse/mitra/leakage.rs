@@ -2,7 +2,7 @@
 //! `Workload` (`leakage`), a simulator that builds a server view from
 //! that value alone (`simulate`) and a recorded run of the real scheme
 //! (`MitraModel`'s `LeakageModel::run`). The laws that tie them together
-//! are in `tests/leakage_laws_dynamic.rs`; the note is `papers/mitra.md`.
+//! are in `tests/suite/leakage_laws_dynamic.rs`; the note is `papers/mitra.md`.
 //!
 //! **What the view shows** (see `src/sse/mitra/`): an update batch is one
 //! insert of fresh pseudorandom 16-byte addresses with 5-byte values, sorted

@@ -19,7 +19,7 @@
 //! - A single-term query is a conjunction without x-terms: search pattern
 //!   and access pattern of that term.
 //!
-//! The law tests of this declaration are in `tests/oxt.rs`: two
+//! The law tests of this declaration are in `tests/suite/oxt.rs`: two
 //! workloads with the same declared leakage give views of the same shape,
 //! and a negative control (per-term AND, which reveals each term's list)
 //! fails it.

@@ -144,7 +144,7 @@ const TAG_TOMBSTONE: u8 = 0;
 /// could not reach a node stays pending like a dead writer's, so later
 /// batches become visible only once it is presumed dead (10 s) and aborted.
 ///
-/// `tests/redis_cluster_crash.rs` checks this with SIGKILL of a master's
+/// `tests/suite/redis_cluster_crash.rs` checks this with SIGKILL of a master's
 /// `redis-server` under four writers (batches of four keys in as many
 /// buckets): with `appendfsync always`, a master killed and restarted from
 /// its AOF; with a replica per master and `wait=1`, the coordinator's master

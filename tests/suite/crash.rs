@@ -7,14 +7,14 @@
 //! delete stays deleted, every batch whose answer was lost is wholly there
 //! or wholly absent, and blind searches agree with an oracle of what is
 //! stored (0 mismatches). `cargo test` runs 3 kills per backend; the long
-//! run is `SSEEK_CRASH_KILLS=50 cargo test --release --test crash -- --include-ignored`.
+//! run is `SSEEK_CRASH_KILLS=50 cargo test --release --test suite crash::killing -- --include-ignored`.
 //!
 //! **Client**: `sseek index` killed mid-ingest: afterwards each of its
 //! batches is wholly stored or wholly absent, and a second run completes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -290,6 +290,8 @@ fn killing_the_server_on_redb_loses_no_acknowledged_write() {
 #[test]
 #[ignore = "needs PostgreSQL: set SSEEK_PG_URL"]
 fn killing_the_server_on_postgres_loses_no_acknowledged_write() {
+    // No WAL reading test meanwhile (see `common`).
+    let _shared = common::PG_WAL_POSITIONS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let url = pg_url();
     let schema = PgSchema::new(&url, "crash");
     crash_server(&format!("postgres:{url}"), &schema.name);

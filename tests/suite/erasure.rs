@@ -8,7 +8,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation)]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::sync::Arc;
@@ -202,6 +202,8 @@ fn erasing_a_tenant_on_redb_leaves_none_of_its_bytes_in_the_file() {
 #[test]
 #[ignore = "needs PostgreSQL: set SSEEK_PG_URL"]
 fn erasing_a_tenant_on_postgres_leaves_none_of_its_bytes_in_the_table_files() {
+    // No WAL reading test meanwhile (see `common`).
+    let _shared = common::PG_WAL_POSITIONS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let url = common::served::pg_url();
     let schema = common::served::PgSchema::new(&url, "erase");
     let spec = format!("postgres:{url}");

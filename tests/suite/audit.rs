@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation)]
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-mod common;
+use crate::common;
 
 use sseek::Error;
 use sseek::datasets::{self, Synthetic};

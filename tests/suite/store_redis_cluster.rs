@@ -12,14 +12,15 @@
 use std::collections::BTreeSet;
 use std::hash::{Hash, Hasher};
 use std::path::Path;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use sseek::Error;
 use sseek::store::{RedisClusterStore, Store, Table, WriteBatch, conformance};
 
-/// Connecting checks every master's fsync setting, which one test changes
-/// for a moment: it holds this exclusively, the others shared.
-static FSYNC_SETTING: RwLock<()> = RwLock::new(());
+// Connecting checks every master's fsync setting, which one test changes
+// for a moment: it holds this exclusively, the others (and the Redis
+// Cluster tests of the other modules) shared.
+use crate::common::REDIS_CLUSTER_TESTS as FSYNC_SETTING;
 
 /// The cluster spec from `SSEEK_REDIS_CLUSTER_URL`. Panics without it: a
 /// test asked to run against a cluster must not pass without one.

@@ -55,8 +55,10 @@ fn acknowledged_writes_survive_sigkill() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("durable.redb");
     for round in 0..3 {
+        // This test binary again, running only the child (its name in the
+        // binary is its module path).
         let mut child = Command::new(std::env::current_exe().expect("exe"))
-            .args(["--exact", "child_writer", "--ignored", "--nocapture", "--test-threads=1"])
+            .args(["--exact", "redb_durability::child_writer", "--ignored", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, &path)
             .stdout(Stdio::piped())
             .spawn()

@@ -18,21 +18,22 @@
 //! temporary directory, on free ports probed from 19000 upward in steps of
 //! 10 (`SSEEK_REDIS_CRASH_PORT` moves the start), and stops it when it ends,
 //! even on panic. They need `redis-server` and `redis-cli` on the PATH and
-//! run with `cargo test --test redis_cluster_crash -- --ignored`.
+//! run with `cargo test --test suite redis_cluster_crash:: -- --ignored`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sseek::store::{RedisClusterStore, Store, Table, WriteBatch};
 
-/// One test at a time: each runs a cluster and loads both cores.
-static SERIAL: Mutex<()> = Mutex::new(());
+// One test at a time, and no other Redis Cluster test meanwhile: each
+// runs a cluster and loads both cores.
+use crate::common::REDIS_CLUSTER_TESTS as SERIAL;
 
 /// The namespace the tests write (each cluster is their own).
 const NS: &str = "crash";
@@ -326,7 +327,7 @@ fn summary(attempts: &[Attempt]) -> (usize, usize) {
 #[test]
 #[ignore = "needs Redis Cluster: redis-server and redis-cli on PATH"]
 fn redis_cluster_master_killed_and_restarted() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     let test_started = Instant::now();
     let cluster = Cluster::start(3, 0);
     let store = Arc::new(RedisClusterStore::connect(cluster.url(), NS).unwrap());
@@ -381,7 +382,7 @@ fn redis_cluster_master_killed_and_restarted() {
 #[test]
 #[ignore = "needs Redis Cluster: redis-server and redis-cli on PATH"]
 fn redis_cluster_master_failover() {
-    let _serial = SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _serial = SERIAL.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     let test_started = Instant::now();
     let cluster = Cluster::start(3, 1);
     let url = format!("{}?wait=1", cluster.url());

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-mod common;
+use crate::common;
 
 use proptest::prelude::*;
 use sseek::keys::{KeyLabel, MasterKey, Purpose};

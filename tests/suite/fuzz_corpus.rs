@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-#[path = "../fuzz/checks.rs"]
+#[path = "../../fuzz/checks.rs"]
 mod checks;
 
 use std::path::Path;
@@ -63,8 +63,8 @@ fn state_file_corpus() {
 
 /// Writes the seed inputs the fuzzers start from: one valid encoding of
 /// each request and response kind, stored values of every kind, a key file.
-/// Run by hand after a format change (`cargo test --test fuzz_corpus --
-/// --ignored seeds`); the fuzzers then grow the corpora from these.
+/// Run by hand after a format change (`cargo test --test suite
+/// fuzz_corpus::seeds -- --ignored`); the fuzzers then grow the corpora from these.
 #[test]
 #[ignore = "writes fuzz/corpus seeds; run by hand after a format change"]
 fn seeds() {

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

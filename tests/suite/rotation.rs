@@ -20,7 +20,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation)]
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -239,6 +239,8 @@ fn rotation_under_a_writing_and_searching_client() {
 #[test]
 #[ignore = "needs PostgreSQL: set SSEEK_PG_URL"]
 fn postgres_rotation_under_a_writing_and_searching_client() {
+    // No WAL reading test meanwhile (see `common`).
+    let _shared = common::PG_WAL_POSITIONS.read().unwrap_or_else(std::sync::PoisonError::into_inner);
     let url = common::served::pg_url();
     let schema = common::served::PgSchema::new(&url, "rotation");
     let store = sseek::store::PostgresStore::connect(&url, &schema.name).unwrap();

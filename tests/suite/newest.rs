@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,9 +2,21 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation)]
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub(crate) mod served;
+
+/// The PostgreSQL tests of every module run in this one process. The test
+/// that reads the server's global WAL positions, which writes of the others
+/// would move, holds this exclusively; every other PostgreSQL test shared.
+pub(crate) static PG_WAL_POSITIONS: RwLock<()> = RwLock::new(());
+
+/// The Redis Cluster tests of every module run in this one process. The
+/// test that changes the shared cluster's fsync setting for a moment (a
+/// connect then fails) and the crash tests, which load both cores with
+/// clusters of their own, hold this exclusively; every other Redis Cluster
+/// test shared.
+pub(crate) static REDIS_CLUSTER_TESTS: RwLock<()> = RwLock::new(());
 
 use proptest::prelude::*;
 use sseek::query::Query;

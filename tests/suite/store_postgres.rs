@@ -18,14 +18,14 @@ use std::time::Instant;
 use sseek::Error;
 use sseek::store::{PostgresStore, Store, Table, WriteBatch, conformance};
 
+// The WAL test reads the server's global WAL positions, which writes of
+// the other PostgreSQL tests in this binary (run in parallel threads)
+// would move: it holds this exclusively, the others shared.
+use crate::common::PG_WAL_POSITIONS as WAL_POSITIONS;
+
 /// The server URL from `SSEEK_PG_URL`. Panics without it: the caller is a
 /// test that was asked to run against PostgreSQL, and a test that cannot do
 /// its job must not pass.
-/// The WAL test reads the server's global WAL positions, which writes of
-/// the other tests in this binary (run in parallel threads) would move:
-/// it holds this exclusively, the others shared.
-static WAL_POSITIONS: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
 fn pg_url() -> String {
     match std::env::var("SSEEK_PG_URL") {
         Ok(url) if !url.is_empty() => url,
