@@ -367,16 +367,11 @@ const SCRATCH_MAX: usize = 1 << 10;
 /// A set of packed words (never 0): open addressing with linear probing
 /// in a table at most half full, hashed with a per-process random key so
 /// crafted words cannot all land in one run of slots.
+#[derive(Default)]
 struct WordTable {
     slots: Vec<u128>,
     hasher: RandomState,
     len: usize,
-}
-
-impl Default for WordTable {
-    fn default() -> Self {
-        WordTable { slots: Vec::new(), hasher: RandomState::default(), len: 0 }
-    }
 }
 
 impl WordTable {
