@@ -12,8 +12,10 @@
 //! assert!(!words.contains("the")); // stop word
 //! ```
 
+use std::cell::RefCell;
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
+use std::hash::BuildHasher;
 
 use foldhash::fast::RandomState;
 use rust_stemmers::{Algorithm, Stemmer};
@@ -153,8 +155,8 @@ const STOP_WORDS: &[&str] = &[
 const STOP_WORD_MAX: usize = 10;
 
 /// A word of at most 16 bytes as one integer, its bytes big-endian then
-/// zero-padded, so integer order is byte order: the stop-word lookup
-/// compares integers, not strings.
+/// zero-padded, so integer order is byte order: keyword extraction keeps,
+/// sorts and checks stop words on integers, not strings.
 const fn packed(word: &[u8]) -> u128 {
     let mut v = 0u128;
     let mut i = 0;
@@ -168,23 +170,56 @@ const fn packed(word: &[u8]) -> u128 {
     v
 }
 
-/// [`STOP_WORDS`] packed, in the same (sorted) order.
-const STOP_WORDS_PACKED: [u128; STOP_WORDS.len()] = {
-    let mut out = [0u128; STOP_WORDS.len()];
+/// Slots of [`STOP_TABLE`]: a power of two, twice the stop words.
+const STOP_SLOTS: usize = 256;
+
+/// The first slot to probe for a packed word of at most 10 bytes.
+#[allow(clippy::cast_possible_truncation)] // Truncation is the point: bytes 0-7, bytes 8-9, the top 8 bits.
+const fn stop_slot(p: u128) -> usize {
+    let (head, tail) = ((p >> 64) as u64, (p >> 48) as u64 & 0xffff);
+    ((head ^ tail.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0x2545_f491_4f6c_dd1d) >> 56) as usize
+}
+
+/// [`STOP_WORDS`] packed in an open-addressing table (linear probing, 0
+/// for an empty slot), built at compile time: a lookup is a hash and a
+/// probe or two, with fewer unpredictable branches than a binary search.
+const STOP_TABLE: [u128; STOP_SLOTS] = {
+    let mut table = [0u128; STOP_SLOTS];
     let mut i = 0;
     while i < STOP_WORDS.len() {
-        out[i] = packed(STOP_WORDS[i].as_bytes());
+        let p = packed(STOP_WORDS[i].as_bytes());
+        let mut slot = stop_slot(p);
+        while table[slot] != 0 {
+            slot = (slot + 1) % STOP_SLOTS;
+        }
+        table[slot] = p;
         i += 1;
     }
-    out
+    table
 };
+
+/// Whether a packed, lowercased word (see [`packed`]) is a stop word.
+#[inline]
+fn is_stop_packed(p: u128) -> bool {
+    // No stop word is longer than 10 bytes: bytes 10 to 15 must be padding.
+    if p & (u128::MAX >> (8 * STOP_WORD_MAX)) != 0 {
+        return false;
+    }
+    let mut slot = stop_slot(p);
+    loop {
+        // Empty slot first: the empty word (0) is no stop word.
+        match STOP_TABLE[slot] {
+            0 => return false,
+            s if s == p => return true,
+            _ => slot = (slot + 1) % STOP_SLOTS,
+        }
+    }
+}
 
 /// Returns true if `word` (already lowercased) is a stop word.
 pub fn is_stop_word(word: &str) -> bool {
     // No stop word holds a zero byte, so padding cannot make two words equal.
-    word.len() <= STOP_WORD_MAX
-        && !word.as_bytes().contains(&0)
-        && STOP_WORDS_PACKED.binary_search(&packed(word.as_bytes())).is_ok()
+    word.len() <= STOP_WORD_MAX && !word.as_bytes().contains(&0) && is_stop_packed(packed(word.as_bytes()))
 }
 
 /// Splits text into normalized keywords.
@@ -254,43 +289,39 @@ impl Tokenizer {
     /// The distinct keywords of `text`: its UAX #29 words, each
     /// [normalized](Tokenizer::normalize).
     ///
-    /// Lines of ASCII text take a fast path that splits and lowercases
-    /// bytes by the same rules and keeps each distinct word once before
-    /// the stop-word check and stemming; other lines go through the
-    /// Unicode segmenter. Line feeds are hard word breaks in UAX #29 (no
-    /// rule looks across them), so splitting there changes no word.
+    /// ASCII stretches take a fast path: one scan of the bytes by the same
+    /// rules, each word of 2 to 32 bytes lowercased and kept once as an
+    /// integer, and only the distinct ones checked against the stop words,
+    /// stemmed and turned into strings. Only the stretches around non-ASCII
+    /// characters go through the Unicode segmenter; they end where no UAX
+    /// #29 rule looks across (after a line feed, or between a space and
+    /// an ASCII character other than a space), so cutting there changes no
+    /// word.
     pub fn keywords(&self, text: &str) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        // ASCII lowercasing keeps every byte offset, so an ASCII word's
-        // range in `text` is its lowercased form in `lowered`.
-        let lowered = text.to_ascii_lowercase();
-        let mut distinct: HashSet<&str, RandomState> =
-            HashSet::with_capacity_and_hasher(text.len() / 16, RandomState::default());
-        let mut offset = 0;
-        for line in text.split_inclusive('\n') {
-            if line.is_ascii() {
-                for (start, end) in AsciiWords::new(line.as_bytes()) {
-                    // In ASCII, characters are bytes.
-                    if (self.min_chars..=self.max_chars).contains(&(end - start)) {
-                        distinct.insert(&lowered[offset + start..offset + end]);
-                    }
-                }
-            } else {
-                out.extend(line.unicode_words().filter_map(|w| self.normalize(w)));
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.keywords_with(&mut scratch, text),
+            // Never reentered today; a fresh scratch keeps such a call correct.
+            Err(_) => self.keywords_with(&mut Scratch::default(), text),
+        })
+    }
+
+    /// [`Tokenizer::keywords`] with the tables of `scratch`, empty before and after.
+    fn keywords_with(&self, scratch: &mut Scratch, text: &str) -> BTreeSet<String> {
+        // About one distinct word per 16 bytes of mail.
+        scratch.short.reset(text.len() / 16);
+        let bytes = text.as_bytes();
+        let mut words = Distinct { t: self, scratch, other: Vec::new() };
+        let mut pos = 0;
+        while let Some(first) = first_non_ascii(&bytes[pos..]).map(|i| pos + i) {
+            let (start, end) = (island_start(bytes, pos, first), island_end(bytes, first));
+            words.ascii_text(&bytes[pos..start]);
+            for w in text[start..end].unicode_words() {
+                words.word(w);
             }
-            offset += line.len();
+            pos = end;
         }
-        let mut words: Vec<&str> = distinct.into_iter().filter(|w| !(self.stop_words && is_stop_word(w))).collect();
-        match &self.stemmer {
-            None if out.is_empty() => {
-                // Sorted and distinct: the set is built in bulk, not insert by insert.
-                words.sort_unstable();
-                out = words.into_iter().map(str::to_owned).collect();
-            }
-            None => out.extend(words.into_iter().map(str::to_owned)),
-            Some(s) => out.extend(words.into_iter().map(|w| s.stem(w).into_owned())),
-        }
-        out
+        words.ascii_text(&bytes[pos..]);
+        words.finish()
     }
 
     /// [`Tokenizer::keywords`] the slow way, every word through the
@@ -309,93 +340,358 @@ impl Tokenizer {
     }
 }
 
-/// The UAX #29 word-break class of an ASCII byte (WordBreakProperty.txt).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Wb {
-    /// `A-Z a-z` (ALetter).
-    Letter,
-    /// `0-9` (Numeric).
-    Digit,
-    /// `_` (ExtendNumLet).
-    Under,
-    /// `:` (MidLetter): joins letters only.
-    MidLetter,
-    /// `,` `;` (MidNum): joins digits only.
-    MidNum,
-    /// `.` (MidNumLet) and `'` (Single_Quote): join letters or digits.
-    MidBoth,
-    /// Anything else: white space, newlines, other punctuation.
-    Other,
+/// The longest word [`Distinct`] keeps as integers, in bytes.
+const PACKED_MAX: usize = 32;
+
+/// Tables of [`Tokenizer::keywords`], kept from call to call on each
+/// thread so a call allocates only its output.
+#[derive(Default)]
+struct Scratch {
+    /// Distinct ASCII words of up to 16 bytes, lowercased and packed as in [`packed`].
+    short: WordTable,
+    /// Distinct ASCII words of 17 to 32 bytes, as two packed halves.
+    long: HashSet<(u128, u128), RandomState>,
+    /// The short words kept, to sort.
+    sorted: Vec<u128>,
+    /// The long words, to sort.
+    sorted_long: Vec<(u128, u128)>,
+    /// The bytes of the words kept.
+    raw: Vec<u8>,
 }
 
-fn wb(b: u8) -> Wb {
-    match b {
-        b'a'..=b'z' | b'A'..=b'Z' => Wb::Letter,
-        b'0'..=b'9' => Wb::Digit,
-        b'_' => Wb::Under,
-        b':' => Wb::MidLetter,
-        b',' | b';' => Wb::MidNum,
-        b'.' | b'\'' => Wb::MidBoth,
-        _ => Wb::Other,
+/// Entries above which a [`Scratch`] table is dropped after use rather
+/// than kept, so one huge text neither stays in memory nor makes every
+/// later call clear a huge table.
+const SCRATCH_MAX: usize = 1 << 10;
+
+/// A set of packed words (never 0): open addressing with linear probing
+/// in a table at most half full, hashed with a per-process random key so
+/// crafted words cannot all land in one run of slots.
+#[derive(Default)]
+struct WordTable {
+    slots: Vec<u128>,
+    hasher: RandomState,
+    len: usize,
+}
+
+impl WordTable {
+    /// Empties the table and sizes it for about `words` distinct words.
+    fn reset(&mut self, words: usize) {
+        let slots = (2 * words).next_power_of_two().max(64);
+        self.slots.clear();
+        self.slots.resize(slots, 0);
+        self.len = 0;
     }
-}
 
-/// The byte ranges of the words of ASCII text, exactly as
-/// `unicode_words` splits it: runs of letters, digits and `_` (WB5,
-/// WB8-WB10, WB13a/b), joined across one `:` `.` `'` between letters
-/// (WB6/WB7) or one `,` `;` `.` `'` between digits (WB11/WB12); a run of
-/// `_` alone is no word (it has no alphanumeric character). No ASCII byte
-/// is Extend, Format or ZWJ, so WB4 never applies.
-struct AsciiWords<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> AsciiWords<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        AsciiWords { bytes, pos: 0 }
+    /// Empties the table, dropping a large one (the next [`WordTable::reset`] sizes it again).
+    fn clear(&mut self) {
+        if self.slots.len() > SCRATCH_MAX {
+            self.slots = Vec::new();
+        }
+        self.len = 0;
     }
-}
 
-impl Iterator for AsciiWords<'_> {
-    type Item = (usize, usize);
+    /// The first slot to probe for `p`.
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)] // Only the low bits of the hash index the table.
+    fn slot(&self, p: u128) -> usize {
+        self.hasher.hash_one(p) as usize & (self.slots.len() - 1)
+    }
 
-    fn next(&mut self) -> Option<(usize, usize)> {
-        let b = self.bytes;
+    /// Adds `p`; true if it was not there. `all` holds every word added.
+    #[inline]
+    fn insert(&mut self, p: u128, all: &[u128]) -> bool {
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow(all);
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(p);
         loop {
-            let start = self.pos;
-            let first = wb(*b.get(start)?);
-            self.pos += 1;
-            if !matches!(first, Wb::Letter | Wb::Digit | Wb::Under) {
+            let s = self.slots[i];
+            if s == p {
+                return false;
+            }
+            if s == 0 {
+                self.slots[i] = p;
+                self.len += 1;
+                return true;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Doubles the table (at least 64 slots) and adds `all` again.
+    #[cold]
+    fn grow(&mut self, all: &[u128]) {
+        let slots = (2 * self.slots.len()).max(64);
+        self.slots.clear();
+        self.slots.resize(slots, 0);
+        self.len = 0;
+        for &p in all {
+            self.insert(p, &[]);
+        }
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// The distinct words of one text while it is scanned. ASCII words are
+/// kept as integers, so a repeated word costs one integer hash and no
+/// allocation; others are kept normalized.
+struct Distinct<'a> {
+    t: &'a Tokenizer,
+    scratch: &'a mut Scratch,
+    /// Non-ASCII words (and ASCII ones too long to pack), normalized.
+    other: Vec<String>,
+}
+
+impl Distinct<'_> {
+    /// Adds the words of ASCII text (see [`ascii_words`]).
+    fn ascii_text(&mut self, bytes: &[u8]) {
+        ascii_words(bytes, |start, end| self.ascii_word(bytes, start, end));
+    }
+
+    /// Adds one word of the Unicode segmenter.
+    fn word(&mut self, w: &str) {
+        if w.is_ascii() {
+            self.ascii_word(w.as_bytes(), 0, w.len());
+        } else {
+            self.other.extend(self.t.normalize(w));
+        }
+    }
+
+    /// Adds the ASCII word `bytes[start..end]`; the bytes after `end`
+    /// only speed up the load.
+    #[inline(always)] // Into the scan loop: a call per word shows in profiles.
+    fn ascii_word(&mut self, bytes: &[u8], start: usize, end: usize) {
+        // In ASCII, characters are bytes.
+        let len = end - start;
+        if len < self.t.min_chars || len > self.t.max_chars {
+            return;
+        }
+        if len <= 16 {
+            let p = lowercase(load(bytes, start, len));
+            if self.scratch.short.insert(p, &self.scratch.sorted) {
+                self.scratch.sorted.push(p);
+            }
+        } else if len <= PACKED_MAX {
+            let p = (lowercase(load(bytes, start, 16)), lowercase(load(bytes, start + 16, len - 16)));
+            if self.scratch.long.insert(p) {
+                self.scratch.sorted_long.push(p);
+            }
+        } else if let Ok(w) = std::str::from_utf8(&bytes[start..end]) {
+            // Only if the tokenizer allows words longer than `PACKED_MAX`.
+            self.other.extend(self.t.normalize(w));
+        }
+    }
+
+    /// The keywords: stop words dropped and stems taken once per distinct
+    /// word, the set built in bulk from sorted strings. Leaves the scratch
+    /// tables empty.
+    fn finish(self) -> BTreeSet<String> {
+        let Distinct { t, scratch, mut other } = self;
+        let Scratch { short, long, sorted, sorted_long, raw } = &mut *scratch;
+        if t.stop_words {
+            // Compacted without a branch on each word (half of the distinct words are stop words).
+            let mut kept = 0;
+            for i in 0..sorted.len() {
+                let p = sorted[i];
+                sorted[kept] = p;
+                kept += usize::from(!is_stop_packed(p));
+            }
+            sorted.truncate(kept);
+        }
+        // Integer order is byte order, so the strings come out sorted
+        // (short ones, then long ones) for the bulk build.
+        sorted.sort_unstable();
+        sorted_long.sort_unstable();
+        // The packed words as bytes, 16 per word (zero-padded), checked
+        // as UTF-8 once: each string is then a copy of a slice, not a
+        // check of its own.
+        raw.clear();
+        for p in sorted.iter() {
+            raw.extend_from_slice(&p.to_be_bytes());
+        }
+        for (a, b) in sorted_long.iter() {
+            raw.extend_from_slice(&a.to_be_bytes());
+            raw.extend_from_slice(&b.to_be_bytes());
+        }
+        let words = std::str::from_utf8(raw).unwrap_or_default();
+        let mut out = Vec::with_capacity(sorted.len() + sorted_long.len() + other.len());
+        let mut at = 0;
+        for p in sorted.iter() {
+            out.push(keyword(t, &words[at..at + 16 - (p.trailing_zeros() / 8) as usize]));
+            at += 16;
+        }
+        for (_, b) in sorted_long.iter() {
+            out.push(keyword(t, &words[at..at + 32 - (b.trailing_zeros() / 8) as usize]));
+            at += 32;
+        }
+        out.append(&mut other);
+        sorted.clear();
+        sorted_long.clear();
+        long.clear();
+        short.clear();
+        if sorted.capacity().max(sorted_long.capacity()).max(long.capacity()) > SCRATCH_MAX {
+            *scratch = Scratch::default();
+        }
+        out.into_iter().collect()
+    }
+}
+
+/// A kept word as a keyword: stemmed if `t` stems.
+fn keyword(t: &Tokenizer, w: &str) -> String {
+    match &t.stemmer {
+        Some(s) => s.stem(w).into_owned(),
+        None => w.to_owned(),
+    }
+}
+
+/// `bytes[start..start + len]` (`len` of 1 to 16) packed as in [`packed`].
+#[inline]
+fn load(bytes: &[u8], start: usize, len: usize) -> u128 {
+    match bytes[start..].first_chunk::<16>() {
+        // One unaligned load, then the bytes past the word masked off.
+        Some(chunk) => u128::from_be_bytes(*chunk) & (u128::MAX << (8 * (16 - len))),
+        None => {
+            let mut buf = [0u8; 16];
+            buf[..len].copy_from_slice(&bytes[start..start + len]);
+            u128::from_be_bytes(buf)
+        }
+    }
+}
+
+/// Every byte of a `u128` set to `b`.
+const fn splat(b: u8) -> u128 {
+    u128::from_ne_bytes([b; 16])
+}
+
+/// ASCII lowercasing of the 16 bytes of `v` at once (every byte below
+/// 0x80, so no addition carries into the next byte).
+#[inline]
+fn lowercase(v: u128) -> u128 {
+    let at_least_a = v + splat(0x80 - b'A');
+    let above_z = v + splat(0x80 - b'Z' - 1);
+    v | ((at_least_a & !above_z & splat(0x80)) >> 2)
+}
+
+/// The index of the first non-ASCII byte.
+fn first_non_ascii(bytes: &[u8]) -> Option<usize> {
+    // Whole chunks first: `is_ascii` tests a machine word at a time.
+    let mut skipped = 0;
+    for chunk in bytes.chunks(64) {
+        if !chunk.is_ascii() {
+            return chunk.iter().position(|b| !b.is_ascii()).map(|i| skipped + i);
+        }
+        skipped += chunk.len();
+    }
+    None
+}
+
+/// Whether UAX #29 segments the text before and after `bytes[i]`
+/// independently: after a line feed (WB3a, and WB4 does not attach
+/// anything to it), or between an ASCII space and an ASCII character
+/// other than a space (a space joins only spaces and the Extend, Format
+/// and ZWJ characters after it, WB3d and WB4, and no rule that looks
+/// further back or ahead than one character matches a space). `i` is
+/// above 0 and at most `bytes.len()`.
+#[inline]
+fn is_cut(bytes: &[u8], i: usize) -> bool {
+    match bytes[i - 1] {
+        b'\n' => true,
+        b' ' => bytes.get(i).is_some_and(|&b| b.is_ascii() && b != b' '),
+        _ => false,
+    }
+}
+
+/// Where the Unicode stretch around the non-ASCII byte at `first` starts:
+/// the last cut at or before it, no earlier than `pos` (itself a cut or the
+/// start of the text). `bytes[pos..first]` is ASCII.
+fn island_start(bytes: &[u8], pos: usize, first: usize) -> usize {
+    (pos + 1..=first).rev().find(|&i| is_cut(bytes, i)).unwrap_or(pos)
+}
+
+/// Where the Unicode stretch around the non-ASCII byte at `first` ends:
+/// the first cut after it, or the end of the text.
+fn island_end(bytes: &[u8], first: usize) -> usize {
+    (first + 1..bytes.len()).find(|&i| is_cut(bytes, i)).unwrap_or(bytes.len())
+}
+
+/// The UAX #29 word-break class of an ASCII byte (WordBreakProperty.txt)
+/// as bit flags: `A-Z a-z` ALetter, `0-9` Numeric, `_` ExtendNumLet;
+/// `:` (MidLetter) joins letters, `,` `;` (MidNum) join digits, `.`
+/// (MidNumLet) and `'` (Single_Quote) join either. Other bytes (white
+/// space, newlines, other punctuation, non-ASCII) are 0.
+const CLASS: [u8; 256] = {
+    let mut c = [0u8; 256];
+    let mut b = 0u8;
+    while b < 128 {
+        c[b as usize] = match b {
+            b'a'..=b'z' | b'A'..=b'Z' => LETTER,
+            b'0'..=b'9' => DIGIT,
+            b'_' => UNDER,
+            b':' => JOINS_LETTERS,
+            b',' | b';' => JOINS_DIGITS,
+            b'.' | b'\'' => JOINS_LETTERS | JOINS_DIGITS,
+            _ => 0,
+        };
+        b += 1;
+    }
+    c
+};
+/// ALetter.
+const LETTER: u8 = 1;
+/// Numeric.
+const DIGIT: u8 = 2;
+/// ExtendNumLet (`_`).
+const UNDER: u8 = 4;
+/// Joins two letters (WB6/WB7).
+const JOINS_LETTERS: u8 = 8;
+/// Joins two digits (WB11/WB12).
+const JOINS_DIGITS: u8 = 16;
+/// Bytes of a word by themselves (WB5, WB8-WB10, WB13a/b).
+const WORD: u8 = LETTER | DIGIT | UNDER;
+
+/// Calls `emit(start, end)` with the byte range of every word of ASCII
+/// text, exactly as `unicode_words` splits it: runs of letters, digits and
+/// `_`, joined across one `:` `.` `'` between letters or one `,` `;` `.`
+/// `'` between digits; a run of `_` alone is no word (it has no
+/// alphanumeric character). No ASCII byte is Extend, Format or ZWJ, so WB4
+/// never applies.
+#[inline]
+fn ascii_words(b: &[u8], mut emit: impl FnMut(usize, usize)) {
+    let n = b.len();
+    let mut i = 0;
+    while i < n {
+        let first = CLASS[b[i] as usize];
+        i += 1;
+        if first & WORD == 0 {
+            continue;
+        }
+        let start = i - 1;
+        let mut seen = first;
+        while i < n {
+            let c = CLASS[b[i] as usize];
+            if c & WORD != 0 {
+                seen |= c;
+                i += 1;
                 continue;
             }
-            let (mut last, mut alnum) = (first, first != Wb::Under);
-            while let Some(&c) = b.get(self.pos) {
-                match wb(c) {
-                    c @ (Wb::Letter | Wb::Digit | Wb::Under) => {
-                        alnum |= c != Wb::Under;
-                        last = c;
-                        self.pos += 1;
-                    }
-                    mid @ (Wb::MidLetter | Wb::MidNum | Wb::MidBoth) => {
-                        let next = b.get(self.pos + 1).map_or(Wb::Other, |&n| wb(n));
-                        let joins = match (last, next) {
-                            (Wb::Letter, Wb::Letter) => matches!(mid, Wb::MidLetter | Wb::MidBoth),
-                            (Wb::Digit, Wb::Digit) => matches!(mid, Wb::MidNum | Wb::MidBoth),
-                            _ => false,
-                        };
-                        if !joins {
-                            break;
-                        }
-                        last = next;
-                        self.pos += 2;
-                    }
-                    Wb::Other => break,
+            if c & (JOINS_LETTERS | JOINS_DIGITS) != 0 && i + 1 < n {
+                // The byte before is in the word; a join needs the same
+                // kind on both sides (`_` joins neither).
+                let both = CLASS[b[i - 1] as usize] & CLASS[b[i + 1] as usize];
+                if (both & LETTER != 0 && c & JOINS_LETTERS != 0) || (both & DIGIT != 0 && c & JOINS_DIGITS != 0) {
+                    i += 2;
+                    continue;
                 }
             }
-            if alnum {
-                return Some((start, self.pos));
-            }
+            break;
+        }
+        if seen & (LETTER | DIGIT) != 0 {
+            emit(start, i);
         }
     }
 }
@@ -412,7 +708,7 @@ mod tests {
     #[test]
     fn stop_words_sorted() {
         assert!(STOP_WORDS.windows(2).all(|w| w[0] < w[1]));
-        assert!(STOP_WORDS_PACKED.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(STOP_TABLE.iter().filter(|&&p| p != 0).count(), STOP_WORDS.len());
         assert_eq!(STOP_WORDS.iter().map(|w| w.len()).max(), Some(STOP_WORD_MAX));
         for w in STOP_WORDS {
             assert!(is_stop_word(w));
@@ -491,6 +787,78 @@ mod tests {
             // Mostly the ASCII path, with some lines that take the Unicode one.
             let text = format!("{text}{tail}{text}");
             for t in [Tokenizer::default(), Tokenizer::default().with_stop_words_removed(false)] {
+                proptest::prop_assert_eq!(t.keywords(&text), t.keywords_reference(&text));
+            }
+        }
+    }
+
+    #[test]
+    fn packed_lowercasing_matches_ascii_lowercasing() {
+        for b in 1..128u8 {
+            for len in [1, 2, 15, 16] {
+                let word = vec![b; len];
+                let mut lower = word.to_ascii_lowercase();
+                lower.resize(16, 0);
+                // Loaded from a longer slice (the masked load) and from the word alone (the copy).
+                let longer = [word.as_slice(), &[b'Z'; 16]].concat();
+                assert_eq!(lowercase(load(&longer, 0, len)).to_be_bytes().to_vec(), lower, "{b} {len}");
+                assert_eq!(lowercase(load(&word, 0, len)).to_be_bytes().to_vec(), lower, "{b} {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_edge_cases() {
+        let long32 = "abcdefghijklmnopqrstuvwxyzABCDEF";
+        let long33 = "abcdefghijklmnopqrstuvwxyzABCDEFG";
+        let lengths = format!("{long32} {long33} {long32}x {}", &long32[..17]);
+        for text in [
+            "",
+            "a",
+            "ab AB Ab x",
+            long32,
+            long33,
+            &lengths,
+            "THE The tHe Yourselves YOURSELVES ITS it's",
+            "café foo\r\nbar café, bar.café x:é 1.٣ a\u{2019}b don\u{2019}t",
+            " \u{301}x x \u{93f}y \u{3000} y  \u{a0} z \u{200d}\u{1f600} a \u{ad}b",
+            "\u{5d0}\"\u{5d0} \u{5d0}' \u{1f1e6}\u{1f1e6}\u{1f1e6} ｶｶ ｶ_x x_ｶ",
+            "İstanbul \u{212a}elvin ΣΊΣΥΦΟΣ STRASSE straße",
+            "\n\u{301}a\n \u{301}\n\r\n\u{93f}",
+        ] {
+            for t in [
+                Tokenizer::default(),
+                Tokenizer::default().with_stop_words_removed(false),
+                Tokenizer::default().with_stemming(true),
+            ] {
+                assert_eq!(t.keywords(text), t.keywords_reference(text), "{text:?}");
+            }
+        }
+        let k = Tokenizer::default().keywords(&format!("{long32} {long33} ab a THE"));
+        assert_eq!(k, BTreeSet::from([long32.to_lowercase(), "ab".to_owned()]));
+    }
+
+    /// Pieces of adversarial text for the fast path, split at `|`: ASCII joiners and
+    /// their neighbours, words around the length limits, upper-case stop
+    /// words, CRLF, and non-ASCII characters of each word-break class that
+    /// could reach across a cut (Extend, Format, ZWJ, WSegSpace, MidNumLet,
+    /// Hebrew, Regional_Indicator, Katakana) next to spaces and ASCII.
+    const PIECES: &str = "a|Ab|z|7|42|_|:|.|'|,|;| |  |\r\n|\n|\r|\t|\"|-|@|THE|The|YourSelves|ITS|Don't\
+        |abcdefghijklmnop|ABCDEFGHIJKLMNOPQ|abcdefghijklmnopqrstuvwxyzabcdef|ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg\
+        |3.14|e.g|x:y|é|É|\u{301}|\u{93f}|\u{200d}|\u{ad}|\u{2060}|\u{3000}|\u{a0}|\u{2019}|\u{5d0}\
+        |\u{1f1e6}|\u{1f600}|ß|İ|\u{212a}|Σ|ｶ|\u{ff0e}|٣|中文";
+
+    proptest::proptest! {
+        #[test]
+        fn fast_path_equals_reference_on_adversarial_pieces(
+            pieces in proptest::collection::vec(proptest::sample::select(PIECES.split('|').collect::<Vec<_>>()), 0..40),
+        ) {
+            let text = pieces.concat();
+            for t in [
+                Tokenizer::default(),
+                Tokenizer::default().with_stop_words_removed(false),
+                Tokenizer::default().with_stemming(true),
+            ] {
                 proptest::prop_assert_eq!(t.keywords(&text), t.keywords_reference(&text));
             }
         }
