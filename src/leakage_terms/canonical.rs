@@ -135,25 +135,31 @@ fn token_shape(t: &SearchToken) -> Shape {
                 Shape::List(addresses.iter().map(|l| Shape::raw(l)).collect()),
             ],
         ),
-        SearchToken::Ggm { nodes, count, hash_key } => Shape::Node(
-            "ggm",
+        SearchToken::Ggm { nodes, count, hash_key } => {
+            Shape::Node("ggm", vec![ggm_nodes_shape(nodes), Shape::public(count), Shape::raw(hash_key)])
+        }
+        SearchToken::PackedGgm { label_key, value_key, blocks, nodes, count, hash_key } => Shape::Node(
+            "packed_ggm",
             vec![
-                Shape::List(
-                    nodes
-                        .iter()
-                        .map(|n| {
-                            Shape::Node(
-                                "node",
-                                vec![Shape::public(n.depth), Shape::public(n.index), Shape::raw(&n.seed)],
-                            )
-                        })
-                        .collect(),
-                ),
+                Shape::raw(label_key),
+                Shape::raw(value_key),
+                Shape::public(blocks),
+                ggm_nodes_shape(nodes),
                 Shape::public(count),
                 Shape::raw(hash_key),
             ],
         ),
     }
+}
+
+/// GGM nodes: positions are public (they follow from the count), seeds raw.
+fn ggm_nodes_shape(nodes: &[crate::protocol::GgmNode]) -> Shape {
+    Shape::List(
+        nodes
+            .iter()
+            .map(|n| Shape::Node("node", vec![Shape::public(n.depth), Shape::public(n.index), Shape::raw(&n.seed)]))
+            .collect(),
+    )
 }
 
 /// Postings of one index, as a bag (the client sends them in random order).

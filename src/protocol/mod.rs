@@ -256,6 +256,25 @@ pub enum SearchToken {
         /// Addresses of the updates after the blocks were written.
         addresses: Vec<Label>,
     },
+    /// Diana after consolidation: the keys of the keyword's packed blocks
+    /// and how many there are (the server looks up labels `0..blocks` of
+    /// `label_key` and opens them with `value_key`, as it opens the adds:
+    /// Diana is response-revealing), then a constrained key for the adds
+    /// since, as in [`SearchToken::Ggm`] (`count` 0 and no nodes if none).
+    PackedGgm {
+        /// Per-generation key of the packed blocks' labels.
+        label_key: [u8; 16],
+        /// Per-generation key of the packed blocks' keystreams.
+        value_key: [u8; 16],
+        /// Number of packed blocks.
+        blocks: u32,
+        /// GGM nodes covering the leaves `0..count` of the adds since.
+        nodes: Vec<GgmNode>,
+        /// Number of adds since the blocks were written.
+        count: u32,
+        /// Per-generation key of labels and masks derived from the leaves.
+        hash_key: [u8; 16],
+    },
 }
 
 /// What a client sends for an OXT conjunction (see `crate::sse::oxt`):

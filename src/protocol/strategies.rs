@@ -78,7 +78,7 @@ pub(crate) fn search_token() -> impl Strategy<Value = SearchToken> {
             SearchToken::TwoLevel { label_key, pointer_key, leaf_key }
         }),
         vec(any::<Label>(), 0..5).prop_map(SearchToken::Addresses),
-        (vec(node, 0..4), any::<u32>(), key()).prop_map(|(nodes, count, hash_key)| SearchToken::Ggm {
+        (vec(node.clone(), 0..4), any::<u32>(), key()).prop_map(|(nodes, count, hash_key)| SearchToken::Ggm {
             nodes,
             count,
             hash_key
@@ -86,6 +86,16 @@ pub(crate) fn search_token() -> impl Strategy<Value = SearchToken> {
         (key(), any::<u32>(), vec(any::<Label>(), 0..5)).prop_map(|(label_key, blocks, addresses)| {
             SearchToken::PackedAddresses { label_key, blocks, addresses }
         }),
+        (key(), key(), any::<u32>(), vec(node, 0..4), any::<u32>(), key()).prop_map(
+            |(label_key, value_key, blocks, nodes, count, hash_key)| SearchToken::PackedGgm {
+                label_key,
+                value_key,
+                blocks,
+                nodes,
+                count,
+                hash_key
+            }
+        ),
     ]
 }
 

@@ -51,6 +51,7 @@ pub mod entries;
 mod index;
 pub mod mitra;
 pub mod oxt;
+pub mod packed;
 pub mod pibas;
 pub mod registry;
 pub mod server;
@@ -324,7 +325,7 @@ pub struct SchemeConfig {
     pub state_path: Option<PathBuf>,
     /// Key version.
     pub key_version: u32,
-    /// Dynamic schemes that consolidate (Mitra): after a search, rewrite the
+    /// Dynamic schemes that consolidate (Mitra, Diana): after a search, rewrite the
     /// keyword as packed blocks once it has at least this many updates since
     /// its last rewrite, and at least as many as it has blocks; a setup
     /// writes fresh keywords as packed blocks directly. `None` keeps one

@@ -123,7 +123,7 @@ pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<Encr
 
 /// Deletes entries of a dynamic instance by location, in one batch, for a
 /// client holding keys of `key_version`. Only dynamic schemes rewrite their
-/// entries (Mitra's packed blocks after a search); a static index is built
+/// entries (Mitra's and Diana's packed blocks after a search); a static index is built
 /// once and kept whole. Absent locations are skipped, so a retry is harmless.
 /// The caller serializes writes.
 ///
@@ -220,6 +220,14 @@ fn search_described(
         }
         (Scheme::Diana, SearchToken::Ggm { nodes, count, hash_key }) => {
             super::diana::server::search(&reader, nodes, *count, hash_key)
+        }
+        (Scheme::Diana, SearchToken::PackedGgm { label_key, value_key, blocks, nodes, count, hash_key }) => {
+            // Blocks are looked up like Mitra's addresses: the same bound on
+            // one token's lookups; the GGM part is bounded by its own checks.
+            if *blocks as usize > MAX_TOKEN_ITEMS {
+                return Err(Error::Protocol(format!("token of {blocks} packed blocks is too large")));
+            }
+            super::diana::server::search_packed(&reader, label_key, value_key, *blocks, nodes, *count, hash_key)
         }
         // A single-term OXT search: the s-term's list, no x-terms.
         (Scheme::Oxt, SearchToken::Dictionary { label_key, value_key: Some(value_key) }) => {

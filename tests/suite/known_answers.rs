@@ -881,6 +881,17 @@ fn protocol_encoding() {
             search(SearchToken::PackedAddresses { label_key: [8; 16], blocks: 300, addresses: vec![[9; 16]] }),
             "00010b046d61696c0408080808080808080808080808080808ac020109090909090909090909090909090909",
         ),
+        (
+            search(SearchToken::PackedGgm {
+                label_key: [8; 16],
+                value_key: [9; 16],
+                blocks: 300,
+                nodes: vec![GgmNode { depth: 31, index: 0, seed: [10; 16] }],
+                count: 2,
+                hash_key: [11; 16],
+            }),
+            "00010b046d61696c050808080808080808080808080808080809090909090909090909090909090909ac02011f000a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a020b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b",
+        ),
         (Request::DeleteDocuments(vec![3]), "00010c0103"),
         (Request::ListDocumentIds { after: Some(9), limit: 100 }, "00010d010964"),
         (

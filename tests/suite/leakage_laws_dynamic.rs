@@ -197,7 +197,7 @@ fn history() -> impl Strategy<Value = History> {
 /// derives from a view.
 struct Scheme {
     model: &'static dyn LeakageModel,
-    /// Mitra's consolidation setting (the model's; `None` for Diana).
+    /// The consolidation setting (the model's).
     consolidate_after: Option<u32>,
     adds_only: bool,
     normalize: fn(&ServerView) -> ServerView,
@@ -221,8 +221,17 @@ const MITRA_PAPER: Scheme = Scheme {
     normalize: ServerView::clone,
     times: mitra::update_times,
 };
+/// Diana consolidating after every search that follows an add.
 const DIANA: Scheme = Scheme {
-    model: &DianaModel,
+    model: &DianaModel { consolidate_after: Some(1) },
+    consolidate_after: Some(1),
+    adds_only: true,
+    normalize: diana::normalize_setup_order,
+    times: diana::update_times,
+};
+/// Diana as in the paper: one entry per add, never rewritten.
+const DIANA_PAPER: Scheme = Scheme {
+    model: &DianaModel { consolidate_after: None },
     consolidate_after: None,
     adds_only: true,
     normalize: diana::normalize_setup_order,
@@ -340,6 +349,21 @@ proptest! {
     fn diana_declared_update_times_are_what_the_server_derives(h in history()) {
         declared_times(&DIANA, &h)?;
     }
+
+    #[test]
+    fn law1_diana_paper_equal_leakage_gives_equal_views(h in history(), seed in any::<u64>()) {
+        law1(&DIANA_PAPER, &real(&DIANA_PAPER), &h, seed)?;
+    }
+
+    #[test]
+    fn law2_diana_paper_simulator_matches_real_view(h in history(), seed in any::<u64>()) {
+        law2(&DIANA_PAPER, &real(&DIANA_PAPER), &h, seed)?;
+    }
+
+    #[test]
+    fn diana_paper_declared_update_times_are_what_the_server_derives(h in history()) {
+        declared_times(&DIANA_PAPER, &h)?;
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -454,6 +478,72 @@ impl DynamicScheme for ExactLengthClient {
     }
 }
 
+/// Law-1 control for Diana's consolidation, "a rewrite that shows how many
+/// keywords the client holds": the real client, whose packings also carry
+/// one extra random 257-byte entry per distinct keyword it has added to
+/// (never read, so searches still work). Diana's access pattern already
+/// shows the exact result length, so [`ExactLengthClient`] leaks nothing
+/// more there; the keyword count is hidden by the declared leakage (updates
+/// no search reveals may go to any keyword), so this must be rejected.
+#[derive(Debug)]
+struct KeywordCountClient {
+    inner: Box<dyn DynamicScheme>,
+    keywords: std::collections::HashSet<Keyword>,
+}
+
+impl DynamicScheme for KeywordCountClient {
+    fn descriptor(&self) -> &SseDescriptor {
+        self.inner.descriptor()
+    }
+    fn supports_delete(&self) -> bool {
+        self.inner.supports_delete()
+    }
+    fn update(&mut self, updates: &[Update]) -> sseek::Result<Vec<EncryptedEntry>> {
+        let entries = self.inner.update(updates)?;
+        self.keywords.extend(updates.iter().map(|u| u.keyword.clone()));
+        Ok(entries)
+    }
+    fn token(&self, keyword: &[u8]) -> Option<SearchToken> {
+        self.inner.token(keyword)
+    }
+    fn resolve(&mut self, keyword: &[u8], result: SearchResult) -> sseek::Result<Vec<DocId>> {
+        self.inner.resolve(keyword, result)
+    }
+    fn save_state(&self) -> sseek::Result<()> {
+        self.inner.save_state()
+    }
+    fn seal_state(&self, version: u64) -> sseek::Result<Vec<u8>> {
+        self.inner.seal_state(version)
+    }
+    fn open_state(&mut self, version: u64, sealed: &[u8]) -> sseek::Result<()> {
+        self.inner.open_state(version, sealed)
+    }
+    fn consolidation(&self, keyword: &[u8], ids: &[DocId]) -> sseek::Result<Option<Packing>> {
+        let Some(mut packing) = self.inner.consolidation(keyword, ids)? else { return Ok(None) };
+        packing.entries.extend(self.keywords.iter().map(|_| EncryptedEntry {
+            location: EntryLocation::Dictionary(rand::random()),
+            value: (0..sse::packed::BLOCK_LEN).map(|_| rand::random()).collect(),
+        }));
+        Ok(Some(packing))
+    }
+    fn pack_setup(&self, db: &MultiMap) -> sseek::Result<Option<(Packing, MultiMap)>> {
+        self.inner.pack_setup(db)
+    }
+    fn apply_packing(&mut self, packing: &Packing) -> sseek::Result<()> {
+        self.inner.apply_packing(packing)
+    }
+}
+
+fn keyword_count(scheme: &'static Scheme) -> impl Fn(&Workload) -> ServerView {
+    move |w| {
+        let client = KeywordCountClient {
+            inner: real_client(&MasterKey::generate().unwrap(), &config_of(scheme)),
+            keywords: std::collections::HashSet::new(),
+        };
+        record_dynamic(SchemeClient::Dynamic(Box::new(client)), w).unwrap()
+    }
+}
+
 fn exact_length(scheme: &'static Scheme) -> impl Fn(&Workload) -> ServerView {
     move |w| {
         let client = ExactLengthClient { inner: real_client(&MasterKey::generate().unwrap(), &config_of(scheme)) };
@@ -530,7 +620,7 @@ impl DynamicScheme for FutureTokenClient {
 
 fn config_of(scheme: &Scheme) -> SchemeConfig {
     if scheme.adds_only {
-        SchemeConfig::new("diana", diana::INSTANCE)
+        SchemeConfig { consolidate_after: scheme.consolidate_after, ..SchemeConfig::new("diana", diana::INSTANCE) }
     } else {
         SchemeConfig { consolidate_after: scheme.consolidate_after, ..SchemeConfig::new("mitra", mitra::INSTANCE) }
     }
@@ -595,6 +685,18 @@ fn law1_diana_rejects_keyword_tagging_updates() {
 }
 
 #[test]
+fn law1_diana_rejects_a_rewrite_that_shows_the_keyword_count() {
+    let reason = must_fail(|h, seed| law1(&DIANA, &keyword_count(&DIANA), h, seed));
+    assert!(reason.contains("different views"), "failed for another reason: {reason}");
+}
+
+#[test]
+fn law1_diana_paper_rejects_keyword_tagging_updates() {
+    let reason = must_fail(|h, seed| law1(&DIANA_PAPER, &tagging(&DIANA_PAPER), h, seed));
+    assert!(reason.contains("different views"), "failed for another reason: {reason}");
+}
+
+#[test]
 fn law2_mitra_rejects_tokens_that_cover_the_next_update() {
     let reason = must_fail(|h, seed| law2(&MITRA_PAPER, &future_token(&MITRA_PAPER), h, seed));
     assert!(reason.contains("simulated and real views differ"), "failed for another reason: {reason}");
@@ -602,7 +704,7 @@ fn law2_mitra_rejects_tokens_that_cover_the_next_update() {
 
 #[test]
 fn law2_diana_rejects_tokens_that_cover_the_next_update() {
-    let reason = must_fail(|h, seed| law2(&DIANA, &future_token(&DIANA), h, seed));
+    let reason = must_fail(|h, seed| law2(&DIANA_PAPER, &future_token(&DIANA_PAPER), h, seed));
     assert!(reason.contains("simulated and real views differ"), "failed for another reason: {reason}");
 }
 
@@ -610,7 +712,7 @@ fn law2_diana_rejects_tokens_that_cover_the_next_update() {
 /// so what the controls catch is the leak, not a failure.
 #[test]
 fn leaky_clients_still_answer_correctly() {
-    for scheme in [&MITRA, &MITRA_PAPER, &DIANA] {
+    for scheme in [&MITRA, &MITRA_PAPER, &DIANA, &DIANA_PAPER] {
         let master = MasterKey::generate().unwrap();
         let config = config_of(scheme);
         let a = |k: usize, id: DocId| Update { op: UpdateOp::Add, keyword: kw(k), id };
@@ -619,7 +721,12 @@ fn leaky_clients_still_answer_correctly() {
             tag: KeywordPrf::new(&master, TENANT, "leaky", "tag", "tag", 1).unwrap(),
             value_len: if scheme.adds_only { 4 } else { 5 },
         })];
-        if scheme.consolidate_after.is_some() {
+        if scheme.consolidate_after.is_some() && scheme.adds_only {
+            clients.push(Box::new(KeywordCountClient {
+                inner: real_client(&master, &config),
+                keywords: std::collections::HashSet::new(),
+            }));
+        } else if scheme.consolidate_after.is_some() {
             clients.push(Box::new(ExactLengthClient { inner: real_client(&master, &config) }));
         } else {
             clients.push(Box::new(FutureTokenClient {
@@ -651,6 +758,7 @@ fn generated_cases_are_not_trivial() {
     use proptest::strategy::ValueTree;
     let mut runner = TestRunner::new_with_rng(Config::default(), TestRng::deterministic_rng(RngAlgorithm::ChaCha));
     let (mut with_search, mut moved, mut revealed_updates, mut rewrites) = (0, 0, 0, 0);
+    let (mut diana_rewrites, mut diana_packed_searches) = (0, 0);
     for seed in 0..u64::from(CASES) {
         let h = history().new_tree(&mut runner).unwrap().current();
         let view = MITRA.model.run(&h.workload(false)).unwrap();
@@ -676,17 +784,25 @@ fn generated_cases_are_not_trivial() {
             v
         };
         moved += usize::from(profile(&h) != profile(&h.variant(seed, true, false)));
-        rewrites += view
-            .events
-            .iter()
-            .filter(|e| matches!(e.observed, sseek::leakage::view::Observed::SseRemove { .. }))
-            .count();
+        let removes = |view: &ServerView| {
+            view.events
+                .iter()
+                .filter(|e| matches!(e.observed, sseek::leakage::view::Observed::SseRemove { .. }))
+                .count()
+        };
+        rewrites += removes(&view);
+        let view = DIANA.model.run(&h.workload(true)).unwrap();
+        diana_rewrites += removes(&view);
+        diana_packed_searches += view.searches().filter(|s| matches!(s.token, SearchToken::PackedGgm { .. })).count();
     }
     let cases = CASES as usize;
     assert!(with_search * 2 > cases, "only {with_search} of {cases} views have a search");
     assert!(moved * 3 > cases, "only {moved} of {cases} variants change the keyword distribution");
     assert!(revealed_updates > cases, "only {revealed_updates} revealed updates in {cases} cases");
     assert!(rewrites > cases / 2, "only {rewrites} consolidating searches in {cases} cases");
+    assert!(diana_rewrites > cases / 2, "only {diana_rewrites} consolidating Diana searches in {cases} cases");
+    assert!(diana_packed_searches > cases / 2, "only {diana_packed_searches} packed Diana tokens in {cases} cases");
     println!("{with_search} of {cases} views with searches, {moved} variants with moved updates");
     println!("{revealed_updates} revealed updates, {rewrites} consolidating searches");
+    println!("Diana: {diana_rewrites} consolidating searches, {diana_packed_searches} packed tokens");
 }

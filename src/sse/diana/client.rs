@@ -10,24 +10,43 @@ use serde::{Deserialize, Serialize};
 use crate::keys::MasterKey;
 use crate::keys::keyword::{KeywordKeys, KeywordPrf};
 use crate::primitives::ggm;
+use crate::primitives::prf::Prf;
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
 use crate::sse::diana::server::MAX_COUNT;
+use crate::sse::packed::{self, with_generation};
 use crate::sse::registry::Scheme;
-use crate::sse::{DynamicScheme, SchemeConfig, Update, UpdateOp};
+use crate::sse::{
+    DynamicScheme, Generation, Keyword, MultiMap, PACKED_BLOCK, PackedKeyword, Packing, SchemeConfig, Update, UpdateOp,
+};
 use crate::state::StateFile;
 use crate::{Error, Result};
 
 /// Batches of at least this many updates are encrypted in parallel.
 const PARALLEL_UPDATES: usize = 256;
 
-/// What the state file holds: the number of adds so far per keyword.
-#[derive(Default, Serialize, Deserialize)]
+/// Per keyword, the number of adds so far in its current generation.
+type Counters = HashMap<Vec<u8>, u32>;
+
+/// What the state file and the shared state hold: the add counters, and the
+/// packed generation of every keyword that has one. A keyword without a
+/// generation uses the instance's original keys. States written before
+/// consolidation existed hold the counters alone (the same encoding as
+/// [`Counters`]) and open as such.
+#[derive(Default, Clone, Serialize, Deserialize)]
 struct State {
-    counters: HashMap<Vec<u8>, u32>,
+    counters: Counters,
+    generations: HashMap<Vec<u8>, Generation>,
 }
 
-/// A loaded state, refused if a counter is past what a token can cover.
+/// A loaded state, refused if a counter is past what a token can cover or
+/// a generation has more blocks than the server looks up.
 fn checked(state: State, source: &str) -> Result<State> {
+    if state.generations.values().any(|g| g.blocks as usize > crate::sse::entries::MAX_TOKEN_ITEMS) {
+        return Err(Error::StateFile {
+            path: source.into(),
+            reason: format!("a packed keyword has more than {} blocks", crate::sse::entries::MAX_TOKEN_ITEMS),
+        });
+    }
     if state.counters.values().any(|&c| c > MAX_COUNT) {
         return Err(Error::StateFile {
             path: source.into(),
@@ -41,7 +60,12 @@ fn checked(state: State, source: &str) -> Result<State> {
 pub struct Diana {
     descriptor: SseDescriptor,
     prf: KeywordPrf,
+    /// Tree root and hash key of a keyword under a generation (input: keyword then generation id).
+    generation_prf: KeywordPrf,
+    /// Label and value keys of a keyword's packed blocks under a generation (same input).
+    packed_prf: KeywordPrf,
     state: State,
+    consolidate_after: Option<u32>,
     /// Seals the counters, for the state file and for the server.
     sealer: StateFile,
     /// The state file, if any.
@@ -54,6 +78,7 @@ impl std::fmt::Debug for Diana {
         f.debug_struct("Diana")
             .field("descriptor", &self.descriptor)
             .field("keywords", &self.state.counters.len())
+            .field("packed_keywords", &self.state.generations.len())
             .field("state_path", &self.path)
             .finish_non_exhaustive()
     }
@@ -74,13 +99,23 @@ impl Diana {
         }
         let prf =
             KeywordPrf::new(master, tenant, Scheme::Diana.name(), &config.instance, "keyword", config.key_version)?;
+        let role =
+            |role| KeywordPrf::new(master, tenant, Scheme::Diana.name(), &config.instance, role, config.key_version);
+        let (generation_prf, packed_prf) = (role("generation")?, role("packed")?);
         let sealer = StateFile::new(master, tenant, Scheme::Diana.name(), &config.instance, config.key_version)?;
         let path = config.state_path.clone();
         let state = match &path {
-            Some(p) => match sealer.load::<State>(p)? {
-                Some(state) => checked(state, &p.display().to_string())?,
-                None => State::default(),
-            },
+            // A state written before packing existed holds the counters alone.
+            Some(p) => {
+                let state = match sealer.load::<State>(p) {
+                    Ok(state) => state.unwrap_or_default(),
+                    Err(e) => match sealer.load::<Counters>(p) {
+                        Ok(counters) => State { counters: counters.unwrap_or_default(), generations: HashMap::new() },
+                        Err(_) => return Err(e),
+                    },
+                };
+                checked(state, &p.display().to_string())?
+            }
             None => State::default(),
         };
         let descriptor = SseDescriptor {
@@ -90,17 +125,78 @@ impl Diana {
             response_revealing: true,
             key_version: config.key_version,
         };
-        Ok(Diana { descriptor, prf, state, sealer, path })
+        Ok(Diana {
+            descriptor,
+            prf,
+            generation_prf,
+            packed_prf,
+            state,
+            consolidate_after: config.consolidate_after,
+            sealer,
+            path,
+        })
     }
 
-    /// Number of adds of `keyword` so far (the count its next token covers).
+    /// Number of adds of `keyword` so far in its current generation (the
+    /// count its next token covers).
     pub fn count(&self, keyword: &[u8]) -> u32 {
         self.state.counters.get(keyword).copied().unwrap_or(0)
     }
 
-    /// Number of keywords with at least one add.
+    /// Number of keywords with at least one add in their current generation.
     pub fn keywords(&self) -> usize {
         self.state.counters.len()
+    }
+
+    /// The keyword's packed generation, if it was consolidated or packed at setup.
+    pub fn generation(&self, keyword: &[u8]) -> Option<Generation> {
+        self.state.generations.get(keyword).copied()
+    }
+
+    /// The tree root (first) and hash key (second) of a keyword's adds in
+    /// its current generation: the original keys if it has none.
+    fn keyword_keys(&self, keyword: &[u8]) -> KeywordKeys {
+        match self.state.generations.get(keyword) {
+            None => self.prf.keys(keyword),
+            Some(g) => self.generation_prf.keys(&with_generation(keyword, &g.id)),
+        }
+    }
+
+    /// The label key and value key of a keyword's blocks under generation `id`.
+    fn block_keys(&self, keyword: &[u8], id: &[u8; 16]) -> ([u8; 16], [u8; 16]) {
+        let keys = self.packed_prf.keys(&with_generation(keyword, id));
+        (keys.first, keys.second)
+    }
+
+    /// The blocks of `ids` (ascending) under a fresh generation of `keyword`.
+    fn pack(&self, keyword: &[u8], ids: &[DocId]) -> Result<(Generation, Vec<EncryptedEntry>)> {
+        let id = packed::fresh_generation_id()?;
+        let (label_key, value_key) = self.block_keys(keyword, &id);
+        let blocks = u32::try_from(ids.len().div_ceil(PACKED_BLOCK))
+            .ok()
+            .filter(|&b| b as usize <= crate::sse::entries::MAX_TOKEN_ITEMS)
+            .ok_or_else(|| Error::Config("a Diana keyword has more packed blocks than one search can cover".into()))?;
+        Ok((Generation { id, blocks }, packed::seal_blocks(&label_key, &Prf::new(&value_key), ids)))
+    }
+
+    /// The locations a search of `keyword` names now: its blocks, then the
+    /// labels of its adds' leaves.
+    fn locations(&self, keyword: &[u8]) -> Vec<EntryLocation> {
+        let mut out = Vec::new();
+        if let Some(g) = self.state.generations.get(keyword) {
+            let (label_key, _) = self.block_keys(keyword, &g.id);
+            out.extend(Prf::new(&label_key).labels(0, g.blocks as usize).into_iter().map(EntryLocation::Dictionary));
+        }
+        let count = self.count(keyword);
+        if count > 0 {
+            let keys = self.keyword_keys(keyword);
+            out.extend(
+                ggm::leaves(&keys.first, 0, count)
+                    .iter()
+                    .map(|leaf| EntryLocation::Dictionary(ggm::leaf_outputs(leaf, &keys.second).0)),
+            );
+        }
+        out
     }
 }
 
@@ -151,7 +247,7 @@ impl DynamicScheme for Diana {
         // shared walk for the run (the counters of a keyword within a batch
         // are consecutive); then one entry per update.
         let per_keyword = |&(k, next): &(&[u8], u32)| {
-            let keys = self.prf.keys(k);
+            let keys = self.keyword_keys(k);
             let first = self.count(k);
             let leaves = ggm::leaves(&keys.first, first, next - first);
             (keys, first, leaves)
@@ -173,13 +269,24 @@ impl DynamicScheme for Diana {
         Ok(entries)
     }
 
+    /// A constrained key for the keyword's adds; for a packed keyword, also
+    /// its blocks' keys and count (the server derives their labels and opens
+    /// them). `None` for a keyword with neither.
     fn token(&self, keyword: &[u8]) -> Option<SearchToken> {
         let count = self.count(keyword);
-        if count == 0 {
+        let generation = self.state.generations.get(keyword);
+        if count == 0 && generation.is_none() {
             return None;
         }
-        let keys = self.prf.keys(keyword);
-        Some(SearchToken::Ggm { nodes: ggm::cover(&keys.first, count), count, hash_key: keys.second })
+        let keys = self.keyword_keys(keyword);
+        let nodes = ggm::cover(&keys.first, count);
+        Some(match generation {
+            None => SearchToken::Ggm { nodes, count, hash_key: keys.second },
+            Some(g) => {
+                let (label_key, value_key) = self.block_keys(keyword, &g.id);
+                SearchToken::PackedGgm { label_key, value_key, blocks: g.blocks, nodes, count, hash_key: keys.second }
+            }
+        })
     }
 
     fn resolve(&mut self, _keyword: &[u8], result: SearchResult) -> Result<Vec<DocId>> {
@@ -204,7 +311,84 @@ impl DynamicScheme for Diana {
 
     fn open_state(&mut self, version: u64, sealed: &[u8]) -> Result<()> {
         let source = "shared state on the server";
-        self.state = checked(self.sealer.open_versioned(sealed, version, source)?, source)?;
+        let state = match self.sealer.open_versioned::<State>(sealed, version, source) {
+            Ok(state) => state,
+            Err(e) => match self.sealer.open_versioned::<Counters>(sealed, version, source) {
+                Ok(counters) => State { counters, generations: HashMap::new() },
+                Err(_) => return Err(e),
+            },
+        };
+        self.state = checked(state, source)?;
+        Ok(())
+    }
+
+    /// Due when consolidation is on, the keyword has at least
+    /// `consolidate_after` adds since its blocks were written, and at least
+    /// as many as it has blocks. The blocks hold `ids` (the answer, sorted
+    /// and without repeats) under a fresh generation; everything the search
+    /// named (the old blocks and the leaves' labels) becomes obsolete.
+    fn consolidation(&self, keyword: &[u8], ids: &[DocId]) -> Result<Option<Packing>> {
+        let Some(after) = self.consolidate_after else { return Ok(None) };
+        let adds = self.count(keyword);
+        let before = self.generation(keyword);
+        let blocks = before.map_or(0, |g| g.blocks);
+        if adds == 0 || adds < after.max(blocks) {
+            return Ok(None);
+        }
+        let (generation, entries) = self.pack(keyword, ids)?;
+        Ok(Some(Packing {
+            entries,
+            obsolete: self.locations(keyword),
+            keywords: vec![PackedKeyword { keyword: keyword.to_vec(), before: (before, adds), after: generation }],
+        }))
+    }
+
+    /// Every keyword of `db` that has no add and no generation yet becomes
+    /// packed blocks; the others are left for adds. Off (`None`) without
+    /// consolidation.
+    fn pack_setup(&self, db: &MultiMap) -> Result<Option<(Packing, MultiMap)>> {
+        if self.consolidate_after.is_none() {
+            return Ok(None);
+        }
+        let mut rest = MultiMap::new();
+        let mut fresh: Vec<(&Keyword, Vec<DocId>)> = Vec::new();
+        for (k, ids) in db {
+            if self.count(k) > 0 || self.state.generations.contains_key(k) {
+                rest.insert(k.clone(), ids.clone());
+            } else if !ids.is_empty() {
+                let mut ids = ids.clone();
+                ids.sort_unstable();
+                ids.dedup();
+                fresh.push((k, ids));
+            }
+        }
+        let packed: Vec<(PackedKeyword, Vec<EncryptedEntry>)> = fresh
+            .par_iter()
+            .map(|(k, ids)| {
+                let (after, entries) = self.pack(k, ids)?;
+                Ok((PackedKeyword { keyword: (*k).clone(), before: (None, 0), after }, entries))
+            })
+            .collect::<Result<_>>()?;
+        let mut packing = Packing { entries: Vec::new(), obsolete: Vec::new(), keywords: Vec::new() };
+        for (k, entries) in packed {
+            packing.entries.extend(entries);
+            packing.keywords.push(k);
+        }
+        Ok(Some((packing, rest)))
+    }
+
+    fn apply_packing(&mut self, packing: &Packing) -> Result<()> {
+        for k in &packing.keywords {
+            if (self.generation(&k.keyword), self.count(&k.keyword)) != k.before {
+                return Err(Error::Conflict(
+                    "a Diana keyword was updated after its packing was made; the packing is dropped".into(),
+                ));
+            }
+        }
+        for k in &packing.keywords {
+            self.state.generations.insert(k.keyword.clone(), k.after);
+            self.state.counters.remove(&k.keyword);
+        }
         Ok(())
     }
 }

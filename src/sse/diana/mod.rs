@@ -20,6 +20,19 @@
 //!   opens the values and returns the ids (response-revealing, as in the
 //!   paper); a label that is not stored is skipped.
 //!
+//! **Consolidation** (our extension, on by default; `papers/diana.md`
+//! section 2b): a keyword may have a random *generation*; its ids are then
+//! written as packed blocks of 64 ([`crate::sse::packed`]) under keys of
+//! `(w, generation)`, and its later adds use a fresh tree of that
+//! generation. The setup writes fresh keywords as blocks; after a search, a
+//! keyword with at least `consolidate_after` adds since its blocks (and as
+//! many as it has blocks) is rewritten as blocks under a new generation and
+//! its old entries deleted. The token of such a keyword is
+//! [`SearchToken::PackedGgm`](crate::protocol::SearchToken::PackedGgm): the
+//! server derives the block labels, opens the blocks and returns their ids,
+//! then those of the adds since. A search then costs one lookup per 64
+//! results instead of one leaf and one lookup per add.
+//!
 //! **Leakage** (standard terms, as declared in the paper note):
 //! - L_update: nothing beyond the fact that an add happened (a fresh
 //!   pseudorandom label and a 4-byte value). **Forward privacy**: the
@@ -295,5 +308,225 @@ mod tests {
         };
         let r = InProcess::new(server, "t").call(&crate::protocol::Request::SseSearch { instance: "d".into(), token });
         assert!(matches!(r, Err(Error::Server { .. })), "{r:?}");
+    }
+
+    const TENANT: &str = "t";
+    const INSTANCE: &str = "d";
+
+    /// Entries the store holds for the instance.
+    fn stored(store: &dyn Store) -> usize {
+        let mut n = 0;
+        store
+            .scan_prefix(Table::Entries, &sse::server::instance_prefix(TENANT, INSTANCE), &mut |_, _| {
+                n += 1;
+                Ok(true)
+            })
+            .unwrap();
+        n
+    }
+
+    fn put_raw(store: &dyn Store, label: crate::protocol::Label, value: Vec<u8>) {
+        let key = EntryReader::new(store, TENANT, INSTANCE).key(&EntryLocation::Dictionary(label));
+        let mut batch = WriteBatch::new();
+        batch.put(Table::Entries, key, value);
+        store.write(batch).unwrap();
+    }
+
+    fn packed_parts(t: Option<SearchToken>) -> ([u8; 16], u32, u32) {
+        match t {
+            Some(SearchToken::PackedGgm { label_key, blocks, count, .. }) => (label_key, blocks, count),
+            other => panic!("expected a packed Diana token, got {other:?}"),
+        }
+    }
+
+    /// A search of a keyword with enough adds rewrites it as packed blocks
+    /// under a fresh generation: the old entries are gone from the server,
+    /// later adds continue under the new generation (a fresh tree), every
+    /// answer matches a plaintext model, and a second rewrite uses other labels.
+    #[test]
+    fn searches_consolidate_keywords_into_packed_blocks() {
+        let master = MasterKey::generate().unwrap();
+        let server = Arc::new(Server::new(MemoryStore::new()));
+        let mut index = index_over(server.clone(), &master, &SchemeConfig::new("diana", INSTANCE));
+        let mut model = BTreeSet::new();
+        let mut batch: Vec<Update> = (0..150).map(|id| add("a", id)).collect();
+        batch.push(add("a", 7));
+        model.extend(0..150);
+        index.update(&batch).unwrap();
+        index.update(&[add("b", 1)]).unwrap();
+        assert_eq!(stored(server.store()), 151 + 1);
+        let want = |m: &BTreeSet<u32>| m.iter().copied().collect::<Vec<_>>();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), want(&model));
+        // 150 distinct ids: 3 blocks, and the 151 add entries of "a" are deleted.
+        assert_eq!(stored(server.store()), 3 + 1);
+        let SchemeClient::Dynamic(d) = index.scheme() else { unreachable!() };
+        let (first, blocks, count) = packed_parts(d.token(&kw("a")));
+        assert_eq!((blocks, count), (3, 0));
+        // Below the threshold: no rewrite, adds ride along as GGM leaves.
+        index.update(&[add("a", 1000), add("a", 3)]).unwrap();
+        model.insert(1000);
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), want(&model));
+        assert_eq!(stored(server.store()), 3 + 2 + 1);
+        let SchemeClient::Dynamic(d) = index.scheme() else { unreachable!() };
+        assert_eq!(packed_parts(d.token(&kw("a"))), (first, 3, 2));
+        // Eight adds since: the next search rewrites again, under another generation.
+        let more: Vec<Update> = (2000..2006).map(|id| add("a", id)).collect();
+        model.extend(2000..2006);
+        index.update(&more).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), want(&model));
+        let SchemeClient::Dynamic(d) = index.scheme() else { unreachable!() };
+        let (second, blocks, count) = packed_parts(d.token(&kw("a")));
+        assert_ne!(second, first);
+        assert_eq!((blocks, count), (3, 0));
+        assert_eq!(stored(server.store()), 3 + 1);
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), want(&model));
+        assert_eq!(index.search_keyword(&kw("b")).unwrap(), vec![1]);
+        index.update(&[add("a", 5000)]).unwrap();
+        model.insert(5000);
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), want(&model));
+    }
+
+    /// Consolidation against a plaintext model, with a threshold of 1 so
+    /// that nearly every search rewrites, and keywords of many blocks.
+    #[test]
+    fn consolidating_searches_match_a_plaintext_model() {
+        let master = MasterKey::generate().unwrap();
+        let server = Arc::new(Server::new(MemoryStore::new()));
+        let config = SchemeConfig { consolidate_after: Some(1), ..SchemeConfig::new("diana", INSTANCE) };
+        let mut index = index_over(server, &master, &config);
+        let words = ["a", "b", "c"];
+        let mut model: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
+        let mut db = sse::MultiMap::new();
+        db.insert(kw("a"), (0..200).collect());
+        model.insert("a", (0..200).collect());
+        index.setup(&db).unwrap();
+        for round in 0..5u32 {
+            let mut batch = Vec::new();
+            for id in round * 90..round * 90 + 70 {
+                for (m, w) in (2u32..).zip(words) {
+                    if (id + round) % m == 0 {
+                        batch.push(add(w, id));
+                        model.entry(w).or_default().insert(id);
+                    }
+                }
+            }
+            index.update(&batch).unwrap();
+            for w in words.iter().take(round as usize % 3 + 1) {
+                let want: Vec<u32> = model.get(w).map(|s| s.iter().copied().collect()).unwrap_or_default();
+                assert_eq!(index.search_keyword(&kw(w)).unwrap(), want, "round {round}, {w}");
+            }
+        }
+        for w in words {
+            let want: Vec<u32> = model.get(w).map(|s| s.iter().copied().collect()).unwrap_or_default();
+            assert_eq!(index.search_keyword(&kw(w)).unwrap(), want, "{w}");
+        }
+    }
+
+    /// A setup writes each keyword as packed blocks directly; without
+    /// consolidation it writes one entry per pair, as in the paper.
+    #[test]
+    fn setup_packs_fresh_keywords_unless_consolidation_is_off() {
+        let mut db = sse::MultiMap::new();
+        db.insert(kw("a"), (0..130).collect());
+        db.insert(kw("b"), vec![3, 9]);
+        for consolidate_after in [Some(sse::CONSOLIDATE_AFTER), None] {
+            let master = MasterKey::generate().unwrap();
+            let server = Arc::new(Server::new(MemoryStore::new()));
+            let config = SchemeConfig { consolidate_after, ..SchemeConfig::new("diana", INSTANCE) };
+            let mut index = index_over(server.clone(), &master, &config);
+            index.setup(&db).unwrap();
+            let expected = if consolidate_after.is_some() { 3 + 1 } else { 132 };
+            assert_eq!(stored(server.store()), expected, "{consolidate_after:?}");
+            assert_eq!(index.search_keyword(&kw("a")).unwrap(), (0..130).collect::<Vec<_>>());
+            index.update(&[add("b", 4)]).unwrap();
+            assert_eq!(index.search_keyword(&kw("b")).unwrap(), vec![3, 4, 9]);
+        }
+    }
+
+    /// The state file keeps generations across a restart; damaged or
+    /// missing blocks are clear errors from the server, which opens them.
+    #[test]
+    fn generations_survive_a_restart_and_bad_blocks_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = SchemeConfig::new("diana", INSTANCE);
+        config.state_path = Some(dir.path().join("diana.state"));
+        let master = MasterKey::generate().unwrap();
+        let server = Arc::new(Server::new(MemoryStore::new()));
+        let mut index = index_over(server.clone(), &master, &config);
+        let ids: Vec<u32> = (0..100).collect();
+        index.update(&ids.iter().map(|&id| add("a", id)).collect::<Vec<_>>()).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), ids);
+        drop(index);
+        let scheme = sse::open_client(&master, TENANT, &config).unwrap();
+        let mut index = SseIndex::open(InProcess::new(server.clone(), TENANT), scheme).unwrap();
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), ids);
+        let SchemeClient::Dynamic(d) = index.scheme() else { unreachable!() };
+        let token = d.token(&kw("a")).unwrap();
+        let (label_key, blocks, _) = packed_parts(Some(token.clone()));
+        assert_eq!(blocks, 2);
+        let label = crate::primitives::prf::Prf::new(&label_key).label(1);
+        let store: &dyn Store = server.store();
+        let reader = EntryReader::new(store, TENANT, INSTANCE);
+        let original = reader.get(&EntryLocation::Dictionary(label)).unwrap().unwrap();
+        let search = || sse::server::search(store, TENANT, INSTANCE, &token);
+        put_raw(store, label, original[..10].to_vec());
+        let err = search().unwrap_err();
+        assert!(matches!(&err, Error::DataCorruption { reason, .. } if reason.contains("10 bytes")), "{err}");
+        assert!(index.search_keyword(&kw("a")).is_err());
+        let mut bad = original.clone();
+        bad[0] ^= 0x80;
+        put_raw(store, label, bad);
+        let err = search().unwrap_err();
+        assert!(matches!(&err, Error::DataCorruption { reason, .. } if reason.contains("count")), "{err}");
+        let mut batch = WriteBatch::new();
+        batch.delete(Table::Entries, reader.key(&EntryLocation::Dictionary(label)));
+        store.write(batch).unwrap();
+        let err = search().unwrap_err();
+        assert!(matches!(&err, Error::DataCorruption { reason, .. } if reason.contains("missing")), "{err}");
+        put_raw(store, label, original);
+        assert_eq!(index.search_keyword(&kw("a")).unwrap(), ids);
+    }
+
+    /// States sealed before consolidation existed (counters alone) still
+    /// open, from a state file and as a shared state.
+    #[test]
+    fn counter_only_states_still_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.state");
+        let master = MasterKey::generate().unwrap();
+        let counters: std::collections::HashMap<Vec<u8>, u32> = [(kw("a"), 3)].into();
+        let sealer = crate::state::StateFile::new(&master, "t", "diana", "d", 1).unwrap();
+        sealer.save(&path, &counters).unwrap();
+        let mut config = SchemeConfig::new("diana", "d");
+        config.state_path = Some(path);
+        let mut d = Diana::open(&master, "t", &config).unwrap();
+        assert_eq!((d.count(&kw("a")), d.generation(&kw("a"))), (3, None));
+        let counters: std::collections::HashMap<Vec<u8>, u32> = [(kw("b"), 5)].into();
+        d.open_state(7, &sealer.seal_versioned(&counters, 7).unwrap()).unwrap();
+        assert_eq!((d.count(&kw("a")), d.count(&kw("b"))), (0, 5));
+    }
+
+    /// A packed token with more blocks than the server looks up, or a
+    /// malformed GGM part, is refused before any store read.
+    #[test]
+    fn oversized_or_malformed_packed_tokens_are_refused() {
+        let store = MemoryStore::new();
+        let master = MasterKey::generate().unwrap();
+        let d = Diana::open(&master, "t", &SchemeConfig::new("diana", "d")).unwrap();
+        sse::server::create(&store, "t", d.descriptor()).unwrap();
+        let token = |blocks, nodes, count| SearchToken::PackedGgm {
+            label_key: [1; 16],
+            value_key: [2; 16],
+            blocks,
+            nodes,
+            count,
+            hash_key: [3; 16],
+        };
+        let r = sse::server::search(&store, "t", "d", &token(u32::MAX, Vec::new(), 0));
+        assert!(matches!(&r, Err(Error::Protocol(m)) if m.contains("blocks")), "{r:?}");
+        let r = sse::server::search(&store, "t", "d", &token(1, Vec::new(), 5));
+        assert!(matches!(r, Err(Error::Protocol(_))), "{r:?}");
+        // No blocks and no adds: an empty answer, not an error.
+        assert_eq!(sse::server::search(&store, "t", "d", &token(0, Vec::new(), 0)).unwrap(), SearchResult::Ids(vec![]));
     }
 }

@@ -6,8 +6,10 @@
 use rayon::prelude::*;
 
 use crate::primitives::ggm::{self, HEIGHT, Seed};
+use crate::primitives::prf::Prf;
 use crate::protocol::{DocId, EntryLocation, GgmNode, Label, SearchResult};
 use crate::sse::entries::EntryReader;
+use crate::sse::packed;
 use crate::store::Table;
 use crate::{Error, Result};
 
@@ -107,7 +109,13 @@ fn unit_outputs(unit: &Unit, hash_key: &[u8; 16]) -> impl Iterator<Item = (Label
 pub fn search(reader: &EntryReader<'_>, nodes: &[GgmNode], count: u32, hash_key: &[u8; 16]) -> Result<SearchResult> {
     let units = plan(nodes, count)?;
     let mut ids: Vec<DocId> = Vec::with_capacity(count.min(1 << 16) as usize);
-    let mut rest = units.as_slice();
+    leaf_ids(reader, &units, hash_key, &mut ids)?;
+    Ok(SearchResult::Ids(ids))
+}
+
+/// Appends the ids stored at the leaves of `units` to `ids`, in leaf order.
+fn leaf_ids(reader: &EntryReader<'_>, units: &[Unit], hash_key: &[u8; 16], ids: &mut Vec<DocId>) -> Result<()> {
+    let mut rest = units;
     let mut since_hit = 0u64;
     while !rest.is_empty() {
         // A group of whole units of about GROUP_LEAVES leaves.
@@ -143,6 +151,40 @@ pub fn search(reader: &EntryReader<'_>, nodes: &[GgmNode], count: u32, hash_key:
             )));
         }
     }
+    Ok(())
+}
+
+/// Answers a consolidated Diana token: the ids of the keyword's `blocks`
+/// packed blocks (labels `0..blocks` of `label_key`, opened with
+/// `value_key`), in block order, then those of its adds since, as
+/// [`search`] gives them (`count` 0 with no nodes if there are none). The
+/// server learns the block count and the ids, which the access pattern
+/// shows it anyway.
+///
+/// # Errors
+/// [`Error::DataCorruption`] for a block the store does not hold, of the
+/// wrong size, or that opens to an impossible count; as [`search`] for the
+/// GGM part (checked before any block is read); store errors.
+pub fn search_packed(
+    reader: &EntryReader<'_>,
+    label_key: &[u8; 16],
+    value_key: &[u8; 16],
+    blocks: u32,
+    nodes: &[GgmNode],
+    count: u32,
+    hash_key: &[u8; 16],
+) -> Result<SearchResult> {
+    // Refuse a malformed constrained key before any store read.
+    let units = plan(nodes, count)?;
+    let labels = Prf::new(label_key).labels(0, blocks as usize);
+    let value = Prf::new(value_key);
+    let mut ids: Vec<DocId> = Vec::with_capacity(labels.len() * crate::sse::PACKED_BLOCK);
+    let found = reader.get_many(labels.iter().map(|l| EntryLocation::Dictionary(*l)))?;
+    for (j, bytes) in found.into_iter().enumerate() {
+        let bytes = bytes.ok_or_else(|| packed::missing_block("Diana", j))?;
+        packed::open_block("Diana", &value, j, &bytes, |id| ids.push(id))?;
+    }
+    leaf_ids(reader, &units, hash_key, &mut ids)?;
     Ok(SearchResult::Ids(ids))
 }
 

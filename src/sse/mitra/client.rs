@@ -14,6 +14,7 @@ use crate::keys::MasterKey;
 use crate::keys::keyword::KeywordPrf;
 use crate::primitives::prf::{Domain, Prf};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, Label, SearchResult, SearchToken, SseDescriptor};
+use crate::sse::packed::{self, with_generation};
 use crate::sse::registry::Scheme;
 use crate::sse::{
     DynamicScheme, Generation, Keyword, MultiMap, PACKED_BLOCK, PackedKeyword, Packing, SchemeConfig, Update, UpdateOp,
@@ -43,10 +44,8 @@ const PARALLEL_MIN: usize = 4096;
 /// is never written unsealed.
 type Counters = HashMap<Keyword, u32>;
 
-/// Bytes of a packed block: a count byte, then [`PACKED_BLOCK`] ids (u32
-/// little-endian), zero-filled after the count. Every block has this size,
-/// so the last one does not tell the result length beyond the block count.
-pub const BLOCK_LEN: usize = 1 + 4 * PACKED_BLOCK;
+/// Bytes of a packed block (the layout is shared with Diana: [`crate::sse::packed`]).
+pub use crate::sse::packed::BLOCK_LEN;
 
 /// What the state file and the shared state hold: the counters, and the
 /// packed generation of every keyword that has one. A keyword without a
@@ -178,27 +177,11 @@ impl Mitra {
 
     /// The blocks of `ids` (ascending) under a fresh generation of `keyword`.
     fn pack(&self, keyword: &[u8], ids: &[DocId]) -> Result<(Generation, Vec<EncryptedEntry>)> {
-        let mut id = [0u8; 16];
-        crate::keys::os_random(&mut id)?;
+        let id = packed::fresh_generation_id()?;
         let (label_key, value) = self.block_keys(keyword, &id);
-        let chunks = ids.chunks(PACKED_BLOCK);
-        let blocks = u32::try_from(chunks.len()).map_err(|_| Error::Config("too many blocks".into()))?;
-        let labels = Prf::new(&label_key).labels(0, chunks.len());
-        let entries = chunks
-            .zip(labels)
-            .enumerate()
-            .map(|(j, (chunk, label))| {
-                let mut v = vec![0u8; BLOCK_LEN];
-                // At most PACKED_BLOCK (64) ids per chunk: the count fits a byte.
-                v[0] = u8::try_from(chunk.len()).unwrap_or(u8::MAX);
-                for (slot, id) in v[1..].chunks_exact_mut(4).zip(chunk) {
-                    slot.copy_from_slice(&id.to_le_bytes());
-                }
-                value.apply_keystream(Domain::Value, j as u64, &mut v);
-                EncryptedEntry { location: EntryLocation::Dictionary(label), value: v }
-            })
-            .collect();
-        Ok((Generation { id, blocks }, entries))
+        let blocks =
+            u32::try_from(ids.len().div_ceil(PACKED_BLOCK)).map_err(|_| Error::Config("too many blocks".into()))?;
+        Ok((Generation { id, blocks }, packed::seal_blocks(&label_key, &value, ids)))
     }
 
     /// The locations a search of `keyword` names now: its blocks, then its updates.
@@ -219,39 +202,6 @@ impl Mitra {
     fn state(&self) -> State {
         State { counters: self.counters.clone(), generations: self.generations.clone() }
     }
-}
-
-/// The PRF input of a keyword under a generation: the keyword, then the
-/// 16-byte id (fixed length last, so distinct pairs give distinct inputs).
-fn with_generation(keyword: &[u8], id: &[u8; 16]) -> Vec<u8> {
-    let mut input = Vec::with_capacity(keyword.len() + 16);
-    input.extend_from_slice(keyword);
-    input.extend_from_slice(id);
-    input
-}
-
-/// Opens packed block `j`: its ids, appended to `out`.
-fn open_block(value: &Prf, j: usize, bytes: &[u8], out: &mut RoaringBitmap) -> Result<()> {
-    let corrupt = |reason: String| Error::DataCorruption { table: "entries", reason };
-    if bytes.len() != BLOCK_LEN {
-        return Err(corrupt(format!(
-            "Mitra packed block {j} has {} bytes, expected {BLOCK_LEN}: damaged entry or another scheme's data",
-            bytes.len()
-        )));
-    }
-    let mut v = bytes.to_vec();
-    value.apply_keystream(Domain::Value, j as u64, &mut v);
-    let n = usize::from(v[0]);
-    if n == 0 || n > PACKED_BLOCK {
-        return Err(corrupt(format!(
-            "Mitra packed block {j} opens to a count of {n} (expected 1 to {PACKED_BLOCK}): damaged entry, or \
-             written under another key"
-        )));
-    }
-    for id in v[1..].chunks_exact(4).take(n) {
-        out.insert(u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
-    }
-    Ok(())
 }
 
 /// The entry of update number `counter` (from 1) of a keyword, stored at `address`.
@@ -432,12 +382,11 @@ impl DynamicScheme for Mitra {
             let (_, value) = self.block_keys(keyword, &g.id);
             for (j, bytes) in values.drain(..blocks).enumerate() {
                 if bytes.is_empty() {
-                    return Err(Error::DataCorruption {
-                        table: "entries",
-                        reason: format!("Mitra packed block {j} of a searched keyword is missing on the server"),
-                    });
+                    return Err(packed::missing_block("Mitra", j));
                 }
-                open_block(&value, j, &bytes, &mut live)?;
+                packed::open_block("Mitra", &value, j, &bytes, |id| {
+                    live.insert(id);
+                })?;
             }
         }
         if values.is_empty() {
