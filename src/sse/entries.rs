@@ -8,10 +8,11 @@
 //! This module sits below the scheme server halves and above nothing but the
 //! base: it knows stores and protocol locations, no key and no scheme.
 
-use crate::Result;
-use crate::protocol::{self, EntryLocation};
+use crate::primitives::prf::{Domain, Prf};
+use crate::protocol::{self, DocId, EntryLocation};
 use crate::store::keyspace::keyspace;
 use crate::store::{Store, Table};
+use crate::{Error, Result};
 
 /// Longest accepted instance name in bytes.
 pub const MAX_INSTANCE: usize = 64;
@@ -102,5 +103,54 @@ impl<'a> EntryReader<'a> {
             }
             batch = (batch * 2).min(4096);
         }
+    }
+}
+
+/// Ids per packed block of a consolidating dynamic scheme (see
+/// `crate::sse::Packing`): a block is [`BLOCK_LEN`] bytes.
+pub const PACKED_BLOCK: usize = 64;
+
+/// Bytes of a packed block: a count byte, then [`PACKED_BLOCK`] ids (u32
+/// little-endian), zero-filled after the count. Every block has this size,
+/// so the last one does not tell the result length beyond the block count.
+pub const BLOCK_LEN: usize = 1 + 4 * PACKED_BLOCK;
+
+/// Opens packed block `j` of scheme `scheme` (named in errors) and passes
+/// its ids, in block order, to `out`.
+///
+/// # Errors
+/// [`Error::DataCorruption`] for a block of the wrong size or one that
+/// opens to a count of 0 or more than [`PACKED_BLOCK`] (damaged, or written
+/// under another key).
+pub fn open_block(scheme: &str, value: &Prf, j: usize, bytes: &[u8], mut out: impl FnMut(DocId)) -> Result<()> {
+    let corrupt = |reason: String| Error::DataCorruption { table: "entries", reason };
+    if bytes.len() != BLOCK_LEN {
+        return Err(corrupt(format!(
+            "{scheme} packed block {j} has {} bytes, expected {BLOCK_LEN}: damaged entry or another scheme's data",
+            bytes.len()
+        )));
+    }
+    let mut v = bytes.to_vec();
+    value.apply_keystream(Domain::Value, j as u64, &mut v);
+    let n = usize::from(v[0]);
+    if n == 0 || n > PACKED_BLOCK {
+        return Err(corrupt(format!(
+            "{scheme} packed block {j} opens to a count of {n} (expected 1 to {PACKED_BLOCK}): damaged entry, or \
+             written under another key"
+        )));
+    }
+    for id in v[1..].chunks_exact(4).take(n) {
+        out(u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
+    }
+    Ok(())
+}
+
+/// The error for packed block `j` that a search named but the store does
+/// not hold. Blocks are stored before the client state points to them, so
+/// one missing was deleted or lost by the server.
+pub fn missing_block(scheme: &str, j: usize) -> Error {
+    Error::DataCorruption {
+        table: "entries",
+        reason: format!("{scheme} packed block {j} of a searched keyword is missing on the server"),
     }
 }

@@ -161,9 +161,9 @@ pub trait ConjunctiveScheme: Debug + Send + Sync {
     fn conjunction(&self, terms: &[Keyword]) -> Result<Conjunction>;
 }
 
-/// Ids per packed block when a dynamic scheme consolidates a keyword (see
+/// Ids per packed block when a dynamic scheme consolidates (see
 /// [`Packing`]): a block is 257 bytes, one count byte and 64 ids.
-pub const PACKED_BLOCK: usize = 64;
+pub use entries::PACKED_BLOCK;
 
 /// Default [`SchemeConfig::consolidate_after`]: a searched keyword is
 /// rewritten as packed blocks once it has at least this many updates since

@@ -6,15 +6,10 @@
 //! half (Diana's opens them) agree without either importing the other's key
 //! types: both only see 16-byte keys.
 
+use crate::Result;
 use crate::primitives::prf::{Domain, Prf};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation};
-use crate::sse::PACKED_BLOCK;
-use crate::{Error, Result};
-
-/// Bytes of a packed block: a count byte, then [`PACKED_BLOCK`] ids (u32
-/// little-endian), zero-filled after the count. Every block has this size,
-/// so the last one does not tell the result length beyond the block count.
-pub const BLOCK_LEN: usize = 1 + 4 * PACKED_BLOCK;
+pub use crate::sse::entries::{BLOCK_LEN, PACKED_BLOCK, missing_block, open_block};
 
 /// The entries of `ids` (in the order given) as packed blocks: block `j` at
 /// label `j` of `label_key`, encrypted under `value` with keystream `j`.
@@ -35,46 +30,6 @@ pub fn seal_blocks(label_key: &[u8; 16], value: &Prf, ids: &[DocId]) -> Vec<Encr
             EncryptedEntry { location: EntryLocation::Dictionary(label), value: v }
         })
         .collect()
-}
-
-/// Opens packed block `j` of scheme `scheme` (named in errors) and passes
-/// its ids, in block order, to `out`.
-///
-/// # Errors
-/// [`Error::DataCorruption`] for a block of the wrong size or one that
-/// opens to a count of 0 or more than [`PACKED_BLOCK`] (damaged, or written
-/// under another key).
-pub fn open_block(scheme: &str, value: &Prf, j: usize, bytes: &[u8], mut out: impl FnMut(DocId)) -> Result<()> {
-    let corrupt = |reason: String| Error::DataCorruption { table: "entries", reason };
-    if bytes.len() != BLOCK_LEN {
-        return Err(corrupt(format!(
-            "{scheme} packed block {j} has {} bytes, expected {BLOCK_LEN}: damaged entry or another scheme's data",
-            bytes.len()
-        )));
-    }
-    let mut v = bytes.to_vec();
-    value.apply_keystream(Domain::Value, j as u64, &mut v);
-    let n = usize::from(v[0]);
-    if n == 0 || n > PACKED_BLOCK {
-        return Err(corrupt(format!(
-            "{scheme} packed block {j} opens to a count of {n} (expected 1 to {PACKED_BLOCK}): damaged entry, or \
-             written under another key"
-        )));
-    }
-    for id in v[1..].chunks_exact(4).take(n) {
-        out(u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
-    }
-    Ok(())
-}
-
-/// The error for packed block `j` that a search named but the store does
-/// not hold. Blocks are stored before the client state points to them, so
-/// one missing was deleted or lost by the server.
-pub fn missing_block(scheme: &str, j: usize) -> Error {
-    Error::DataCorruption {
-        table: "entries",
-        reason: format!("{scheme} packed block {j} of a searched keyword is missing on the server"),
-    }
 }
 
 /// The PRF input of a keyword under a generation: the keyword, then the

@@ -8,8 +8,7 @@ use rayon::prelude::*;
 use crate::primitives::ggm::{self, HEIGHT, Seed};
 use crate::primitives::prf::Prf;
 use crate::protocol::{DocId, EntryLocation, GgmNode, Label, SearchResult};
-use crate::sse::entries::EntryReader;
-use crate::sse::packed;
+use crate::sse::entries::{EntryReader, PACKED_BLOCK, missing_block, open_block};
 use crate::store::Table;
 use crate::{Error, Result};
 
@@ -178,11 +177,11 @@ pub fn search_packed(
     let units = plan(nodes, count)?;
     let labels = Prf::new(label_key).labels(0, blocks as usize);
     let value = Prf::new(value_key);
-    let mut ids: Vec<DocId> = Vec::with_capacity(labels.len() * crate::sse::PACKED_BLOCK);
+    let mut ids: Vec<DocId> = Vec::with_capacity(labels.len() * PACKED_BLOCK);
     let found = reader.get_many(labels.iter().map(|l| EntryLocation::Dictionary(*l)))?;
     for (j, bytes) in found.into_iter().enumerate() {
-        let bytes = bytes.ok_or_else(|| packed::missing_block("Diana", j))?;
-        packed::open_block("Diana", &value, j, &bytes, |id| ids.push(id))?;
+        let bytes = bytes.ok_or_else(|| missing_block("Diana", j))?;
+        open_block("Diana", &value, j, &bytes, |id| ids.push(id))?;
     }
     leaf_ids(reader, &units, hash_key, &mut ids)?;
     Ok(SearchResult::Ids(ids))
