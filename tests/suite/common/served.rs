@@ -112,15 +112,27 @@ impl Drop for PgSchema {
 
 /// One raw HTTP exchange: status and body.
 pub(crate) fn raw(method: &str, url: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
+    try_raw(method, url, token, content_type, body).unwrap()
+}
+
+/// [`raw`], with a transport failure (a connection the server closed at
+/// once, say) returned rather than a panic.
+pub(crate) fn try_raw(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<(u16, Vec<u8>), ureq::Error> {
     let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
     let mut req = ureq::http::Request::builder().method(method).uri(url).header("Content-Type", content_type);
     if let Some(t) = token {
         req = req.header("Authorization", format!("Bearer {t}"));
     }
-    let mut resp = agent.run(req.body(body.to_vec()).unwrap()).unwrap();
+    let mut resp = agent.run(req.body(body.to_vec()).unwrap())?;
     let status = resp.status().as_u16();
-    let body = resp.body_mut().with_config().limit(1 << 30).read_to_vec().unwrap();
-    (status, body)
+    let body = resp.body_mut().with_config().limit(1 << 30).read_to_vec()?;
+    Ok((status, body))
 }
 
 /// Asserts a rejection: the status, and a JSON body `{code, message}` carrying it.
