@@ -171,6 +171,14 @@ pub use entries::PACKED_BLOCK;
 /// rewriting costs at most one block per update, amortized).
 pub const CONSOLIDATE_AFTER: u32 = 8;
 
+/// Whether a keyword is due for a rewrite after a search: consolidation is
+/// on (`consolidate_after` is `Some(t)`), and the keyword has at least one
+/// update since its blocks were written, at least `t`, and at least as many
+/// as it has blocks. The one rule of the clients and of their leakage models.
+pub fn consolidation_due(consolidate_after: Option<u32>, updates: usize, blocks: usize) -> bool {
+    consolidate_after.is_some_and(|t| updates > 0 && updates >= (t as usize).max(blocks))
+}
+
 /// Entries that replace some keywords' entries by packed blocks under a
 /// fresh generation, and the client state that points to them, staged: a
 /// dynamic scheme makes one after a search (the client then knows the

@@ -48,7 +48,7 @@ use rand::{Rng, RngCore};
 
 use crate::keys::MasterKey;
 use crate::leakage::models::mitra::{
-    BatchClock, PendingOperation, TENANT, ViewBuilder, count_of, due, random_bytes, random_label, record_dynamic,
+    BatchClock, PendingOperation, TENANT, ViewBuilder, count_of, random_bytes, random_label, record_dynamic,
     search_items, with_search_pattern,
 };
 use crate::leakage::profile::{
@@ -189,7 +189,7 @@ pub fn leakage(workload: &Workload, consolidate_after: Option<u32>) -> Result<Tr
                     let mut times = w.block_times.clone();
                     times.extend(w.named[packed..].iter().map(|&(t, _)| t));
                     let mut values = vec![(Leak::AccessPattern, ids), (TIMES, LeakValue::Counts(times))];
-                    if due(consolidate_after, w.adds, w.block_times.len()) {
+                    if sse::consolidation_due(consolidate_after, w.adds, w.block_times.len()) {
                         let n = w.live.len().div_ceil(PACKED_BLOCK);
                         values.push((Leak::PaddedResultLength, LeakValue::Count(n as u64)));
                         let t = clock.tick(n);

@@ -90,12 +90,6 @@ impl LeakageModel for MitraModel {
     }
 }
 
-/// Whether a keyword with `updates` updates since its blocks were written
-/// and `blocks` blocks is rewritten after a search (the client's rule).
-pub(crate) fn due(consolidate_after: Option<u32>, updates: usize, blocks: usize) -> bool {
-    consolidate_after.is_some_and(|t| updates > 0 && updates >= (t as usize).max(blocks))
-}
-
 /// Batch ordinals (see the module docs) of every update of every keyword,
 /// in counter order, as the workload runs; `on_search` sees each search
 /// with the ordinals of its keyword so far, `on_batch` each non-empty batch
@@ -192,7 +186,7 @@ pub fn leakage(workload: &Workload, consolidate_after: Option<u32>) -> Trace {
                     sent.push(k);
                     let mut values =
                         vec![(Leak::BackwardPrivacy(BackwardPrivacy::TypeII), LeakValue::Counts(w.times.clone()))];
-                    if due(consolidate_after, w.updates, w.blocks) {
+                    if sse::consolidation_due(consolidate_after, w.updates, w.blocks) {
                         let n = w.live.len().div_ceil(PACKED_BLOCK);
                         values.push((Leak::PaddedResultLength, LeakValue::Count(n as u64)));
                         w.times = clock.tick(n).map(|t| vec![t; n]).unwrap_or_default();

@@ -328,11 +328,10 @@ impl DynamicScheme for Diana {
     /// and without repeats) under a fresh generation; everything the search
     /// named (the old blocks and the leaves' labels) becomes obsolete.
     fn consolidation(&self, keyword: &[u8], ids: &[DocId]) -> Result<Option<Packing>> {
-        let Some(after) = self.consolidate_after else { return Ok(None) };
         let adds = self.count(keyword);
         let before = self.generation(keyword);
         let blocks = before.map_or(0, |g| g.blocks);
-        if adds == 0 || adds < after.max(blocks) {
+        if !crate::sse::consolidation_due(self.consolidate_after, adds as usize, blocks as usize) {
             return Ok(None);
         }
         let (generation, entries) = self.pack(keyword, ids)?;

@@ -441,11 +441,10 @@ impl DynamicScheme for Mitra {
     /// least as many as it has blocks. The blocks hold `ids` under a fresh
     /// generation; everything the search named becomes obsolete.
     fn consolidation(&self, keyword: &[u8], ids: &[DocId]) -> Result<Option<Packing>> {
-        let Some(after) = self.consolidate_after else { return Ok(None) };
         let updates = self.update_count(keyword);
         let before = self.generation(keyword);
         let blocks = before.map_or(0, |g| g.blocks);
-        if updates == 0 || updates < after.max(blocks) {
+        if !crate::sse::consolidation_due(self.consolidate_after, updates as usize, blocks as usize) {
             return Ok(None);
         }
         let (generation, entries) = self.pack(keyword, ids)?;
