@@ -47,8 +47,10 @@ fn baselines(c: &mut Criterion) {
     let msgs = Synthetic::new(3).generate(MESSAGES);
     device(&key, &server, BaselineMode::LocalIndex).upload(&msgs).expect("upload");
     let q = Query::term("body", &["the"]);
-    let word =
-        msgs[0].terms(&Tokenizer::default()).get(&sseek::message::Field::Body).and_then(|b| b.iter().next().cloned());
+    let word = msgs[0]
+        .terms(&Tokenizer::default())
+        .get(&sseek::message::Field::Body)
+        .and_then(|b| b.iter().next().map(str::to_owned));
     let q = word.map_or(q, |w| Query::term("body", &[&w]));
 
     let mut g = c.benchmark_group("baseline_2000_msgs");

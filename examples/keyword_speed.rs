@@ -1,6 +1,7 @@
 //! Keyword extraction throughput on the shipped corpus, alone: what
 //! `sseek bench` reports as `keyword_extraction` (subject and body of every
-//! message, one thread, best of the rounds), without the rest of the run.
+//! message, one thread, best of the rounds, in wall time and in the thread's
+//! CPU time), without the rest of the run. `measures` names the call timed.
 //!
 //! ```sh
 //! cargo run --release --example keyword_speed             # 5 rounds

@@ -106,7 +106,8 @@ fn client_loop(url: &str, token: &str, seed: u64, seconds: u64) -> Outcome {
     let plans = plan_for_corpus(&terms, &default_index_specs(), 10.0, 2.0, 4.0);
     client.create_schema(plans.into_iter().map(|(d, _)| d).collect()).unwrap();
     let mut live: Vec<u32> = client.add_messages_with_terms(&msgs, &terms, None).unwrap().collect();
-    let words: Vec<String> = terms.iter().filter_map(|t| t.get(&Field::Body)).flat_map(|b| b.iter().cloned()).collect();
+    let words: Vec<String> =
+        terms.iter().filter_map(|t| t.get(&Field::Body)).flat_map(|b| b.iter().map(str::to_owned)).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while Instant::now() < deadline {

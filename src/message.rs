@@ -1,12 +1,12 @@
 //! Messages, their fields, and the per-field terms every index is built from.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::text::{Tokenizer, normalize_address};
+use crate::text::{KeywordSet, Tokenizer, normalize_address};
 use crate::{Error, Result};
 
 /// A message in plaintext. Exists only on the client.
@@ -147,8 +147,9 @@ pub fn day_of(date: &str) -> Option<String> {
 }
 
 /// The normalized values of each field of one message: what indexes and the
-/// plaintext oracle see.
-pub type Terms = BTreeMap<Field, BTreeSet<String>>;
+/// plaintext oracle see. Each field's values are one [`KeywordSet`] (the
+/// keywords of a text in one buffer, not a string each).
+pub type Terms = BTreeMap<Field, KeywordSet>;
 
 impl Message {
     /// Extracts the normalized per-field values of this message.
@@ -173,38 +174,15 @@ impl Message {
     pub fn terms_for(&self, fields: &[Field], tokenizer: &Tokenizer) -> Terms {
         let mut t = Terms::new();
         for field in Field::ALL.into_iter().filter(|f| fields.contains(f)) {
-            match field {
-                Field::From => {
-                    let from = normalize_address(&self.from);
-                    if !from.is_empty() {
-                        t.entry(Field::From).or_default().insert(from);
-                    }
-                }
-                Field::To => {
-                    for to in &self.to {
-                        let to = normalize_address(to);
-                        if !to.is_empty() {
-                            t.entry(Field::To).or_default().insert(to);
-                        }
-                    }
-                }
-                Field::Subject => {
-                    let subject = tokenizer.keywords(&self.subject);
-                    if !subject.is_empty() {
-                        t.insert(Field::Subject, subject);
-                    }
-                }
-                Field::Day => {
-                    if let Some(day) = day_of(&self.date) {
-                        t.entry(Field::Day).or_default().insert(day);
-                    }
-                }
-                Field::Body => {
-                    let body = tokenizer.keywords(&self.body);
-                    if !body.is_empty() {
-                        t.insert(Field::Body, body);
-                    }
-                }
+            let values = match field {
+                Field::From => std::iter::once(normalize_address(&self.from)).filter(|a| !a.is_empty()).collect(),
+                Field::To => self.to.iter().map(|to| normalize_address(to)).filter(|a| !a.is_empty()).collect(),
+                Field::Subject => tokenizer.keyword_set(&self.subject),
+                Field::Day => day_of(&self.date).into_iter().collect(),
+                Field::Body => tokenizer.keyword_set(&self.body),
+            };
+            if !values.is_empty() {
+                t.insert(field, values);
             }
         }
         t
@@ -251,7 +229,7 @@ impl IndexSpec {
                 .flat_map(|prefix| {
                     vals.iter().map(move |v| {
                         let mut p = prefix.clone();
-                        p.push(v.as_str());
+                        p.push(v);
                         p
                     })
                 })

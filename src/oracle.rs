@@ -35,7 +35,7 @@ impl PlainIndex {
         for (field, values) in terms {
             let m = self.postings.entry(*field).or_default();
             for v in values {
-                m.entry(v.clone()).or_default().insert(id);
+                m.entry(v.to_owned()).or_default().insert(id);
             }
         }
     }

@@ -16,6 +16,16 @@ pub fn process_cpu_seconds() -> f64 {
     ns as f64 / 1e9
 }
 
+/// CPU seconds used by the calling thread so far, from
+/// `/proc/thread-self/schedstat` (nanoseconds): what single-thread
+/// throughput figures divide by, as other load on the machine slows the
+/// wall clock far more than it does this. `None` where `/proc` is unavailable.
+pub fn thread_cpu_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: u64 = s.split_whitespace().next()?.parse().ok()?;
+    Some(ns as f64 / 1e9)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,5 +39,8 @@ mod tests {
         }
         std::hint::black_box(x);
         assert!(process_cpu_seconds() >= a);
+        if let (Some(a), Some(b)) = (thread_cpu_seconds(), thread_cpu_seconds()) {
+            assert!(b >= a && a > 0.0);
+        }
     }
 }

@@ -46,6 +46,6 @@ pub mod leakage;
 mod local_index;
 mod workload;
 
-pub use cpu::process_cpu_seconds;
+pub use cpu::{process_cpu_seconds, thread_cpu_seconds};
 pub use device::{Baseline, BaselineMode, BaselineStats, DOWNLOAD_CHUNK};
 pub use workload::{BaselineReport, SCAN_BUDGET_SECONDS, markdown, run_workload};

@@ -177,8 +177,15 @@ impl BenchReport {
         }
         if let Some(k) = &self.keyword_extraction {
             s.push_str(&format!(
-                "\nKeyword extraction on {} ({} bytes of subjects and bodies, one thread, best of 5): {:.0} MB/s; the Unicode-segmenter reference {:.0} MB/s; {} texts differ.\n",
-                k.corpus, k.bytes, k.mb_per_s, k.reference_mb_per_s, k.mismatches
+                "\nKeyword extraction on {} ({} bytes of subjects and bodies, one thread, best of 5, {}): {:.0} MB/s ({} of CPU time); the Unicode-segmenter reference {:.0} MB/s ({} of CPU time); {} texts differ.\n",
+                k.corpus,
+                k.bytes,
+                k.measures,
+                k.mb_per_s,
+                k.cpu_mb_per_s.map_or_else(|| "unknown".to_owned(), |c| format!("{c:.0} MB/s")),
+                k.reference_mb_per_s,
+                k.reference_cpu_mb_per_s.map_or_else(|| "unknown".to_owned(), |c| format!("{c:.0} MB/s")),
+                k.mismatches
             ));
         }
     }

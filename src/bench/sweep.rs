@@ -527,13 +527,13 @@ pub fn workload(oracle: &PlainIndex, terms: &[Terms], specs: &[IndexSpec], k: us
     let body: Vec<&Terms> = terms.iter().filter(|t| t.get(&Field::Body).is_some_and(|b| b.len() >= 2)).collect();
     for _ in 0..k {
         if let Some(t) = body.choose(&mut rng) {
-            let words: Vec<&String> = t[&Field::Body].iter().collect();
+            let words: Vec<&str> = t[&Field::Body].iter().collect();
             let a = words[rng.random_range(0..words.len())];
             let b = words[rng.random_range(0..words.len())];
             qs.push(Query::And(vec![Query::term("body", &[a]), Query::term("body", &[b])]));
         }
         if let (Some(t1), Some(t2)) = (body.choose(&mut rng), body.choose(&mut rng))
-            && let (Some(a), Some(b)) = (t1[&Field::Body].iter().next(), t2[&Field::Body].iter().last())
+            && let (Some(a), Some(b)) = (t1[&Field::Body].iter().next(), t2[&Field::Body].iter().next_back())
         {
             qs.push(Query::Or(vec![Query::term("body", &[a]), Query::term("body", &[b])]));
         }

@@ -210,8 +210,8 @@ mod tests {
     #[test]
     fn compound_values_are_a_product() {
         let mut t = Terms::new();
-        t.insert(Field::From, ["a".to_string()].into());
-        t.insert(Field::To, ["x".to_string(), "y".to_string()].into());
+        t.insert(Field::From, ["a"].into_iter().collect());
+        t.insert(Field::To, ["x", "y"].into_iter().collect());
         let s = IndexSpec::compound(&[Field::From, Field::To]);
         assert_eq!(s.values(&t), vec![vec!["a", "x"], vec!["a", "y"]]);
         assert!(IndexSpec::compound(&[Field::From, Field::Day]).values(&t).is_empty());

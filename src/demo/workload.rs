@@ -70,7 +70,7 @@ pub fn build_workload(
     let mut or = Vec::new();
     for _ in 0..k {
         if let Some(t) = body.choose(&mut rng) {
-            let words: Vec<&String> = t[&Field::Body].iter().collect();
+            let words: Vec<&str> = t[&Field::Body].iter().collect();
             let a = words[rng.random_range(0..words.len())];
             let b = words[rng.random_range(0..words.len())];
             let from = t.get(&Field::From).and_then(|f| f.iter().next());
@@ -82,7 +82,7 @@ pub fn build_workload(
         }
         if let (Some(t1), Some(t2)) = (body.choose(&mut rng), body.choose(&mut rng)) {
             let a = t1[&Field::Body].iter().next();
-            let b = t2[&Field::Body].iter().last();
+            let b = t2[&Field::Body].iter().next_back();
             if let (Some(a), Some(b)) = (a, b) {
                 or.push(Query::Or(vec![
                     Query::term("body", &[a]),
