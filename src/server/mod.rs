@@ -119,6 +119,10 @@ impl<S: Store> Server<S> {
     /// The merge lock of a tenant, created on first use.
     fn merge_lock(&self, tenant: &str) -> Result<Arc<Mutex<()>>> {
         let mut locks = self.merge_locks.lock().map_err(|_| Error::Store("merge lock table poisoned".into()))?;
+        // Looked up first: the tenant's name is copied only on its first write.
+        if let Some(lock) = locks.get(tenant) {
+            return Ok(Arc::clone(lock));
+        }
         Ok(Arc::clone(locks.entry(tenant.to_owned()).or_default()))
     }
 
@@ -145,11 +149,18 @@ impl<S: Store> Server<S> {
     /// panics on input: decoding errors become a 400/422 [`Response::Error`].
     pub fn handle_bytes(&self, tenant: &str, request: &[u8]) -> Vec<u8> {
         let context = CallContext { request_id: None, bytes_in: request.len() as u64 };
-        let response = match protocol::decode::<Request>(request) {
-            Ok(req) => self.handle_in(tenant, req, context),
-            Err(e) => error_response(&e),
-        };
-        protocol::encode(&response)
+        match protocol::decode::<Request>(request) {
+            Ok(req) => {
+                let (response, mut event) = self.handle_unaudited(tenant, req, context);
+                let bytes = protocol::encode(&response);
+                // The encoding's own length: measuring it again would be a
+                // second pass over a large answer.
+                event.bytes_out = bytes.len() as u64;
+                self.audit(event);
+                bytes
+            }
+            Err(e) => protocol::encode(&error_response(&e)),
+        }
     }
 
     /// Handles a decoded request.
@@ -160,6 +171,15 @@ impl<S: Store> Server<S> {
     /// Handles a decoded request, and records it in the audit log with what
     /// the transport knows of it.
     pub fn handle_in(&self, tenant: &str, request: Request, context: CallContext) -> Response {
+        let (response, mut event) = self.handle_unaudited(tenant, request, context);
+        event.bytes_out = protocol::encoded_len(&response);
+        self.audit(event);
+        response
+    }
+
+    /// Handles a decoded request and returns its audit event, without
+    /// `bytes_out` (the caller knows it best) and not yet recorded.
+    fn handle_unaudited(&self, tenant: &str, request: Request, context: CallContext) -> (Response, audit::AuditEvent) {
         let started = std::time::Instant::now();
         let (operation, items_in) = (request.operation(), request.items());
         let bytes_in = if context.bytes_in > 0 { context.bytes_in } else { protocol::encoded_len(&request) };
@@ -176,18 +196,18 @@ impl<S: Store> Server<S> {
                 }
             }
         };
-        self.audit(audit::AuditEvent {
+        let event = audit::AuditEvent {
             tenant: Some(tenant.to_owned()),
             operation: operation.to_owned(),
             items_in,
             items_out: response.items(),
             bytes_in,
-            bytes_out: protocol::encoded_len(&response),
+            bytes_out: 0,
             status: response.status(),
             request_id: context.request_id,
             micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        });
-        response
+        };
+        (response, event)
     }
 
     /// The audit log, opened on first use.

@@ -81,25 +81,33 @@ impl<'a> EntryReader<'a> {
     /// Reads the values of dictionary labels `labels(start, n)` for counters
     /// `0, 1, 2, ...` until the first missing one, fetching in growing batches
     /// so that a long list costs few store round trips and a short one few
-    /// wasted lookups. `visit` gets each value with its counter.
+    /// wasted lookups. `visit` gets each value, lent by the store, with its
+    /// counter.
     ///
     /// # Errors
     /// Store errors and the first error of `visit`.
     pub fn walk_counters(
         &self,
         labels: impl Fn(u64, usize) -> Vec<protocol::Label>,
-        mut visit: impl FnMut(u64, Vec<u8>) -> Result<()>,
+        mut visit: impl FnMut(u64, &[u8]) -> Result<()>,
     ) -> Result<()> {
         let mut counter = 0u64;
         let mut batch = 4usize;
         loop {
-            let values = self.get_many(labels(counter, batch).into_iter().map(EntryLocation::Dictionary))?;
-            for v in values {
-                match v {
-                    Some(v) => visit(counter, v)?,
-                    None => return Ok(()),
-                }
+            let keys: Vec<Vec<u8>> =
+                labels(counter, batch).into_iter().map(|l| self.key(&EntryLocation::Dictionary(l))).collect();
+            let mut ended = false;
+            self.store.visit_many(Table::Entries, &keys, &mut |_, v| {
+                let Some(v) = v else {
+                    ended = true;
+                    return Ok(false);
+                };
+                visit(counter, v)?;
                 counter += 1;
+                Ok(true)
+            })?;
+            if ended {
+                return Ok(());
             }
             batch = (batch * 2).min(4096);
         }

@@ -103,12 +103,15 @@ pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<Encr
         }
         keys.push(reader.key(&e.location));
     }
-    let mut seen =
-        std::collections::HashSet::with_capacity_and_hasher(keys.len(), foldhash::fast::RandomState::default());
-    if !keys.iter().all(|k| seen.insert(k.as_slice())) {
+    if repeats(&keys) {
         return Err(Error::Conflict(format!("an SSE insert into {instance:?} names one location twice")));
     }
-    if store.get_many(Table::Entries, &keys)?.iter().any(Option::is_some) {
+    let mut taken = false;
+    store.visit_many(Table::Entries, &keys, &mut |_, v| {
+        taken = v.is_some();
+        Ok(!taken)
+    })?;
+    if taken {
         return Err(Error::Conflict(format!(
             "an SSE entry of {instance:?} is already stored: a static index is built once, and a dynamic \
              client whose state file is stale or lost must not write again"
@@ -119,6 +122,18 @@ pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<Encr
         batch.put(Table::Entries, k, e.value);
     }
     store.write(batch)
+}
+
+/// Whether a key occurs twice. A one-document update sends a handful of
+/// entries: comparing them pairwise costs less than building a hash set.
+fn repeats(keys: &[Vec<u8>]) -> bool {
+    const PAIRWISE: usize = 32;
+    if keys.len() <= PAIRWISE {
+        return keys.iter().enumerate().any(|(i, k)| keys[i + 1..].contains(k));
+    }
+    let mut seen =
+        std::collections::HashSet::with_capacity_and_hasher(keys.len(), foldhash::fast::RandomState::default());
+    !keys.iter().all(|k| seen.insert(k.as_slice()))
 }
 
 /// Deletes entries of a dynamic instance by location, in one batch, for a

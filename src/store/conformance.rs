@@ -58,6 +58,22 @@ pub fn put_get_missing(s: &dyn Store) {
     assert_eq!(s.get(Table::Documents, b"k2").unwrap().as_deref(), Some(&b""[..]), "empty value is not missing");
     let many = s.get_many(Table::Documents, &[b"k1".to_vec(), b"x".to_vec(), b"k2".to_vec()]).unwrap();
     assert_eq!(many, vec![Some(b"v1".to_vec()), None, Some(Vec::new())], "get_many aligned with keys");
+    let keys = [b"k1".to_vec(), b"x".to_vec(), b"k2".to_vec(), b"".to_vec()];
+    let mut seen = Vec::new();
+    s.visit_many(Table::Documents, &keys, &mut |i, v| {
+        seen.push((i, v.map(<[u8]>::to_vec)));
+        Ok(true)
+    })
+    .unwrap();
+    let expected: Vec<_> = s.get_many(Table::Documents, &keys).unwrap().into_iter().enumerate().collect();
+    assert_eq!(seen, expected, "visit_many sees what get_many reads, in key order");
+    seen.clear();
+    s.visit_many(Table::Documents, &keys, &mut |i, v| {
+        seen.push((i, v.map(<[u8]>::to_vec)));
+        Ok(v.is_some())
+    })
+    .unwrap();
+    assert_eq!(seen, vec![(0, Some(b"v1".to_vec())), (1, None)], "visit_many stops when told");
     s.sync().unwrap();
 }
 

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::RwLock;
 
-use super::{SnapshotVisitor, Store, Table, TableStats, Visitor, WriteBatch, WriteOp};
+use super::{ManyVisitor, SnapshotVisitor, Store, Table, TableStats, Visitor, WriteBatch, WriteOp};
 use crate::{Error, Result};
 
 /// A byte string stored inline when at most `N` bytes long, else on the heap.
@@ -108,6 +108,17 @@ impl Store for MemoryStore {
     fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> super::ManyValues {
         let t = self.read()?;
         Ok(keys.iter().map(|k| t[table.index()].get(k.as_slice()).map(|v| v.as_slice().to_vec())).collect())
+    }
+
+    fn visit_many(&self, table: Table, keys: &[Vec<u8>], visit: &mut ManyVisitor<'_>) -> Result<()> {
+        let t = self.read()?;
+        let map = &t[table.index()];
+        for (i, k) in keys.iter().enumerate() {
+            if !visit(i, map.get(k.as_slice()).map(Bytes::as_slice))? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn write(&self, batch: WriteBatch) -> Result<()> {

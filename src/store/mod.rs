@@ -45,6 +45,10 @@ use crate::{Error, Result};
 /// Values read by [`Store::get_many`], aligned with the keys asked for.
 pub type ManyValues = Result<Vec<Option<Vec<u8>>>>;
 
+/// A callback of [`Store::visit_many`]: gets the position of a key among
+/// those asked for and its value if stored, returns whether to go on.
+pub type ManyVisitor<'a> = dyn FnMut(usize, Option<&[u8]>) -> Result<bool> + 'a;
+
 /// A callback of [`Store::scan_prefix`]: gets key and value, returns whether to go on.
 pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'a;
 
@@ -219,6 +223,22 @@ pub trait Store: Send + Sync + Debug {
         keys.iter().map(|k| self.get(table, k)).collect()
     }
 
+    /// Reads many values in one snapshot, as [`Store::get_many`], and hands
+    /// each to `visit` in the order of `keys` until it returns `false`. A
+    /// backend that holds its values in memory lends them instead of
+    /// copying each out (a long search reads thousands).
+    ///
+    /// # Errors
+    /// Engine failure; the first error of `visit`.
+    fn visit_many(&self, table: Table, keys: &[Vec<u8>], visit: &mut ManyVisitor<'_>) -> Result<()> {
+        for (i, v) in self.get_many(table, keys)?.into_iter().enumerate() {
+            if !visit(i, v.as_deref())? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Applies a batch atomically.
     ///
     /// # Errors
@@ -305,6 +325,9 @@ macro_rules! forward_store {
             }
             fn get_many(&self, table: Table, keys: &[Vec<u8>]) -> ManyValues {
                 (**self).get_many(table, keys)
+            }
+            fn visit_many(&self, table: Table, keys: &[Vec<u8>], visit: &mut ManyVisitor<'_>) -> Result<()> {
+                (**self).visit_many(table, keys, visit)
             }
             fn write(&self, batch: WriteBatch) -> Result<()> {
                 (**self).write(batch)

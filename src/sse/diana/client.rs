@@ -24,8 +24,16 @@ use crate::{Error, Result};
 /// Batches of at least this many updates are encrypted in parallel.
 const PARALLEL_UPDATES: usize = 256;
 
+/// Distinct keywords of a batch up to which they are found by a scan, not a hash map.
+const SMALL_BATCH: usize = 32;
+
 /// Per keyword, the number of adds so far in its current generation.
-type Counters = HashMap<Vec<u8>, u32>;
+type Counters = KeywordMap<u32>;
+
+/// A map keyed by keyword. foldhash, not SipHash: the keys are the client's
+/// own keywords (no hash flooding to fear), and an update looks them up on
+/// every call.
+type KeywordMap<V> = HashMap<Vec<u8>, V, foldhash::fast::RandomState>;
 
 /// What the state file and the shared state hold: the add counters, and the
 /// packed generation of every keyword that has one. A keyword without a
@@ -35,7 +43,7 @@ type Counters = HashMap<Vec<u8>, u32>;
 #[derive(Default, Clone, Serialize, Deserialize)]
 struct State {
     counters: Counters,
-    generations: HashMap<Vec<u8>, Generation>,
+    generations: KeywordMap<Generation>,
 }
 
 /// A loaded state, refused if a counter is past what a token can cover or
@@ -110,7 +118,9 @@ impl Diana {
                 let state = match sealer.load::<State>(p) {
                     Ok(state) => state.unwrap_or_default(),
                     Err(e) => match sealer.load::<Counters>(p) {
-                        Ok(counters) => State { counters: counters.unwrap_or_default(), generations: HashMap::new() },
+                        Ok(counters) => {
+                            State { counters: counters.unwrap_or_default(), generations: KeywordMap::default() }
+                        }
                         Err(_) => return Err(e),
                     },
                 };
@@ -226,15 +236,33 @@ impl DynamicScheme for Diana {
             ));
         }
         // Sequential pass: one slot per distinct keyword, a counter per update.
-        let mut slot_of: HashMap<&[u8], usize> = HashMap::new();
-        let mut slots: Vec<(&[u8], u32)> = Vec::new();
+        // Slots hold the keyword, its count before the batch and its next counter.
+        let mut slot_of: HashMap<&[u8], usize, foldhash::fast::RandomState> = HashMap::default();
+        let mut slots: Vec<(&[u8], u32, u32)> = Vec::new();
         let mut assigned: Vec<(usize, u32)> = Vec::with_capacity(updates.len());
         for u in updates {
-            let slot = *slot_of.entry(&u.keyword).or_insert_with(|| {
-                slots.push((&u.keyword, self.count(&u.keyword)));
-                slots.len() - 1
-            });
-            let next = &mut slots[slot].1;
+            let k = u.keyword.as_slice();
+            // A batch names few keywords: a scan of them beats hashing.
+            let known = if slots.len() <= SMALL_BATCH {
+                slots.iter().position(|s| s.0 == k)
+            } else {
+                if slot_of.is_empty() {
+                    slot_of.extend(slots.iter().enumerate().map(|(i, s)| (s.0, i)));
+                }
+                slot_of.get(k).copied()
+            };
+            let slot = match known {
+                Some(s) => s,
+                None => {
+                    let count = self.count(k);
+                    slots.push((k, count, count));
+                    if !slot_of.is_empty() {
+                        slot_of.insert(k, slots.len() - 1);
+                    }
+                    slots.len() - 1
+                }
+            };
+            let next = &mut slots[slot].2;
             if *next >= MAX_COUNT {
                 return Err(Error::Config(format!(
                     "a Diana keyword reached the limit of {MAX_COUNT} adds (the server refuses larger searches)"
@@ -246,9 +274,8 @@ impl DynamicScheme for Diana {
         // Per keyword: its keys and the leaf seeds of its new counters, one
         // shared walk for the run (the counters of a keyword within a batch
         // are consecutive); then one entry per update.
-        let per_keyword = |&(k, next): &(&[u8], u32)| {
+        let per_keyword = |&(k, first, next): &(&[u8], u32, u32)| {
             let keys = self.keyword_keys(k);
-            let first = self.count(k);
             let leaves = ggm::leaves(&keys.first, first, next - first);
             (keys, first, leaves)
         };
@@ -263,8 +290,14 @@ impl DynamicScheme for Diana {
             let keyed: Vec<_> = slots.iter().map(per_keyword).collect();
             updates.iter().zip(&assigned).map(|x| make(x, &keyed)).collect()
         };
-        for (k, c) in slots {
-            self.state.counters.insert(k.to_vec(), c);
+        for (k, _, c) in slots {
+            // The key is copied only for a keyword new to the counters.
+            match self.state.counters.get_mut(k) {
+                Some(old) => *old = c,
+                None => {
+                    self.state.counters.insert(k.to_vec(), c);
+                }
+            }
         }
         Ok(entries)
     }
@@ -314,7 +347,7 @@ impl DynamicScheme for Diana {
         let state = match self.sealer.open_versioned::<State>(sealed, version, source) {
             Ok(state) => state,
             Err(e) => match self.sealer.open_versioned::<Counters>(sealed, version, source) {
-                Ok(counters) => State { counters, generations: HashMap::new() },
+                Ok(counters) => State { counters, generations: KeywordMap::default() },
                 Err(_) => return Err(e),
             },
         };

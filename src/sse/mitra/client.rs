@@ -37,12 +37,20 @@ const OP_DELETE: u8 = 1;
 /// Below this, thread hand-off costs more than it saves.
 const PARALLEL_MIN: usize = 4096;
 
+/// Distinct keywords of a batch up to which they are found by a scan, not a hash map.
+const SMALL_BATCH: usize = 32;
+
 /// The per-keyword update counters: keyword bytes to the number of updates so
 /// far (Mitra's `FileCnt`) in the keyword's current generation. Update `c`
 /// of a keyword (from 1) sits at address `c` of that generation. Held in
 /// memory and sealed into the state file; the keywords are plaintext, so it
 /// is never written unsealed.
-type Counters = HashMap<Keyword, u32>;
+type Counters = KeywordMap<u32>;
+
+/// A map keyed by keyword. foldhash, not SipHash: the keys are the client's
+/// own keywords (no hash flooding to fear), and an update looks them up on
+/// every call.
+type KeywordMap<V> = HashMap<Keyword, V, foldhash::fast::RandomState>;
 
 /// Bytes of a packed block (the layout is shared with Diana: [`crate::sse::packed`]).
 pub use crate::sse::packed::BLOCK_LEN;
@@ -54,7 +62,7 @@ pub use crate::sse::packed::BLOCK_LEN;
 #[derive(Default, Serialize, Deserialize)]
 struct State {
     counters: Counters,
-    generations: HashMap<Keyword, Generation>,
+    generations: KeywordMap<Generation>,
 }
 
 /// The client half of Mitra.
@@ -72,7 +80,7 @@ pub struct Mitra {
     /// Keys of a keyword's packed blocks under a generation (same input).
     packed_prf: KeywordPrf,
     counters: Counters,
-    generations: HashMap<Keyword, Generation>,
+    generations: KeywordMap<Generation>,
     consolidate_after: Option<u32>,
     /// Seals the counters, for the state file and for the server.
     sealer: StateFile,
@@ -118,7 +126,9 @@ impl Mitra {
             Some(path) => match sealer.load::<State>(path) {
                 Ok(state) => state.unwrap_or_default(),
                 Err(e) => match sealer.load::<Counters>(path) {
-                    Ok(counters) => State { counters: counters.unwrap_or_default(), generations: HashMap::new() },
+                    Ok(counters) => {
+                        State { counters: counters.unwrap_or_default(), generations: KeywordMap::default() }
+                    }
                     Err(_) => return Err(e),
                 },
             },
@@ -162,7 +172,12 @@ impl Mitra {
     /// The address (label PRF) and pad (value PRF) keys of a keyword's
     /// updates in its current generation.
     fn keyword_prfs(&self, keyword: &[u8]) -> (Prf, Prf) {
-        let keys = match self.generations.get(keyword) {
+        self.keyword_prfs_in(keyword, self.generations.get(keyword))
+    }
+
+    /// [`Mitra::keyword_prfs`] with the keyword's generation already looked up.
+    fn keyword_prfs_in(&self, keyword: &[u8], generation: Option<&Generation>) -> (Prf, Prf) {
+        let keys = match generation {
             None => self.prf.keys(keyword),
             Some(g) => self.generation_prf.keys(&with_generation(keyword, &g.id)),
         };
@@ -273,16 +288,34 @@ impl DynamicScheme for Mitra {
     fn update(&mut self, updates: &[Update]) -> Result<Vec<EncryptedEntry>> {
         // 1. Counters, sequentially and in order: one slot per distinct
         //    keyword, holding its counter before the batch and after it.
-        let mut slot_of: HashMap<&[u8], usize> = HashMap::new();
-        let mut slots: Vec<(&[u8], u32, u32)> = Vec::new();
+        //    Each keyword's counter and generation are looked up once per
+        //    batch, not once per update.
+        let mut slot_of: HashMap<&[u8], usize, foldhash::fast::RandomState> = HashMap::default();
+        let mut slots: Vec<(&[u8], u32, u32, Option<&Generation>)> = Vec::new();
         let mut assigned: Vec<(usize, u32)> = Vec::with_capacity(updates.len());
         for u in updates {
-            let s = *slot_of.entry(u.keyword.as_slice()).or_insert_with(|| {
-                let before = self.counters.get(&u.keyword).copied().unwrap_or(0);
-                slots.push((u.keyword.as_slice(), before, before));
-                slots.len() - 1
-            });
-            let blocks = self.generations.get(&u.keyword).map_or(0, |g| g.blocks as usize);
+            let k = u.keyword.as_slice();
+            // A batch names few keywords: a scan of them beats hashing.
+            let known = if slots.len() <= SMALL_BATCH {
+                slots.iter().position(|s| s.0 == k)
+            } else {
+                if slot_of.is_empty() {
+                    slot_of.extend(slots.iter().enumerate().map(|(i, s)| (s.0, i)));
+                }
+                slot_of.get(k).copied()
+            };
+            let s = match known {
+                Some(s) => s,
+                None => {
+                    let before = self.counters.get(k).copied().unwrap_or(0);
+                    slots.push((k, before, before, self.generations.get(k)));
+                    if !slot_of.is_empty() {
+                        slot_of.insert(k, slots.len() - 1);
+                    }
+                    slots.len() - 1
+                }
+            };
+            let blocks = slots[s].3.map_or(0, |g| g.blocks as usize);
             let counter = &mut slots[s].2;
             // A search sends one address per update (and the block count),
             // and the server takes at most MAX_TOKEN_ITEMS: refuse the update
@@ -300,8 +333,8 @@ impl DynamicScheme for Mitra {
         // 2. Per distinct keyword: one HMAC, the pad PRF, and the addresses of
         //    its new counters `before + 1 ..= after` in one batched AES call
         //    (the counters of a keyword within a batch are consecutive).
-        let per_keyword = |&(k, before, after): &(&[u8], u32, u32)| {
-            let (address, pad) = self.keyword_prfs(k);
+        let per_keyword = |&(k, before, after, generation): &(&[u8], u32, u32, Option<&Generation>)| {
+            let (address, pad) = self.keyword_prfs_in(k, generation);
             (address.labels(u64::from(before) + 1, (after - before) as usize), before, pad)
         };
         let keyed: Vec<(Vec<Label>, u32, Prf)> = if slots.len() >= PARALLEL_MIN / 16 {
@@ -322,7 +355,7 @@ impl DynamicScheme for Mitra {
         };
 
         // 4. Commit the counters.
-        for (k, _, c) in slots {
+        for (k, _, c, _) in slots {
             match self.counters.get_mut(k) {
                 Some(old) => *old = c,
                 None => {
@@ -427,7 +460,7 @@ impl DynamicScheme for Mitra {
         let state = match self.sealer.open_versioned::<State>(sealed, version, source) {
             Ok(state) => state,
             Err(e) => match self.sealer.open_versioned::<Counters>(sealed, version, source) {
-                Ok(counters) => State { counters, generations: HashMap::new() },
+                Ok(counters) => State { counters, generations: KeywordMap::default() },
                 Err(_) => return Err(e),
             },
         };

@@ -196,7 +196,8 @@ fn walk(reader: &EntryReader<'_>, block: usize, label_key: &[u8; 16], value_key:
     let mut ended = false;
     reader.walk_counters(
         |start, n| label.labels(start, n),
-        |counter, mut v| {
+        |counter, stored| {
+            let mut v = stored.to_vec();
             if ended {
                 return Err(corrupt(format!("OXT TSet value {counter} follows a value that is not full")));
             }

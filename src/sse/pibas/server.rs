@@ -18,7 +18,11 @@ pub fn search(reader: &EntryReader<'_>, label_key: &[u8; 16], value_key: Option<
         Some(k) => {
             let value = Prf::new(k);
             let mut ids: Vec<DocId> = Vec::new();
-            reader.walk_counters(labels, |c, mut v| {
+            // One buffer for every value: the store lends them, and each is opened in place here.
+            let mut v = Vec::new();
+            reader.walk_counters(labels, |c, stored| {
+                v.clear();
+                v.extend_from_slice(stored);
                 value.apply_keystream(Domain::Value, c, &mut v);
                 decode_ids(&v, &mut ids)
             })?;
@@ -27,7 +31,7 @@ pub fn search(reader: &EntryReader<'_>, label_key: &[u8; 16], value_key: Option<
         None => {
             let mut values = Vec::new();
             reader.walk_counters(labels, |_, v| {
-                values.push(v);
+                values.push(v.to_vec());
                 Ok(())
             })?;
             Ok(SearchResult::Values(values))
