@@ -82,8 +82,8 @@ pub fn run(opts: &BenchOptions) -> Result<BenchReport> {
     let sse_selected: Vec<String> =
         selected.iter().filter(|s| demo::SSE_VARIANTS.contains(&s.as_str())).cloned().collect();
     let steps = corpora.len() * selected.len()
-        + opts.multimaps.len() * 2 * sse_selected.len()
-        + sse_selected.len() * (1 + usize::from(opts.multimap_scaled.is_some()))
+        + opts.multimaps.len() * 3 * sse_selected.len()
+        + sse_selected.len() * usize::from(opts.multimap_scaled.is_some())
         + opts.blind_latency.len()
         + opts.conjunctive.len();
     let pb = bar(opts.progress, steps as u64);
