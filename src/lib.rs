@@ -12,7 +12,7 @@
 //! | layer | modules | what |
 //! |---|---|---|
 //! | 1 base | [`text`], [`message`], [`query`], [`multimap`], [`protocol`], [`leakage_terms`], [`store`] | keywords, messages, queries, the plaintext multimap, every wire type with the [`transport::Transport`] trait, the leakage vocabulary, the `Store` trait with memory, redb and PostgreSQL backends |
-//! | 2 primitives and secrets | [`keys`], [`envelope`], [`state`], [`primitives`] | master key and HKDF subkeys, AES-SIV sealing, sealed client state, keyless PRF and GGM |
+//! | 2 primitives and secrets | [`keys`], [`envelope`], [`state`], [`primitives`] | master key and HKDF subkeys, AES-GCM-SIV sealing (AES-SIV for envelope version 1), sealed client state, keyless PRF and GGM |
 //! | 3 schemes | [`blind`], [`sse`] | blind indexes; Pi_bas, Pi_pack, 2Lev, Mitra, Diana, each with client half, server half and declared leakage; the scheme registry [`sse::registry`] |
 //! | 4 client and server | [`client`], [`server`] | the client and its HTTP transport; the server, its in-process transport and `sseek serve` |
 //! | 5 evaluation | [`oracle`], [`datasets`], [`baseline`], [`leakage`], [`bench`](mod@bench), [`demo`] | the plaintext oracle, corpora, client-only baselines, leakage analysis (recorded views, laws, attacks, countermeasures), `sseek bench`, the demo |

@@ -284,7 +284,10 @@ impl LazyTerms<'_> {
                 // letters; without them, ASCII lowercasing (far cheaper)
                 // finds the same ASCII occurrences, and a non-ASCII
                 // neighbour never counts as a sure word break.
-                let l = if text.contains(['\u{212A}', '\u{130}']) {
+                // Checked one character at a time (a memchr each) and only
+                // on non-ASCII text: a two-character pattern walks the text
+                // char by char, which dominated checking search results.
+                let l = if !text.is_ascii() && (text.contains('\u{212A}') || text.contains('\u{130}')) {
                     text.to_lowercase()
                 } else {
                     text.to_ascii_lowercase()
@@ -295,7 +298,9 @@ impl LazyTerms<'_> {
         };
         let bytes = lowered.as_bytes();
         let mut occurs = false;
-        for (start, _) in lowered.match_indices(value) {
+        // memmem (SIMD) finds the occurrences several times faster than
+        // `match_indices`' two-way search.
+        for start in memchr::memmem::find_iter(bytes, value.as_bytes()) {
             occurs = true;
             if breaks_before(bytes, start) && breaks_after(bytes, start + value.len()) {
                 return Some(true);

@@ -21,6 +21,8 @@ pub struct Primitives {
     pub aes_siv_1kib_ns: f64,
     /// AES-256-GCM encryption of 1 KiB, nanoseconds.
     pub aes_gcm_1kib_ns: f64,
+    /// AES-256-GCM-SIV encryption of 1 KiB (envelope version 2), nanoseconds.
+    pub aes_gcm_siv_1kib_ns: f64,
     /// Ristretto255 fixed-base scalar multiplication (`RistrettoPoint::mul_base`,
     /// the precomputed basepoint table), nanoseconds: OXT's floor per pair at
     /// setup and per s-term entry and x-term at search.
@@ -42,6 +44,7 @@ impl Primitives {
         use aes::Aes256;
         use aes::cipher::{BlockEncrypt, KeyInit as _};
         use aes_gcm::Aes256Gcm;
+        use aes_gcm_siv::Aes256GcmSiv;
         use aes_siv::Aes256SivAead;
         use aes_siv::aead::{Aead, KeyInit};
         use hmac::{Hmac, Mac};
@@ -50,9 +53,10 @@ impl Primitives {
         let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&[1; 32]).map_err(|e| crypto(&e))?;
         let siv = Aes256SivAead::new_from_slice(&[3; 64]).map_err(|e| crypto(&e))?;
         let gcm = Aes256Gcm::new_from_slice(&[3; 32]).map_err(|e| crypto(&e))?;
+        let gcm_siv = Aes256GcmSiv::new_from_slice(&[3; 32]).map_err(|e| crypto(&e))?;
         let block_cipher = Aes256::new(&[4u8; 32].into());
         let kib = vec![0x5au8; 1024];
-        let (mut h, mut s, mut g, mut b) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut h, mut s, mut g, mut gs, mut b) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut fixed, mut variable, mut compress) = (Vec::new(), Vec::new(), Vec::new());
         let (nh, ne, nb, nr) = (20_000u32, 1_000u32, 100_000u32, 200u32);
         let scalar = Scalar::from_bytes_mod_order_wide(&[7u8; 64]);
@@ -75,6 +79,11 @@ impl Primitives {
                 black_box(gcm.encrypt(&[9u8; 12].into(), black_box(kib.as_slice())).map_err(|e| crypto(&e))?);
             }
             g.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(ne));
+            let t = Instant::now();
+            for _ in 0..ne {
+                black_box(gcm_siv.encrypt(&[9u8; 12].into(), black_box(kib.as_slice())).map_err(|e| crypto(&e))?);
+            }
+            gs.push(t.elapsed().as_secs_f64() * 1e9 / f64::from(ne));
             let mut block = [0x11u8; 16].into();
             let t = Instant::now();
             for _ in 0..nb {
@@ -103,6 +112,7 @@ impl Primitives {
             aes_block_ns: median(&mut b),
             aes_siv_1kib_ns: median(&mut s),
             aes_gcm_1kib_ns: median(&mut g),
+            aes_gcm_siv_1kib_ns: median(&mut gs),
             ristretto_fixed_base_ns: median(&mut fixed),
             ristretto_variable_base_ns: median(&mut variable),
             ristretto_compress_ns: median(&mut compress),

@@ -12,7 +12,7 @@ impl BenchReport {
         let e = &self.environment;
         let pr = &self.primitives;
         let mut s = format!(
-            "# sseek bench\n\n`{}`\n\nenvironment: {}\n\nstore: {:?}; raw primitives this run: HMAC-SHA256 (32 B) {:.0} ns, AES-256 block {:.1} ns, AES-256-SIV 1 KiB {:.0} ns, AES-256-GCM 1 KiB {:.0} ns, Ristretto255 fixed-base multiplication {:.1} µs, variable-base {:.1} µs, compression {:.1} µs; {} mismatches against the oracle; {:.0} s in total.\n",
+            "# sseek bench\n\n`{}`\n\nenvironment: {}\n\nstore: {:?}; raw primitives this run: HMAC-SHA256 (32 B) {:.0} ns, AES-256 block {:.1} ns, AES-256-SIV 1 KiB {:.0} ns, AES-256-GCM 1 KiB {:.0} ns, AES-256-GCM-SIV 1 KiB {:.0} ns, Ristretto255 fixed-base multiplication {:.1} µs, variable-base {:.1} µs, compression {:.1} µs; {} mismatches against the oracle; {:.0} s in total.\n",
             self.command,
             e.line(),
             self.store,
@@ -20,6 +20,7 @@ impl BenchReport {
             pr.aes_block_ns,
             pr.aes_siv_1kib_ns,
             pr.aes_gcm_1kib_ns,
+            pr.aes_gcm_siv_1kib_ns,
             pr.ristretto_fixed_base_ns / 1e3,
             pr.ristretto_variable_base_ns / 1e3,
             pr.ristretto_compress_ns / 1e3,

@@ -160,6 +160,16 @@ impl KeyState {
         }
         Err(last)
     }
+
+    /// As [`KeyState::open_document`] for a document the caller gives up:
+    /// under a single live version it is decrypted in its own buffer.
+    fn open_owned(&self, d: EncryptedDocument, id: DocId) -> Result<Message> {
+        match &self.versions[..] {
+            [only] => only.cipher.open_owned(d, id),
+            // During a rotation a failed try must leave the bytes for the next version.
+            _ => self.open_document(&d, id).map(|(m, _)| m),
+        }
+    }
 }
 
 /// A document opened by the client: its id, message, and the position of
@@ -610,11 +620,12 @@ impl<T: Transport> Client<T> {
                 message: format!("server returned {} documents for {} candidates", documents.len(), candidates.len()),
             });
         }
+        let fetched = documents.len();
         let opened: Vec<(DocId, Message, bool)> = documents
-            .par_iter()
+            .into_par_iter()
             .map(|d| {
                 let id = d.public.doc_id;
-                let (m, _) = keys.open_document(d, id)?;
+                let m = keys.open_owned(d, id)?;
                 let hit = query.matches_message(&m, &self.specs, &self.tokenizer)?;
                 Ok((id, m, hit))
             })
@@ -626,7 +637,7 @@ impl<T: Transport> Client<T> {
             ids: messages.iter().map(|(id, _)| *id).collect(),
             false_positives: candidates.len() - messages.len(),
             candidates: candidates.len(),
-            fetched: documents.len(),
+            fetched,
             messages,
         })
     }

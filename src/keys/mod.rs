@@ -99,7 +99,7 @@ impl fmt::Debug for KeyId {
 /// different purposes never coincide even for the same field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Purpose {
-    /// AES-SIV key for message envelopes.
+    /// Keys of message envelopes (AES-SIV, AES-GCM-SIV: one per envelope version).
     DocumentEncryption,
     /// HMAC-SHA256 key of a blind index.
     BlindIndex,

@@ -672,7 +672,35 @@ fn sealed_envelope() {
         body: "Lunch at noon?".into(),
     };
     assert_eq!(cipher.open(&doc, 7).unwrap(), expected);
-    assert_eq!(sseek::envelope::ENVELOPE_VERSION, 1);
+    assert_eq!(sseek::envelope::ENVELOPE_VERSION_SIV, 1);
+}
+
+/// The same message sealed as envelope version 2 (AES-256-GCM-SIV under
+/// the key of label field `envelope-v2`, nonce `0x5e` x 12 then four zero
+/// bytes), committed as `nonce || sealed`; the fixture was made with
+/// another implementation (OpenSSL's AES-GCM-SIV behind Python's
+/// `cryptography`, HKDF there too), so it pins the format, not our code.
+#[test]
+fn sealed_envelope_v2() {
+    let bytes = std::fs::read(fixture("envelope-v2.bin")).unwrap();
+    let (nonce, sealed) = bytes.split_first_chunk::<16>().unwrap();
+    let mut doc = EncryptedDocument {
+        public: PublicMetadata { tenant: TENANT.into(), doc_id: 7, envelope_version: 2 },
+        nonce: *nonce,
+        sealed: sealed.to_vec(),
+    };
+    let cipher = DocumentCipher::new(&master(), TENANT, 1).unwrap();
+    let expected = Message {
+        from: "ann@example.com".into(),
+        to: vec!["bob@example.com".into()],
+        subject: "Lunch".into(),
+        date: "2002-08-22T18:26:25+07:00".into(),
+        body: "Lunch at noon?".into(),
+    };
+    assert_eq!(cipher.open(&doc, 7).unwrap(), expected);
+    assert_eq!(sseek::envelope::ENVELOPE_VERSION, 2);
+    doc.public.envelope_version = 1;
+    assert!(cipher.open(&doc, 7).is_err(), "a version 2 envelope must not open as version 1");
 }
 
 /// Sealed client state files of Mitra and Diana (three updates of

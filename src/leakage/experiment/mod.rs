@@ -487,7 +487,7 @@ fn put_documents(
             .map(|(i, m)| {
                 let doc = cipher.seal_padded(base + i as DocId, m, bucket)?;
                 // Without buckets the sealed size is the unpadded one; with
-                // them, the encoded message plus the 16-byte SIV tag.
+                // them, the encoded message plus the 16-byte tag.
                 let plain = if bucket > 1 {
                     postcard::to_stdvec(m).map_err(|e| Error::Crypto(format!("encode message: {e}")))?.len() as u64 + 16
                 } else {

@@ -81,7 +81,7 @@ pub fn messages(workload: &Workload) -> Result<Vec<Message>> {
 }
 
 /// The sealed size of a message: its postcard encoding plus the 16-byte
-/// SIV tag (see [`crate::envelope::DocumentCipher::seal`]).
+/// tag (see [`crate::envelope::DocumentCipher::seal`]).
 ///
 /// # Errors
 /// [`Error::Crypto`] if the message does not encode.
