@@ -147,33 +147,28 @@ pub(super) fn run(plan: &MultimapPlan<'_>, pb: &ProgressBar) -> Result<MultimapR
             report.scaling.push(scaling(scheme, name, &db)?);
             pb.inc(1);
         }
-        if i == 0 {
-            if let Some(n) = plan.scaled {
-                let big = ZipfMultimap { messages: n, ..*zm };
-                let big_name = format!("{name}@{n}");
-                pb.set_message(format!("{big_name}: building the multimap"));
-                let big_db = big.multimap();
-                for scheme in plan.schemes {
-                    pb.set_message(format!("{big_name} (Redb): {scheme}"));
-                    let r = run_in(StoreKind::Redb, scheme, &big_name, &big, &big_db)?;
-                    let small = report
-                        .results
-                        .iter()
-                        .find(|s| s.corpus == *name && s.store == StoreKind::Redb && s.scheme == *scheme);
-                    if let Some(s) = small {
-                        report.slopes.push(Slope {
-                            scheme: scheme.clone(),
-                            log_log_slope: slope(
-                                s.documents,
-                                s.search_us_per_result,
-                                r.documents,
-                                r.search_us_per_result,
-                            ),
-                        });
-                    }
-                    report.results.push(r);
-                    pb.inc(1);
+        if i == 0
+            && let Some(n) = plan.scaled
+        {
+            let big = ZipfMultimap { messages: n, ..*zm };
+            let big_name = format!("{name}@{n}");
+            pb.set_message(format!("{big_name}: building the multimap"));
+            let big_db = big.multimap();
+            for scheme in plan.schemes {
+                pb.set_message(format!("{big_name} (Redb): {scheme}"));
+                let r = run_in(StoreKind::Redb, scheme, &big_name, &big, &big_db)?;
+                let small = report
+                    .results
+                    .iter()
+                    .find(|s| s.corpus == *name && s.store == StoreKind::Redb && s.scheme == *scheme);
+                if let Some(s) = small {
+                    report.slopes.push(Slope {
+                        scheme: scheme.clone(),
+                        log_log_slope: slope(s.documents, s.search_us_per_result, r.documents, r.search_us_per_result),
+                    });
                 }
+                report.results.push(r);
+                pb.inc(1);
             }
         }
     }

@@ -315,11 +315,11 @@ mod tests {
                 let table = Table::ALL[x as usize % 2];
                 let key = (x % 997).to_le_bytes().to_vec();
                 let slot = (table.index(), key.clone());
-                if x % 5 == 0 {
+                if x.is_multiple_of(5) {
                     batch.delete(table, key);
                     model.remove(&slot);
                 } else {
-                    let value = (i as u32).to_le_bytes().repeat(1 + i % 9);
+                    let value = u32::try_from(i).expect("small").to_le_bytes().repeat(1 + i % 9);
                     batch.put(table, key, value.clone());
                     model.insert(slot, value);
                 }
