@@ -872,6 +872,19 @@ fn ascii_words(b: &[u8], mut emit: impl FnMut(usize, usize)) {
         let start = i - 1;
         let mut seen = first;
         while i < n {
+            // Letters and digits eight at a time; the byte that stops the
+            // run (a joiner, `_`, non-ASCII or the end) takes the loop below.
+            if let Some(chunk) = b[i..].first_chunk::<8>() {
+                let run = alnum_prefix(u64::from_le_bytes(*chunk));
+                if run > 0 {
+                    // Only whether the word holds a letter or digit matters.
+                    seen |= LETTER;
+                    i += run;
+                    if run == 8 {
+                        continue;
+                    }
+                }
+            }
             let c = CLASS[b[i] as usize];
             if c & WORD != 0 {
                 seen |= c;
@@ -893,6 +906,23 @@ fn ascii_words(b: &[u8], mut emit: impl FnMut(usize, usize)) {
             emit(start, i);
         }
     }
+}
+
+/// How many of the 8 bytes of `v` (little-endian: the first byte lowest)
+/// are ASCII letters or digits before the first that is not, 8 if all are.
+#[inline]
+fn alnum_prefix(v: u64) -> usize {
+    const fn splat8(b: u8) -> u64 {
+        u64::from_ne_bytes([b; 8])
+    }
+    let high = splat8(0x80);
+    // Seven bits per byte, so no sum below carries into the next byte.
+    let low7 = v & splat8(0x7f);
+    let folded = low7 | splat8(0x20);
+    let letter = (folded + splat8(0x80 - b'a')) & !(folded + splat8(0x80 - b'z' - 1));
+    let digit = (low7 + splat8(0x80 - b'0')) & !(low7 + splat8(0x80 - b'9' - 1));
+    let word = (letter | digit) & !v & high;
+    ((!word & high).trailing_zeros() / 8) as usize
 }
 
 /// Normalizes an e-mail address or user handle: trimmed and lowercased.
@@ -1109,6 +1139,51 @@ mod tests {
                 Tokenizer::default().with_stop_words_removed(false),
                 Tokenizer::default().with_stemming(true),
             ] {
+                proptest::prop_assert_eq!(same_as_reference(&t, &text), Ok(()));
+            }
+        }
+    }
+
+    #[test]
+    fn alnum_prefix_matches_a_byte_loop() {
+        let bytes: Vec<u8> = (0..=255u8).collect();
+        let naive = |c: &[u8; 8]| c.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+        // Every byte value at every position after a run of letters and digits.
+        for run in 0..8 {
+            for &x in &bytes {
+                let mut c = *b"aZ09mQ5z";
+                c[run] = x;
+                assert_eq!(alnum_prefix(u64::from_le_bytes(c)), naive(&c), "{c:?}");
+            }
+        }
+        assert_eq!(alnum_prefix(u64::from_le_bytes(*b"Az09az9Z")), 8);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn alnum_prefix_matches_a_byte_loop_on_random_words(c in proptest::array::uniform8(proptest::num::u8::ANY)) {
+            let naive = c.iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+            proptest::prop_assert_eq!(alnum_prefix(u64::from_le_bytes(c)), naive);
+        }
+
+        /// Words of 7 to 17 bytes (ending just before, at and after the
+        /// 8- and 16-byte loads) followed by a joiner, `_`, non-ASCII or
+        /// the end of the text.
+        #[test]
+        fn word_ends_at_load_boundaries_match_reference(
+            parts in proptest::collection::vec(
+                (0usize..3, 7usize..18, proptest::sample::select(vec!["", ".", ":", "'", ",", ";", "_", " ", "é", "\u{2019}", "1", "a"])),
+                1..6,
+            ),
+        ) {
+            let mut text = String::new();
+            for (lead, len, after) in parts {
+                text.push_str(&" ".repeat(lead));
+                // Letters with a digit here and there, so both kinds reach the loads.
+                text.extend(b"abc0efgh1jklm2opqr3"[..len].iter().map(|&b| char::from(b)));
+                text.push_str(after);
+            }
+            for t in [Tokenizer::default(), Tokenizer::default().with_stop_words_removed(false)] {
                 proptest::prop_assert_eq!(same_as_reference(&t, &text), Ok(()));
             }
         }
