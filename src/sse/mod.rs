@@ -46,6 +46,7 @@
 //! # Ok::<(), sseek::Error>(())
 //! ```
 
+mod batch;
 pub mod diana;
 pub mod entries;
 mod index;

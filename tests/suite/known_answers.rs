@@ -652,6 +652,17 @@ fn passphrase_backup() {
     assert!(MasterKey::import_wrapped(&committed, "wrong").is_err());
 }
 
+/// The message both envelope fixtures hold.
+fn lunch() -> Message {
+    Message {
+        from: "ann@example.com".into(),
+        to: vec!["bob@example.com".into()],
+        subject: "Lunch".into(),
+        date: "2002-08-22T18:26:25+07:00".into(),
+        body: "Lunch at noon?".into(),
+    }
+}
+
 /// A sealed message committed as `nonce || sealed` (document 7 of tenant
 /// `acme`, envelope version 1) still opens to the same message.
 #[test]
@@ -664,13 +675,7 @@ fn sealed_envelope() {
         sealed: sealed.to_vec(),
     };
     let cipher = DocumentCipher::new(&master(), TENANT, 1).unwrap();
-    let expected = Message {
-        from: "ann@example.com".into(),
-        to: vec!["bob@example.com".into()],
-        subject: "Lunch".into(),
-        date: "2002-08-22T18:26:25+07:00".into(),
-        body: "Lunch at noon?".into(),
-    };
+    let expected = lunch();
     assert_eq!(cipher.open(&doc, 7).unwrap(), expected);
     assert_eq!(sseek::envelope::ENVELOPE_VERSION_SIV, 1);
 }
@@ -690,13 +695,7 @@ fn sealed_envelope_v2() {
         sealed: sealed.to_vec(),
     };
     let cipher = DocumentCipher::new(&master(), TENANT, 1).unwrap();
-    let expected = Message {
-        from: "ann@example.com".into(),
-        to: vec!["bob@example.com".into()],
-        subject: "Lunch".into(),
-        date: "2002-08-22T18:26:25+07:00".into(),
-        body: "Lunch at noon?".into(),
-    };
+    let expected = lunch();
     assert_eq!(cipher.open(&doc, 7).unwrap(), expected);
     assert_eq!(sseek::envelope::ENVELOPE_VERSION, 2);
     doc.public.envelope_version = 1;

@@ -12,6 +12,7 @@ use crate::keys::keyword::{KeywordKeys, KeywordPrf};
 use crate::primitives::ggm;
 use crate::primitives::prf::Prf;
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, SearchResult, SearchToken, SseDescriptor};
+use crate::sse::batch::BatchKeywords;
 use crate::sse::diana::server::MAX_COUNT;
 use crate::sse::packed::{self, with_generation};
 use crate::sse::registry::Scheme;
@@ -23,9 +24,6 @@ use crate::{Error, Result};
 
 /// Batches of at least this many updates are encrypted in parallel.
 const PARALLEL_UPDATES: usize = 256;
-
-/// Distinct keywords of a batch up to which they are found by a scan, not a hash map.
-const SMALL_BATCH: usize = 32;
 
 /// Per keyword, the number of adds so far in its current generation.
 type Counters = KeywordMap<u32>;
@@ -237,31 +235,16 @@ impl DynamicScheme for Diana {
         }
         // Sequential pass: one slot per distinct keyword, a counter per update.
         // Slots hold the keyword, its count before the batch and its next counter.
-        let mut slot_of: HashMap<&[u8], usize, foldhash::fast::RandomState> = HashMap::default();
+        let mut batch = BatchKeywords::default();
         let mut slots: Vec<(&[u8], u32, u32)> = Vec::new();
         let mut assigned: Vec<(usize, u32)> = Vec::with_capacity(updates.len());
         for u in updates {
             let k = u.keyword.as_slice();
-            // A batch names few keywords: a scan of them beats hashing.
-            let known = if slots.len() <= SMALL_BATCH {
-                slots.iter().position(|s| s.0 == k)
-            } else {
-                if slot_of.is_empty() {
-                    slot_of.extend(slots.iter().enumerate().map(|(i, s)| (s.0, i)));
-                }
-                slot_of.get(k).copied()
-            };
-            let slot = match known {
-                Some(s) => s,
-                None => {
-                    let count = self.count(k);
-                    slots.push((k, count, count));
-                    if !slot_of.is_empty() {
-                        slot_of.insert(k, slots.len() - 1);
-                    }
-                    slots.len() - 1
-                }
-            };
+            let (slot, new) = batch.slot(k);
+            if new {
+                let count = self.count(k);
+                slots.push((k, count, count));
+            }
             let next = &mut slots[slot].2;
             if *next >= MAX_COUNT {
                 return Err(Error::Config(format!(

@@ -14,6 +14,7 @@ use crate::keys::MasterKey;
 use crate::keys::keyword::KeywordPrf;
 use crate::primitives::prf::{Domain, Prf};
 use crate::protocol::{DocId, EncryptedEntry, EntryLocation, Label, SearchResult, SearchToken, SseDescriptor};
+use crate::sse::batch::BatchKeywords;
 use crate::sse::packed::{self, with_generation};
 use crate::sse::registry::Scheme;
 use crate::sse::{
@@ -36,9 +37,6 @@ const OP_DELETE: u8 = 1;
 /// Updates (or answer values) from which the work is spread over rayon's pool.
 /// Below this, thread hand-off costs more than it saves.
 const PARALLEL_MIN: usize = 4096;
-
-/// Distinct keywords of a batch up to which they are found by a scan, not a hash map.
-const SMALL_BATCH: usize = 32;
 
 /// The per-keyword update counters: keyword bytes to the number of updates so
 /// far (Mitra's `FileCnt`) in the keyword's current generation. Update `c`
@@ -290,31 +288,16 @@ impl DynamicScheme for Mitra {
         //    keyword, holding its counter before the batch and after it.
         //    Each keyword's counter and generation are looked up once per
         //    batch, not once per update.
-        let mut slot_of: HashMap<&[u8], usize, foldhash::fast::RandomState> = HashMap::default();
+        let mut batch = BatchKeywords::default();
         let mut slots: Vec<(&[u8], u32, u32, Option<&Generation>)> = Vec::new();
         let mut assigned: Vec<(usize, u32)> = Vec::with_capacity(updates.len());
         for u in updates {
             let k = u.keyword.as_slice();
-            // A batch names few keywords: a scan of them beats hashing.
-            let known = if slots.len() <= SMALL_BATCH {
-                slots.iter().position(|s| s.0 == k)
-            } else {
-                if slot_of.is_empty() {
-                    slot_of.extend(slots.iter().enumerate().map(|(i, s)| (s.0, i)));
-                }
-                slot_of.get(k).copied()
-            };
-            let s = match known {
-                Some(s) => s,
-                None => {
-                    let before = self.counters.get(k).copied().unwrap_or(0);
-                    slots.push((k, before, before, self.generations.get(k)));
-                    if !slot_of.is_empty() {
-                        slot_of.insert(k, slots.len() - 1);
-                    }
-                    slots.len() - 1
-                }
-            };
+            let (s, new) = batch.slot(k);
+            if new {
+                let before = self.counters.get(k).copied().unwrap_or(0);
+                slots.push((k, before, before, self.generations.get(k)));
+            }
             let blocks = slots[s].3.map_or(0, |g| g.blocks as usize);
             let counter = &mut slots[s].2;
             // A search sends one address per update (and the block count),
