@@ -111,8 +111,12 @@ fn tiny_multimap_bench_reports_every_target_row() {
             assert!(r.update_entries > 0, "{r:?}");
         }
     }
-    assert_eq!(m.scaling.len(), variants.len());
+    // Setup on 1 and 2 threads, per variant, on both corpora.
+    assert_eq!(m.scaling.len(), variants.len() * 2);
     assert!(m.scaling.iter().all(|s| s.speedup > 0.0));
+    for corpus in [ZIPF_SPARSE, ZIPF_DENSE] {
+        assert_eq!(m.scaling.iter().filter(|s| s.corpus == corpus).count(), variants.len(), "{corpus}");
+    }
     assert_eq!(m.slopes.len(), variants.len());
     let measures: Vec<&str> = report.targets.iter().map(|t| t.measure.as_str()).collect();
     for v in variants {

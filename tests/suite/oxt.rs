@@ -331,6 +331,10 @@ fn hide(w: &Workload, pick: (usize, usize, u32)) -> Option<Workload> {
     let s_docs: BTreeSet<DocId> =
         queries.iter().flat_map(|q| db.get(s_term(db, q)).cloned().unwrap_or_default()).collect();
     let terms: Vec<&Vec<u8>> = queries.iter().flatten().filter(|t| db.contains_key(*t)).collect();
+    // No queried term is stored (the generator can draw an empty multimap): nothing to move.
+    if terms.is_empty() {
+        return None;
+    }
     let from = terms[pick.0 % terms.len()].clone();
     let to = terms[pick.1 % terms.len()].clone();
     let out = db[&from].iter().copied().find(|d| !s_docs.contains(d))?;
