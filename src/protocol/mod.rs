@@ -67,7 +67,8 @@ pub struct EncryptedDocument {
 
 /// A byte vector (de)serialized as bytes, not as a sequence of `u8`: the
 /// same postcard (and JSON) encoding, but copied in one piece instead of
-/// byte by byte, which dominated decoding search answers.
+/// byte by byte, which dominated decoding search answers (sealed
+/// documents) and index setups (entry values).
 mod byte_vec {
     use std::fmt;
 
@@ -228,6 +229,7 @@ pub struct EncryptedEntry {
     /// Where the entry goes.
     pub location: EntryLocation,
     /// The encrypted value.
+    #[serde(with = "byte_vec")]
     pub value: Vec<u8>,
 }
 

@@ -6,6 +6,7 @@
 use std::sync::mpsc;
 
 use rand::seq::SliceRandom;
+use rayon::slice::ParallelSliceMut;
 use roaring::{MultiOps, RoaringBitmap};
 
 use super::Conjunction;
@@ -724,8 +725,16 @@ fn wait(rx: &mpsc::Receiver<Result<()>>) -> Result<()> {
 /// the server which entries belong together. Cheap on a chunk that
 /// [`super::send_in_location_order`] already sorted.
 fn sort_by_location(entries: &mut [EncryptedEntry]) {
-    entries.sort_unstable_by_key(|e| e.location);
+    // A setup chunk holds tens of thousands of entries: sorted on every core.
+    if entries.len() >= PARALLEL_SORT {
+        entries.par_sort_unstable_by_key(|e| e.location);
+    } else {
+        entries.sort_unstable_by_key(|e| e.location);
+    }
 }
+
+/// Below this many entries a sort stays on the calling thread.
+const PARALLEL_SORT: usize = 4096;
 
 /// A generator for setup-time shuffles, seeded from the OS.
 ///

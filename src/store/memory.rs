@@ -166,6 +166,17 @@ impl Store for MemoryStore {
 
     fn visit_many(&self, table: Table, keys: &[Vec<u8>], visit: &mut ManyVisitor<'_>) -> Result<()> {
         let t = self.read()?;
+        if keys.len() >= PARALLEL_OPS && rayon::current_num_threads() > 1 {
+            // A setup chunk's no-overwrite check: the lookups (a cache miss
+            // each in a large table) on every core, the visits in order.
+            let found: Vec<Option<&Value>> = keys.par_iter().map(|k| t.get(table, k)).collect();
+            for (i, v) in found.into_iter().enumerate() {
+                if !visit(i, v.map(Bytes::as_slice))? {
+                    break;
+                }
+            }
+            return Ok(());
+        }
         for (i, k) in keys.iter().enumerate() {
             if !visit(i, t.get(table, k).map(Bytes::as_slice))? {
                 break;
@@ -256,9 +267,12 @@ fn apply(t: &mut Tables, batch: WriteBatch) {
         }
         return;
     }
+    // Hashing every key for its map is done on every core too; only the
+    // moves into the per-map lists are sequential (they keep batch order).
+    let shard: Vec<usize> = ops.par_iter().map(|op| t.index(op_table(op), op_key(op))).collect();
     let mut per_map: Vec<Vec<WriteOp>> = (0..t.maps.len()).map(|_| Vec::new()).collect();
-    for op in ops {
-        per_map[t.index(op_table(&op), op_key(&op))].push(op);
+    for (op, i) in ops.into_iter().zip(shard) {
+        per_map[i].push(op);
     }
     t.maps.par_iter_mut().zip(per_map).for_each(|(map, ops)| {
         for op in ops {

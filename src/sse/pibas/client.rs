@@ -48,17 +48,49 @@ impl PiBas {
     fn entries_of(&self, keyword: &[u8], ids: &[DocId]) -> Vec<EncryptedEntry> {
         let keys = self.prf.keys(keyword);
         let (label, value) = (Prf::new(&keys.first), Prf::new(&keys.second));
+        self.entries_from(&label, &value, 0, ids)
+    }
+
+    /// The entries of `ids`, the first one at counter `first`
+    /// (`ids` starts on a block boundary).
+    fn entries_from(&self, label: &Prf, value: &Prf, first: u64, ids: &[DocId]) -> Vec<EncryptedEntry> {
         let blocks = ids.chunks(self.block);
-        let labels = label.labels(0, blocks.len());
+        let labels = label.labels(first, blocks.len());
         blocks
             .zip(labels)
-            .enumerate()
-            .map(|(c, (ids, l))| {
+            .zip(first..)
+            .map(|((ids, l), c)| {
                 let mut v = encode_ids(ids, self.block);
-                value.apply_keystream(Domain::Value, c as u64, &mut v);
+                value.apply_keystream(Domain::Value, c, &mut v);
                 EncryptedEntry { location: EntryLocation::Dictionary(l), value: v }
             })
             .collect()
+    }
+
+    /// The entries of a keyword larger than one request, [`ENTRY_CHUNK`]
+    /// at a time, each piece encrypted on every core.
+    fn send_large(
+        &self,
+        keyword: &[u8],
+        ids: &[DocId],
+        sink: &mut dyn FnMut(Vec<EncryptedEntry>) -> Result<()>,
+    ) -> Result<()> {
+        /// Blocks per parallel task.
+        const TASK: usize = 4096;
+        let keys = self.prf.keys(keyword);
+        let (label, value) = (Prf::new(&keys.first), Prf::new(&keys.second));
+        for (p, piece) in ids.chunks(ENTRY_CHUNK * self.block).enumerate() {
+            let entries = piece
+                .par_chunks(TASK * self.block)
+                .enumerate()
+                .flat_map_iter(|(t, ids)| {
+                    let first = (p * ENTRY_CHUNK + t * TASK) as u64;
+                    self.entries_from(&label, &value, first, ids)
+                })
+                .collect();
+            sink(entries)?;
+        }
+        Ok(())
     }
 }
 
@@ -96,9 +128,7 @@ impl StaticScheme for PiBas {
             }
             if n > ENTRY_CHUNK {
                 // One keyword larger than a request: send it in pieces.
-                for part in self.entries_of(k, ids).chunks(ENTRY_CHUNK) {
-                    sink(part.to_vec())?;
-                }
+                self.send_large(k, ids, sink)?;
                 continue;
             }
             group.push((k, ids));
