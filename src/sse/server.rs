@@ -399,3 +399,26 @@ pub fn drop_instance(store: &dyn Store, tenant: &str, instance: &str) -> Result<
     batch.delete(Table::Meta, client_state_key(tenant, instance));
     store.delete_prefixes(&[(Table::Entries, instance_prefix(tenant, instance))], batch)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::repeats;
+
+    /// Every path of the repeat check: a few keys (pairwise), many sorted
+    /// ones (the ascending scan), many unsorted ones (the hash set).
+    #[test]
+    fn repeats_finds_a_repeated_key_on_every_path() {
+        let keys = |n: u32| -> Vec<Vec<u8>> { (0..n).map(|i| i.to_be_bytes().to_vec()).collect() };
+        for n in [5, 100] {
+            let mut k = keys(n);
+            assert!(!repeats(&k), "{n} sorted");
+            k.reverse();
+            assert!(!repeats(&k), "{n} reversed");
+            k.push(k[n as usize / 2].clone());
+            assert!(repeats(&k), "{n} with a repeat at the end");
+            let mut sorted = keys(n);
+            sorted.insert(3, sorted[3].clone());
+            assert!(repeats(&sorted), "{n} sorted with a repeat");
+        }
+    }
+}

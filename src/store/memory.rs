@@ -352,4 +352,32 @@ mod tests {
             assert!(got.len() > 1_000, "the batch left {} keys", got.len());
         }
     }
+
+    /// A lookup of many keys (looked up in parallel on two threads) visits
+    /// every key in order with its value or `None`, and stops when told to.
+    #[test]
+    fn a_large_visit_sees_every_key_in_order() {
+        let store = MemoryStore::new();
+        let mut batch = WriteBatch::new();
+        let keys: Vec<Vec<u8>> = (0..2 * PARALLEL_OPS as u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        for (i, k) in keys.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
+            batch.put(Table::Entries, k.clone(), vec![u8::try_from(i % 251).expect("small")]);
+        }
+        store.write(batch).expect("write");
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool");
+            let mut seen = Vec::new();
+            pool.install(|| {
+                store.visit_many(Table::Entries, &keys, &mut |i, v| {
+                    seen.push((i, v.map(<[u8]>::to_vec)));
+                    Ok(i + 1 < PARALLEL_OPS + 7)
+                })
+            })
+            .expect("visit");
+            let want: Vec<(usize, Option<Vec<u8>>)> = (0..PARALLEL_OPS + 7)
+                .map(|i| (i, (i % 3 != 0).then(|| vec![u8::try_from(i % 251).expect("small")])))
+                .collect();
+            assert_eq!(seen, want, "{threads} thread(s)");
+        }
+    }
 }

@@ -45,7 +45,7 @@ impl PiBas {
         Ok(PiBas { descriptor, prf, block: usize::from(block) })
     }
 
-    fn entries_of(&self, keyword: &[u8], ids: &[DocId]) -> Vec<EncryptedEntry> {
+    pub(super) fn entries_of(&self, keyword: &[u8], ids: &[DocId]) -> Vec<EncryptedEntry> {
         let keys = self.prf.keys(keyword);
         let (label, value) = (Prf::new(&keys.first), Prf::new(&keys.second));
         self.entries_from(&label, &value, 0, ids)

@@ -33,6 +33,7 @@ mod tests {
 
     use super::*;
     use crate::keys::MasterKey;
+    use crate::protocol::DocId;
     use crate::server::InProcess;
     use crate::server::Server;
     use crate::sse::{self, MultiMap, SchemeClient, SchemeConfig, SseIndex, StaticScheme};
@@ -81,5 +82,40 @@ mod tests {
         assert_eq!(all.len(), 19 + 1 + 4);
         assert!(all.iter().all(|e| e.value.len() == 64));
         let _ = SchemeClient::Static(Box::new(s));
+    }
+
+    /// A keyword of more entries than one request goes out in pieces, each
+    /// encrypted in parallel tasks: on 1 and 2 threads, the entries and
+    /// their order are those of the keyword encrypted in one go (so every
+    /// counter is used once, in order), and a search finds every id.
+    #[test]
+    fn a_keyword_larger_than_a_request_is_sent_in_counter_order() {
+        let block = 2;
+        let ids: Vec<DocId> = (0..(2 * sse::ENTRY_CHUNK as DocId + 9_001)).collect();
+        let k = sse::keyword("body", &["huge"]);
+        let mut db = MultiMap::new();
+        db.insert(k.clone(), ids.clone());
+        let master = MasterKey::generate().unwrap();
+        let mut cfg = SchemeConfig::new("pack", "p");
+        cfg.block = Some(block);
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let s = PiBas::new(&master, "t", &cfg, block).unwrap();
+            let mut pieces = Vec::new();
+            pool.install(|| {
+                s.setup(&db, &mut |e| {
+                    pieces.push(e);
+                    Ok(())
+                })
+            })
+            .unwrap();
+            assert_eq!(pieces.len(), 2, "{threads} thread(s)");
+            assert_eq!(pieces.concat(), s.entries_of(&k, &ids), "{threads} thread(s)");
+        }
+        let server = Arc::new(Server::new(MemoryStore::new()));
+        let scheme = sse::open_client(&master, "t", &cfg).unwrap();
+        let mut index = SseIndex::create(InProcess::new(server, "t"), scheme).unwrap();
+        index.setup(&db).unwrap();
+        assert_eq!(index.search_keyword(&k).unwrap(), ids);
     }
 }
