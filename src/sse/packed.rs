@@ -34,12 +34,10 @@ pub fn seal_blocks(label_key: &[u8; 16], value: &Prf, ids: &[DocId]) -> Vec<Encr
 
 /// The PRF input of a keyword under a generation: the keyword, then the
 /// 16-byte generation id (fixed length last, so distinct pairs give
-/// distinct inputs).
-pub fn with_generation(keyword: &[u8], id: &[u8; 16]) -> Vec<u8> {
-    let mut input = Vec::with_capacity(keyword.len() + 16);
-    input.extend_from_slice(keyword);
-    input.extend_from_slice(id);
-    input
+/// distinct inputs), as the parts of
+/// [`crate::keys::keyword::KeywordPrf::keys_of_parts`].
+pub fn with_generation<'a>(keyword: &'a [u8], id: &'a [u8; 16]) -> [&'a [u8]; 2] {
+    [keyword, id]
 }
 
 /// A fresh random generation id.

@@ -97,7 +97,16 @@ pub fn describe(store: &dyn Store, tenant: &str, instance: &str) -> Result<Optio
 /// [`crate::Error::NotFound`] for an unregistered instance; [`crate::Error::Protocol`] for an
 /// oversized value; [`crate::Error::Conflict`] for a location already written; store errors.
 pub fn insert(store: &dyn Store, tenant: &str, instance: &str, entries: Vec<EncryptedEntry>) -> Result<()> {
-    if describe(store, tenant, instance)?.is_none() {
+    // Only whether the instance is registered: nothing here depends on its
+    // parameters, so the descriptor is looked at in place, not copied out and
+    // decoded (a one-document update sends one insert per message).
+    check_instance(instance)?;
+    let mut registered = false;
+    store.visit_many(Table::Meta, &[descriptor_key(tenant, instance)], &mut |_, v| {
+        registered = v.is_some();
+        Ok(false)
+    })?;
+    if !registered {
         return Err(Error::NotFound(format!("no SSE instance {instance:?} for this tenant")));
     }
     let reader = EntryReader::new(store, tenant, instance);

@@ -166,13 +166,13 @@ impl Diana {
     fn keyword_keys(&self, keyword: &[u8]) -> KeywordKeys {
         match self.state.generations.get(keyword) {
             None => self.prf.keys(keyword),
-            Some(g) => self.generation_prf.keys(&with_generation(keyword, &g.id)),
+            Some(g) => self.generation_prf.keys_of_parts(&with_generation(keyword, &g.id)),
         }
     }
 
     /// The label key and value key of a keyword's blocks under generation `id`.
     fn block_keys(&self, keyword: &[u8], id: &[u8; 16]) -> ([u8; 16], [u8; 16]) {
-        let keys = self.packed_prf.keys(&with_generation(keyword, id));
+        let keys = self.packed_prf.keys_of_parts(&with_generation(keyword, id));
         (keys.first, keys.second)
     }
 

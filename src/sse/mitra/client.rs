@@ -34,6 +34,10 @@ const OP_ADD: u8 = 0;
 /// Operation byte of a delete.
 const OP_DELETE: u8 = 1;
 
+/// Updates up to which a batch computes each entry's address on its own
+/// (a message's keywords) instead of one batched AES call per keyword.
+const SMALL_BATCH: usize = 64;
+
 /// Updates (or answer values) from which the work is spread over rayon's pool.
 /// Below this, thread hand-off costs more than it saves.
 const PARALLEL_MIN: usize = 4096;
@@ -177,14 +181,14 @@ impl Mitra {
     fn keyword_prfs_in(&self, keyword: &[u8], generation: Option<&Generation>) -> (Prf, Prf) {
         let keys = match generation {
             None => self.prf.keys(keyword),
-            Some(g) => self.generation_prf.keys(&with_generation(keyword, &g.id)),
+            Some(g) => self.generation_prf.keys_of_parts(&with_generation(keyword, &g.id)),
         };
         (Prf::new(&keys.first), Prf::new(&keys.second))
     }
 
     /// The label key and the value PRF of a keyword's blocks under generation `id`.
     fn block_keys(&self, keyword: &[u8], id: &[u8; 16]) -> ([u8; 16], Prf) {
-        let keys = self.packed_prf.keys(&with_generation(keyword, id));
+        let keys = self.packed_prf.keys_of_parts(&with_generation(keyword, id));
         (keys.first, Prf::new(&keys.second))
     }
 
@@ -214,6 +218,20 @@ impl Mitra {
 
     fn state(&self) -> State {
         State { counters: self.counters.clone(), generations: self.generations.clone() }
+    }
+}
+
+/// Stores the counters of an encrypted batch: `(keyword, before, after,
+/// generation)` per slot. A free function, so that the slots may still
+/// borrow the generations.
+fn commit_counters(counters: &mut Counters, slots: &[(&[u8], u32, u32, Option<&Generation>)]) {
+    for &(k, _, c, _) in slots {
+        match counters.get_mut(k) {
+            Some(old) => *old = c,
+            None => {
+                counters.insert(k.to_vec(), c);
+            }
+        }
     }
 }
 
@@ -313,6 +331,23 @@ impl DynamicScheme for Mitra {
             assigned.push((s, *counter));
         }
 
+        // 2. A message's few updates: per distinct keyword one HMAC and its
+        //    two PRFs, then each entry's address as one AES block, with no
+        //    per-keyword vector of addresses to allocate.
+        if updates.len() <= SMALL_BATCH {
+            let prfs: Vec<(Prf, Prf)> = slots.iter().map(|&(k, _, _, g)| self.keyword_prfs_in(k, g)).collect();
+            let entries = updates
+                .iter()
+                .zip(&assigned)
+                .map(|(u, &(s, c))| {
+                    let (address, pad) = &prfs[s];
+                    entry(address.label(u64::from(c)), pad, c, u)
+                })
+                .collect();
+            commit_counters(&mut self.counters, &slots);
+            return Ok(entries);
+        }
+
         // 2. Per distinct keyword: one HMAC, the pad PRF, and the addresses of
         //    its new counters `before + 1 ..= after` in one batched AES call
         //    (the counters of a keyword within a batch are consecutive).
@@ -338,14 +373,7 @@ impl DynamicScheme for Mitra {
         };
 
         // 4. Commit the counters.
-        for (k, _, c, _) in slots {
-            match self.counters.get_mut(k) {
-                Some(old) => *old = c,
-                None => {
-                    self.counters.insert(k.to_vec(), c);
-                }
-            }
-        }
+        commit_counters(&mut self.counters, &slots);
         Ok(entries)
     }
 

@@ -544,4 +544,34 @@ mod tests {
         // Debug output never shows keywords.
         assert!(!format!("{m:?}").contains("body"));
     }
+
+    /// A message's few updates take the per-entry path, a long batch the
+    /// per-keyword batched one: the same updates give the same entries
+    /// either way, a packed keyword's among them.
+    #[test]
+    fn small_and_long_batches_give_the_same_entries() {
+        let master = MasterKey::generate().unwrap();
+        let (mut long, mut small) = (
+            Mitra::open(&master, TENANT, &config(None)).unwrap(),
+            Mitra::open(&master, TENANT, &config(None)).unwrap(),
+        );
+        let mut db = sse::MultiMap::new();
+        db.insert(kw("packed"), vec![1, 2, 3]);
+        let (packing, _) = long.pack_setup(&db).unwrap().unwrap();
+        long.apply_packing(&packing).unwrap();
+        small.apply_packing(&packing).unwrap();
+        let words = ["a", "b", "packed", "c", "a", "a", "d"];
+        let updates: Vec<Update> = (0..150u32)
+            .map(|i| {
+                let w = words[i as usize % words.len()];
+                if i % 11 == 0 { del(w, i / 2) } else { add(w, i) }
+            })
+            .collect();
+        let batched = long.update(&updates).unwrap();
+        let one_by_one: Vec<_> = updates.chunks(5).flat_map(|c| small.update(c).unwrap()).collect();
+        assert_eq!(batched.len(), updates.len());
+        assert!(batched == one_by_one, "the two paths give different entries");
+        assert_eq!(long.update_count(&kw("packed")), small.update_count(&kw("packed")));
+        assert!(long.generation(&kw("packed")).is_some());
+    }
 }
