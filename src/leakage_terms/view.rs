@@ -197,12 +197,16 @@ impl Observed {
             Request::SseRemove { instance, locations, .. } => {
                 Observed::SseRemove { instance: instance.clone(), locations: locations.clone() }
             }
-            Request::SseSearch { instance, token } | Request::SseSearchAt { instance, token, .. } => {
+            Request::SseSearch { instance, token }
+            | Request::SseSearchAt { instance, token, .. }
+            | Request::SseSearchFixedIds { instance, token, .. } => {
                 Observed::SseSearch {
                     instance: instance.clone(),
                     token: token.clone(),
                     result: match response {
                         Response::SseResult(r) => r.clone(),
+                        // The same ids as an `SseResult` would hold: the encoding is no part of the view.
+                        Response::SseFixedIds(ids) => SearchResult::Ids(ids.whole_ids().collect()),
                         _ => SearchResult::Ids(Vec::new()),
                     },
                 }

@@ -369,6 +369,54 @@ impl SearchResult {
     }
 }
 
+/// Document ids as one byte string of 4-byte little-endian words: the id
+/// answer of [`Request::SseSearchFixedIds`]. Encoded and decoded as one
+/// block, where [`SearchResult::Ids`] costs a varint per id each way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixedIds(#[serde(with = "byte_vec")] Vec<u8>);
+
+impl FixedIds {
+    /// The answer holding `ids`, in order.
+    pub fn from_ids(ids: &[DocId]) -> Self {
+        let mut bytes = Vec::with_capacity(4 * ids.len());
+        for id in ids {
+            bytes.extend_from_slice(&id.to_le_bytes());
+        }
+        FixedIds(bytes)
+    }
+
+    /// The ids, in order.
+    ///
+    /// # Errors
+    /// [`Error::Protocol`] if the byte string is not a whole number of ids
+    /// (it comes from the network).
+    pub fn ids(&self) -> Result<Vec<DocId>> {
+        if !self.0.len().is_multiple_of(4) {
+            return Err(Error::Protocol(format!(
+                "fixed-width id answer of {} bytes is not a multiple of 4",
+                self.0.len()
+            )));
+        }
+        Ok(self.whole_ids().collect())
+    }
+
+    /// The ids of the whole 4-byte words, in order: all of them in an
+    /// answer the server made, which [`FixedIds::ids`] checks.
+    pub fn whole_ids(&self) -> impl Iterator<Item = DocId> + '_ {
+        self.0.as_chunks::<4>().0.iter().map(|w| DocId::from_le_bytes(*w))
+    }
+
+    /// Number of whole 4-byte words.
+    pub fn len(&self) -> usize {
+        self.0.len() / 4
+    }
+
+    /// Whether there is no whole word.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// A request from client to server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -611,6 +659,18 @@ pub enum Request {
         /// The locations to delete.
         locations: Vec<EntryLocation>,
     },
+    /// [`Request::SseSearchAt`] by a client that reads
+    /// [`Response::SseFixedIds`]: an answer of ids comes as that instead of
+    /// [`SearchResult::Ids`] (the same ids, cheaper to encode and decode);
+    /// any other answer as for [`Request::SseSearchAt`].
+    SseSearchFixedIds {
+        /// Instance name.
+        instance: String,
+        /// The key version the token was derived under.
+        key_version: u32,
+        /// The token.
+        token: SearchToken,
+    },
 }
 
 /// Which key versions hold a tenant's data. Public: it tells the server
@@ -732,6 +792,8 @@ pub enum Response {
     ClientState(Option<VersionedState>),
     /// The tenant's key epoch.
     KeyEpoch(KeyEpoch),
+    /// Result of a [`Request::SseSearchFixedIds`] that found ids.
+    SseFixedIds(FixedIds),
 }
 
 /// Encodes a protocol value: 2-byte big-endian protocol version, then postcard.
@@ -841,6 +903,7 @@ pub fn unexpected(r: &Response) -> Error {
         Response::TaggedSchema(_) => "TaggedSchema",
         Response::ClientState(_) => "ClientState",
         Response::KeyEpoch(_) => "KeyEpoch",
+        Response::SseFixedIds(_) => "SseFixedIds",
     };
     Error::Protocol(format!("unexpected {kind} response"))
 }
@@ -872,6 +935,23 @@ mod tests {
         #[test]
         fn responses_round_trip(response in strategies::response()) {
             round_trips(&response);
+        }
+    }
+
+    /// A fixed-width id answer that is not a whole number of ids decodes
+    /// (it is a byte string) but gives no ids: a protocol error, not a panic.
+    #[test]
+    fn fixed_ids_of_a_partial_word_are_a_protocol_error() {
+        let whole = encode(&Response::SseFixedIds(FixedIds::from_ids(&[1, 0x0403_0201])));
+        assert_eq!(hex::encode(&whole), "00010f080100000001020304");
+        let Response::SseFixedIds(ids) = decode::<Response>(&whole).unwrap() else { panic!("not fixed ids") };
+        assert_eq!(ids.ids().unwrap(), vec![1, 0x0403_0201]);
+        for len in [1u8, 2, 3, 5, 7] {
+            let mut b = vec![0, 1, 0x0f, len];
+            b.extend((0..len).map(|i| i + 1));
+            let Response::SseFixedIds(ids) = decode::<Response>(&b).unwrap() else { panic!("not fixed ids") };
+            assert!(matches!(ids.ids(), Err(Error::Protocol(_))), "{len} bytes");
+            assert_eq!(ids.len(), usize::from(len / 4));
         }
     }
 

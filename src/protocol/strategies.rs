@@ -166,6 +166,8 @@ pub(crate) fn request() -> impl Strategy<Value = Request> {
         (name(), any::<u32>(), vec(entry(), 0..4)).prop_map(|(instance, key_version, entries)| {
             Request::SseRemove { instance, key_version, locations: entries.into_iter().map(|e| e.location).collect() }
         }),
+        (name(), any::<u32>(), search_token())
+            .prop_map(|(instance, key_version, token)| { Request::SseSearchFixedIds { instance, key_version, token } }),
     ]
 }
 
@@ -208,5 +210,6 @@ pub(crate) fn response() -> impl Strategy<Value = Response> {
         option::of((any::<u64>(), vec(any::<u8>(), 0..40)))
             .prop_map(|s| Response::ClientState(s.map(|(version, sealed)| VersionedState { version, sealed }))),
         key_epoch().prop_map(Response::KeyEpoch),
+        ids().prop_map(|ids| Response::SseFixedIds(FixedIds::from_ids(&ids))),
     ]
 }

@@ -44,6 +44,7 @@ impl Request {
             Request::SseDrop { .. } => "SseDrop",
             Request::OxtSearch { .. } => "OxtSearch",
             Request::SseRemove { .. } => "SseRemove",
+            Request::SseSearchFixedIds { .. } => "SseSearchFixedIds",
         }
     }
 
@@ -74,6 +75,7 @@ impl Response {
             Response::Documents(d) => d.len(),
             Response::BlindResult { ids, .. } | Response::DocumentIds(ids) => ids.len(),
             Response::SseResult(r) => r.len(),
+            Response::SseFixedIds(ids) => ids.len(),
             Response::DocumentIdRange { first, end } => usize::try_from(end.saturating_sub(*first)).unwrap_or(0),
             _ => 0,
         };

@@ -24,8 +24,8 @@ pub use in_process::InProcess;
 use crate::blind::server as blind;
 use crate::protocol::observer::BoundaryObserver;
 use crate::protocol::{
-    self, BlindQuery, DocId, EncryptedDocument, IndexSize, IngestBatch, Request, Response, Schema, ServerStats,
-    TaggedSchema,
+    self, BlindQuery, DocId, EncryptedDocument, FixedIds, IndexSize, IngestBatch, Request, Response, Schema,
+    SearchResult, ServerStats, TaggedSchema,
 };
 use crate::sse::server as sse;
 use crate::store::keyspace::{MAX_TENANT, document_id, document_key, keyspace, schema_key, schema_tag_key};
@@ -397,6 +397,12 @@ impl<S: Store> Server<S> {
             }
             Request::SseSearchAt { instance, key_version, token } => {
                 Ok(Response::SseResult(sse::search_at(&self.store, tenant, &instance, key_version, &token)?))
+            }
+            Request::SseSearchFixedIds { instance, key_version, token } => {
+                Ok(match sse::search_at(&self.store, tenant, &instance, key_version, &token)? {
+                    SearchResult::Ids(ids) => Response::SseFixedIds(FixedIds::from_ids(&ids)),
+                    values => Response::SseResult(values),
+                })
             }
             Request::OxtSearch { instance, key_version, token } => {
                 Ok(Response::SseResult(sse::oxt_search_at(&self.store, tenant, &instance, key_version, &token)?))

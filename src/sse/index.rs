@@ -16,7 +16,9 @@ use super::{
 };
 use crate::keys::MasterKey;
 use crate::protocol::transport::{Traffic, Transport};
-use crate::protocol::{DocId, EncryptedEntry, EntryLocation, Request, Response, SseDescriptor, expect_ok, unexpected};
+use crate::protocol::{
+    DocId, EncryptedEntry, EntryLocation, Request, Response, SearchResult, SseDescriptor, expect_ok, unexpected,
+};
 use crate::query::Query;
 use crate::{Error, Result};
 
@@ -434,7 +436,8 @@ impl<T: Transport> SseIndex<T> {
                 None => return Ok(Vec::new()),
             },
         };
-        let result = match self.transport.call(&Request::SseSearchAt { instance, key_version, token })? {
+        let result = match self.transport.call(&Request::SseSearchFixedIds { instance, key_version, token })? {
+            Response::SseFixedIds(ids) => SearchResult::Ids(ids.ids()?),
             Response::SseResult(r) => r,
             other => return Err(unexpected(&other)),
         };

@@ -29,7 +29,7 @@ use sseek::envelope::DocumentCipher;
 use sseek::keys::{KeyLabel, MasterKey, Purpose, WrapParams, hkdf_sha256};
 use sseek::message::{Field, Message};
 use sseek::protocol::{
-    self, BlindPostings, BlindQuery, BlindToken, EncryptedDocument, EncryptedEntry, EntryLocation, GgmNode,
+    self, BlindPostings, BlindQuery, BlindToken, EncryptedDocument, EncryptedEntry, EntryLocation, FixedIds, GgmNode,
     IndexDescriptor, IndexSize, IngestBatch, KeyEpoch, OxtToken, PublicMetadata, Request, Response, Schema,
     SearchResult, SearchToken, ServerStats, SseDescriptor, TaggedSchema, VersionedState,
 };
@@ -808,6 +808,7 @@ fn request_kind(r: &Request) -> &'static str {
         Request::SseDrop { .. } => "SseDrop",
         Request::SseRemove { .. } => "SseRemove",
         Request::OxtSearch { .. } => "OxtSearch",
+        Request::SseSearchFixedIds { .. } => "SseSearchFixedIds",
     }
 }
 
@@ -829,6 +830,7 @@ fn response_kind(r: &Response) -> &'static str {
         Response::TaggedSchema(_) => "TaggedSchema",
         Response::ClientState(_) => "ClientState",
         Response::KeyEpoch(_) => "KeyEpoch",
+        Response::SseFixedIds(_) => "SseFixedIds",
     }
 }
 
@@ -1009,6 +1011,14 @@ fn protocol_encoding() {
             },
             "000120046d61696c0201010101010101010101010101010101020202020202020202020202020202020120e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2",
         ),
+        (
+            Request::SseSearchFixedIds {
+                instance: "mail".into(),
+                key_version: 2,
+                token: SearchToken::Addresses(vec![[3; 16]]),
+            },
+            "000122046d61696c02020103030303030303030303030303030303",
+        ),
     ];
     let responses: Vec<(Response, &str)> = vec![
         (Response::Ok, "000100"),
@@ -1046,6 +1056,7 @@ fn protocol_encoding() {
         ),
         (Response::ClientState(Some(VersionedState { version: 3, sealed: vec![0xee; 4] })), "00010d010304eeeeeeee"),
         (Response::KeyEpoch(rotating()), "00010e0201015a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a"),
+        (Response::SseFixedIds(FixedIds::from_ids(&[1, 4, 9])), "00010f0c010000000400000009000000"),
     ];
     let mut items = Vec::new();
     let mut request_kinds: Vec<&str> = Vec::new();
@@ -1064,8 +1075,8 @@ fn protocol_encoding() {
     }
     request_kinds.dedup();
     response_kinds.dedup();
-    assert_eq!(request_kinds.len(), 34, "every request variant has a vector: {request_kinds:?}");
-    assert_eq!(response_kinds.len(), 15, "every response variant has a vector: {response_kinds:?}");
+    assert_eq!(request_kinds.len(), 35, "every request variant has a vector: {request_kinds:?}");
+    assert_eq!(response_kinds.len(), 16, "every response variant has a vector: {response_kinds:?}");
     check_all(&items);
 }
 

@@ -216,10 +216,14 @@ fn observe(store: &dyn Store, log: &[(Request, Response)]) -> Observation {
                 passes.sort();
                 searches.push((pattern(&mut stags, &token.label_key), tests.len(), token.xterms, passes));
             }
-            Request::SseSearchAt { token, .. } => {
+            Request::SseSearchAt { token, .. } | Request::SseSearchFixedIds { token, .. } => {
                 let key = protocol::encode(token);
-                let Response::SseResult(r) = response else { panic!("{response:?}") };
-                singles.push((pattern(&mut tokens, &key), r.len()));
+                let len = match response {
+                    Response::SseResult(r) => r.len(),
+                    Response::SseFixedIds(ids) => ids.len(),
+                    _ => panic!("{response:?}"),
+                };
+                singles.push((pattern(&mut tokens, &key), len));
             }
             _ => {}
         }

@@ -66,6 +66,48 @@ mod tests {
         }
     }
 
+    /// The fixed-width id answer holds exactly the ids `SseSearchAt`
+    /// answers; encrypted values (response-hiding) are answered alike.
+    #[test]
+    fn fixed_id_answers_hold_the_ids_of_search_at() {
+        use crate::protocol::{Request, Response, SearchResult};
+        for rr in [true, false] {
+            let server = Arc::new(Server::new(MemoryStore::new()));
+            let master = MasterKey::generate().unwrap();
+            let mut cfg = SchemeConfig::new("pack", "p");
+            cfg.response_revealing = rr;
+            let mut index = SseIndex::create(
+                InProcess::new(Arc::clone(&server), "t"),
+                sse::open_client(&master, "t", &cfg).unwrap(),
+            )
+            .unwrap();
+            let db = db();
+            index.setup(&db).unwrap();
+            let SchemeClient::Static(client) = sse::open_client(&master, "t", &cfg).unwrap() else {
+                panic!("pack is static")
+            };
+            let key_version = client.descriptor().key_version;
+            for k in db.keys().chain([&sse::keyword("body", &["zz"])]) {
+                let token = client.token(k);
+                let at = server
+                    .handle("t", Request::SseSearchAt { instance: "p".into(), key_version, token: token.clone() });
+                let fixed = server.handle("t", Request::SseSearchFixedIds { instance: "p".into(), key_version, token });
+                match (at, fixed) {
+                    (Response::SseResult(SearchResult::Ids(ids)), Response::SseFixedIds(f)) => {
+                        assert!(rr);
+                        assert_eq!(f.ids().unwrap(), ids);
+                        assert_eq!(db.get(k).map_or(0, Vec::len), ids.len());
+                    }
+                    (Response::SseResult(values @ SearchResult::Values(_)), Response::SseResult(again)) => {
+                        assert!(!rr);
+                        assert_eq!(values, again);
+                    }
+                    other => panic!("unexpected answers {other:?}"),
+                }
+            }
+        }
+    }
+
     #[test]
     fn entries_have_equal_size_and_the_expected_count() {
         let master = MasterKey::generate().unwrap();
