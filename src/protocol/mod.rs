@@ -112,6 +112,61 @@ mod byte_vec {
     }
 }
 
+/// A list of byte vectors, each (de)serialized as [`byte_vec`] does: the
+/// same encoding as `Vec<Vec<u8>>`, without a call per byte (an encrypted
+/// search answer holds one short value per entry).
+mod byte_vecs {
+    use std::fmt;
+
+    use serde::de::{SeqAccess, Visitor};
+    use serde::ser::SerializeSeq;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// One element to send.
+    struct BytesRef<'a>(&'a [u8]);
+
+    impl Serialize for BytesRef<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            super::byte_vec::serialize(self.0, s)
+        }
+    }
+
+    /// One element received, through [`super::byte_vec`].
+    #[derive(Deserialize)]
+    struct Bytes(#[serde(with = "super::byte_vec")] Vec<u8>);
+
+    pub(super) fn serialize<S: Serializer>(values: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(values.len()))?;
+        for v in values {
+            seq.serialize_element(&BytesRef(v))?;
+        }
+        seq.end()
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        d.deserialize_seq(ValuesVisitor)
+    }
+
+    struct ValuesVisitor;
+
+    impl<'de> Visitor<'de> for ValuesVisitor {
+        type Value = Vec<Vec<u8>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence of byte strings")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Vec<u8>>, A::Error> {
+            // The length hint is untrusted: preallocate at most a little.
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(Bytes(v)) = seq.next_element()? {
+                out.push(v);
+            }
+            Ok(out)
+        }
+    }
+}
+
 /// A blind-index token: a truncated HMAC of a field value under that index's key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BlindToken {
@@ -351,7 +406,7 @@ pub enum SearchResult {
     /// decrypted update records, see the scheme).
     Ids(Vec<DocId>),
     /// Response-hiding schemes and Mitra: encrypted values, in the order the token asked for them.
-    Values(Vec<Vec<u8>>),
+    Values(#[serde(with = "byte_vecs")] Vec<Vec<u8>>),
 }
 
 impl SearchResult {

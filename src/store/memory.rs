@@ -362,7 +362,8 @@ mod tests {
     fn a_large_visit_sees_every_key_in_order() {
         let store = MemoryStore::new();
         let mut batch = WriteBatch::new();
-        let keys: Vec<Vec<u8>> = (0..2 * PARALLEL_OPS as u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let n = u32::try_from(2 * PARALLEL_OPS).expect("small");
+        let keys: Vec<Vec<u8>> = (0..n).map(|i| i.to_be_bytes().to_vec()).collect();
         for (i, k) in keys.iter().enumerate().filter(|(i, _)| i % 3 != 0) {
             batch.put(Table::Entries, k.clone(), vec![u8::try_from(i % 251).expect("small")]);
         }

@@ -133,7 +133,8 @@ mod tests {
     #[test]
     fn a_keyword_larger_than_a_request_is_sent_in_counter_order() {
         let block = 2;
-        let ids: Vec<DocId> = (0..(2 * sse::ENTRY_CHUNK as DocId + 9_001)).collect();
+        let n = DocId::try_from(2 * sse::ENTRY_CHUNK + 9_001).unwrap();
+        let ids: Vec<DocId> = (0..n).collect();
         let k = sse::keyword("body", &["huge"]);
         let mut db = MultiMap::new();
         db.insert(k.clone(), ids.clone());
